@@ -1,0 +1,1 @@
+//! uniffi bindings (scaffold; being built)

@@ -1,0 +1,423 @@
+//! The batch head, `embatch-1` (SPEC section 4): its canonical bytes, hash and
+//! Ed25519 signature, and building a whole batch with a receipt per log.
+
+use std::borrow::Cow;
+
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+
+use crate::emlog::EnergyLog;
+use crate::error::{Error, ErrorCode, Result};
+use crate::hash::{self, head_hash_bytes, Hash};
+use crate::jcs::{write_number, write_string};
+use crate::json::Value;
+use crate::merkle::MerkleTree;
+use crate::receipt::Receipt;
+use crate::time::Timestamp;
+
+/// The only head version.
+pub const HEAD_VERSION: &str = "embatch-1";
+/// Maximum length of `gateway_id` and `batch_id`, in characters.
+pub const MAX_BATCH_ID_CHARS: usize = 128;
+
+/// An `embatch-1` head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchHead {
+    /// The gateway that built the batch.
+    pub gateway_id: String,
+    /// The batch identifier, unique per gateway.
+    pub batch_id: String,
+    /// 1, 2, 3, ... per gateway.
+    pub seq: u64,
+    /// Number of logs (leaves).
+    pub log_count: u64,
+    /// RFC 9162 root over the logs' leaf hashes.
+    pub merkle_root: Hash,
+    /// Hash of the previous head; `None` for seq 1.
+    pub prev_head_hash: Option<Hash>,
+    /// When the batch was built, normalized RFC 3339 UTC.
+    pub created_at: Timestamp,
+}
+
+impl BatchHead {
+    /// JCS(head): the bytes that are hashed and signed.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(320);
+        out.extend_from_slice(b"{\"batch_id\":");
+        write_string(&mut out, &self.batch_id);
+        out.extend_from_slice(b",\"created_at\":");
+        write_string(&mut out, &self.created_at.to_rfc3339());
+        out.extend_from_slice(b",\"gateway_id\":");
+        write_string(&mut out, &self.gateway_id);
+        out.extend_from_slice(b",\"head_version\":\"embatch-1\",\"log_count\":");
+        write_number(&mut out, self.log_count as f64);
+        out.extend_from_slice(b",\"merkle_root\":\"");
+        out.extend_from_slice(self.merkle_root.to_hex().as_bytes());
+        out.extend_from_slice(b"\",\"prev_head_hash\":");
+        match &self.prev_head_hash {
+            Some(h) => {
+                out.push(b'"');
+                out.extend_from_slice(h.to_hex().as_bytes());
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"seq\":");
+        write_number(&mut out, self.seq as f64);
+        out.push(b'}');
+        out
+    }
+
+    /// SHA-256(0x02 || JCS(head)).
+    pub fn hash(&self) -> Hash {
+        head_hash_bytes(&self.canonical_bytes())
+    }
+
+    /// The head as a JSON value.
+    pub fn to_value(&self) -> Value<'static> {
+        let k = |s: &str| Cow::Owned(s.to_string());
+        Value::Object(vec![
+            (k("batch_id"), Value::str(&self.batch_id)),
+            (k("created_at"), Value::str(self.created_at.to_rfc3339())),
+            (k("gateway_id"), Value::str(&self.gateway_id)),
+            (k("head_version"), Value::str(HEAD_VERSION)),
+            (k("log_count"), Value::Number(self.log_count as f64)),
+            (k("merkle_root"), Value::str(self.merkle_root.to_hex())),
+            (k("prev_head_hash"), Value::opt_str(self.prev_head_hash.map(|h| h.to_hex()).as_deref())),
+            (k("seq"), Value::Number(self.seq as f64)),
+        ])
+    }
+
+    /// Reads and checks a head from a JSON value. `created_at` must already
+    /// be in normalized form, because the hash covers the bytes as given.
+    pub fn from_value(v: &Value<'_>, member: &str) -> Result<BatchHead> {
+        let Value::Object(members) = v else {
+            return Err(Error::member(ErrorCode::InvalidType, member, "must be an object"));
+        };
+        const NAMES: [&str; 8] =
+            ["head_version", "gateway_id", "batch_id", "seq", "log_count", "merkle_root", "prev_head_hash", "created_at"];
+        for (key, _) in members {
+            if !NAMES.contains(&key.as_ref()) {
+                return Err(Error::member(
+                    ErrorCode::UnknownMember,
+                    format!("{member}.{key}"),
+                    format!("is not a member of embatch-1 (allowed: {})", NAMES.join(", ")),
+                ));
+            }
+        }
+        let m = |name: &str| format!("{member}.{name}");
+        let get = |name: &str| {
+            v.get(name).ok_or_else(|| Error::member(ErrorCode::MissingMember, m(name), "is required"))
+        };
+        match get("head_version")? {
+            Value::String(s) if s == HEAD_VERSION => {}
+            _ => {
+                return Err(Error::member(
+                    ErrorCode::UnsupportedVersion,
+                    m("head_version"),
+                    format!("must be \"{HEAD_VERSION}\""),
+                ))
+            }
+        }
+        let gateway_id = id_string(get("gateway_id")?, &m("gateway_id"))?;
+        let batch_id = id_string(get("batch_id")?, &m("batch_id"))?;
+        let seq = positive_int(get("seq")?, &m("seq"))?;
+        let log_count = positive_int(get("log_count")?, &m("log_count"))?;
+        let merkle_root = hex_hash(get("merkle_root")?, &m("merkle_root"))?;
+        let prev_head_hash = match get("prev_head_hash")? {
+            Value::Null => None,
+            other => Some(hex_hash(other, &m("prev_head_hash"))?),
+        };
+        if (seq == 1) != prev_head_hash.is_none() {
+            return Err(Error::member(
+                ErrorCode::InvalidValue,
+                m("prev_head_hash"),
+                "must be null exactly when seq is 1",
+            ));
+        }
+        let created_at = match get("created_at")? {
+            Value::String(s) => {
+                let t = Timestamp::parse(s).map_err(|why| {
+                    Error::member(ErrorCode::InvalidTimestamp, m("created_at"), format!("\"{s}\" {why}"))
+                })?;
+                if t.to_rfc3339() != *s {
+                    return Err(Error::member(
+                        ErrorCode::InvalidTimestamp,
+                        m("created_at"),
+                        format!("must be in normalized UTC form ({}), got \"{s}\"", t.to_rfc3339()),
+                    ));
+                }
+                t
+            }
+            _ => return Err(Error::member(ErrorCode::InvalidType, m("created_at"), "must be a string")),
+        };
+        Ok(BatchHead { gateway_id, batch_id, seq, log_count, merkle_root, prev_head_hash, created_at })
+    }
+}
+
+fn id_string(v: &Value<'_>, member: &str) -> Result<String> {
+    let Value::String(s) = v else {
+        return Err(Error::member(ErrorCode::InvalidType, member, format!("must be a string, got {}", v.type_name())));
+    };
+    check_id(s, member)?;
+    Ok(s.to_string())
+}
+
+/// Checks a gateway or batch id: 1..128 characters, no control characters.
+pub fn check_id(s: &str, member: &str) -> Result<()> {
+    let n = s.chars().count();
+    if n == 0 || n > MAX_BATCH_ID_CHARS {
+        return Err(Error::member(
+            ErrorCode::InvalidLength,
+            member,
+            format!("must be 1..{MAX_BATCH_ID_CHARS} characters, got {n}"),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Error::member(ErrorCode::ForbiddenCharacter, member, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+pub(crate) fn positive_int(v: &Value<'_>, member: &str) -> Result<u64> {
+    match v {
+        Value::Number(n) if n.fract() == 0.0 && *n >= 1.0 && *n <= 9_007_199_254_740_991.0 => Ok(*n as u64),
+        Value::Number(n) => Err(Error::member(
+            ErrorCode::OutOfRange,
+            member,
+            format!("must be an integer within 1..2^53-1, got {n}"),
+        )),
+        other => Err(Error::member(ErrorCode::InvalidType, member, format!("must be a number, got {}", other.type_name()))),
+    }
+}
+
+pub(crate) fn hex_hash(v: &Value<'_>, member: &str) -> Result<Hash> {
+    match v {
+        Value::String(s) => Hash::from_hex(s, member),
+        other => Err(Error::member(ErrorCode::InvalidType, member, format!("must be a hex string, got {}", other.type_name()))),
+    }
+}
+
+/// An Ed25519 signature with its public key, hex encoded (SPEC section 4/5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// 32-byte public key.
+    pub public_key: [u8; 32],
+    /// 64-byte signature.
+    pub signature: [u8; 64],
+}
+
+impl Signature {
+    /// `{"alg":"ed25519","public_key":hex,"signature":hex}`.
+    pub fn to_value(&self) -> Value<'static> {
+        let k = |s: &str| Cow::Owned(s.to_string());
+        Value::Object(vec![
+            (k("alg"), Value::str("ed25519")),
+            (k("public_key"), Value::str(hash::to_hex(&self.public_key))),
+            (k("signature"), Value::str(hash::to_hex(&self.signature))),
+        ])
+    }
+
+    /// Reads `{"alg":"ed25519","public_key":hex,"signature":hex}`.
+    pub fn from_value(v: &Value<'_>, member: &str) -> Result<Signature> {
+        let Value::Object(members) = v else {
+            return Err(Error::member(ErrorCode::InvalidType, member, "must be an object or null"));
+        };
+        for (key, _) in members {
+            if !["alg", "public_key", "signature"].contains(&key.as_ref()) {
+                return Err(Error::member(
+                    ErrorCode::UnknownMember,
+                    format!("{member}.{key}"),
+                    "is not a member of a signature (allowed: alg, public_key, signature)",
+                ));
+            }
+        }
+        match v.get("alg") {
+            Some(Value::String(s)) if s == "ed25519" => {}
+            _ => {
+                return Err(Error::member(ErrorCode::InvalidValue, format!("{member}.alg"), "must be \"ed25519\""))
+            }
+        }
+        let public_key = fixed_hex::<32>(v.get("public_key"), &format!("{member}.public_key"))?;
+        let signature = fixed_hex::<64>(v.get("signature"), &format!("{member}.signature"))?;
+        Ok(Signature { public_key, signature })
+    }
+
+    /// Verifies (strictly: no small-order keys, canonical S) over `message`.
+    pub fn verify(&self, message: &[u8]) -> Result<()> {
+        let key = VerifyingKey::from_bytes(&self.public_key)
+            .map_err(|_| Error::new(ErrorCode::InvalidKey, "public_key is not a valid Ed25519 point"))?;
+        let sig = ed25519_dalek::Signature::from_bytes(&self.signature);
+        key.verify_strict(message, &sig)
+            .map_err(|_| Error::new(ErrorCode::InvalidSignature, "the Ed25519 signature does not verify"))
+    }
+}
+
+fn fixed_hex<const N: usize>(v: Option<&Value<'_>>, member: &str) -> Result<[u8; N]> {
+    let Some(Value::String(s)) = v else {
+        return Err(Error::member(ErrorCode::MissingMember, member, "is required as a hex string"));
+    };
+    let bytes = hash::from_hex(s, member)?;
+    if s.bytes().any(|b| b.is_ascii_uppercase()) || bytes.len() != N {
+        return Err(Error::member(
+            ErrorCode::InvalidHex,
+            member,
+            format!("must be {} lowercase hex characters", N * 2),
+        ));
+    }
+    let mut out = [0u8; N];
+    out.copy_from_slice(&bytes);
+    Ok(out)
+}
+
+/// An Ed25519 key pair for signing batch heads (or device logs).
+#[derive(Clone)]
+pub struct Keypair(SigningKey);
+
+impl std::fmt::Debug for Keypair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        write!(f, "Keypair(public_key={})", hash::to_hex(&self.public_key()))
+    }
+}
+
+impl Keypair {
+    /// From a 32-byte secret seed (the caller supplies the randomness).
+    pub fn from_seed(seed: &[u8; 32]) -> Keypair {
+        Keypair(SigningKey::from_bytes(seed))
+    }
+
+    /// From 64 hex characters of secret seed.
+    pub fn from_hex(s: &str) -> Result<Keypair> {
+        let bytes = hash::from_hex(s.trim(), "signing_key")?;
+        let seed: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| Error::member(ErrorCode::InvalidKey, "signing_key", "must be 32 bytes (64 hex characters)"))?;
+        Ok(Keypair::from_seed(&seed))
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.0.verifying_key().to_bytes()
+    }
+
+    /// The secret seed (for storing the key).
+    pub fn seed(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// Signs `message`.
+    pub fn sign(&self, message: &[u8]) -> Signature {
+        Signature { public_key: self.public_key(), signature: self.0.sign(message).to_bytes() }
+    }
+}
+
+/// Parses a 64-hex-character Ed25519 public key.
+pub fn public_key_from_hex(s: &str, member: &str) -> Result<[u8; 32]> {
+    let h = Hash::from_hex(s.trim(), member)
+        .map_err(|_| Error::member(ErrorCode::InvalidKey, member, "must be 64 lowercase hex characters"))?;
+    VerifyingKey::from_bytes(&h.0)
+        .map_err(|_| Error::member(ErrorCode::InvalidKey, member, "is not a valid Ed25519 public key"))?;
+    Ok(h.0)
+}
+
+/// What a batch needs besides its logs.
+#[derive(Debug, Clone)]
+pub struct BatchParams {
+    /// The gateway id.
+    pub gateway_id: String,
+    /// The batch id.
+    pub batch_id: String,
+    /// Sequence number (1 for the first batch).
+    pub seq: u64,
+    /// Previous head hash (`None` for seq 1).
+    pub prev_head_hash: Option<Hash>,
+    /// Creation time (the core has no clock).
+    pub created_at: Timestamp,
+}
+
+/// A built batch: the head, its hash and signature, and the tree.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The head.
+    pub head: BatchHead,
+    /// SHA-256(0x02 || JCS(head)).
+    pub head_hash: Hash,
+    /// Signature over JCS(head), when a key was given.
+    pub signature: Option<Signature>,
+    /// The Merkle tree over the leaf hashes, in input order.
+    pub tree: MerkleTree,
+}
+
+impl Batch {
+    /// Builds a batch over leaf hashes (in acceptance order).
+    pub fn from_leaf_hashes(leaves: Vec<Hash>, params: BatchParams, key: Option<&Keypair>) -> Result<Batch> {
+        if leaves.is_empty() {
+            return Err(Error::new(ErrorCode::EmptyBatch, "a batch needs at least one log"));
+        }
+        check_id(&params.gateway_id, "gateway_id")?;
+        check_id(&params.batch_id, "batch_id")?;
+        if params.seq == 0 || params.seq > 9_007_199_254_740_991 {
+            return Err(Error::member(ErrorCode::OutOfRange, "seq", "must be within 1..2^53-1"));
+        }
+        if (params.seq == 1) != params.prev_head_hash.is_none() {
+            return Err(Error::member(
+                ErrorCode::InvalidValue,
+                "prev_head_hash",
+                "must be given exactly when seq is greater than 1",
+            ));
+        }
+        let tree = MerkleTree::new(leaves);
+        let head = BatchHead {
+            gateway_id: params.gateway_id,
+            batch_id: params.batch_id,
+            seq: params.seq,
+            log_count: tree.size(),
+            merkle_root: tree.root(),
+            prev_head_hash: params.prev_head_hash,
+            created_at: params.created_at,
+        };
+        let bytes = head.canonical_bytes();
+        let head_hash = head_hash_bytes(&bytes);
+        let signature = key.map(|k| k.sign(&bytes));
+        Ok(Batch { head, head_hash, signature, tree })
+    }
+
+    /// Builds a batch over normalized logs.
+    pub fn from_logs(logs: &[EnergyLog<'_>], params: BatchParams, key: Option<&Keypair>) -> Result<Batch> {
+        let mut buf = Vec::with_capacity(512);
+        let leaves = logs
+            .iter()
+            .map(|l| {
+                buf.clear();
+                l.write_canonical(&mut buf);
+                hash::leaf_hash_bytes(&buf)
+            })
+            .collect();
+        Batch::from_leaf_hashes(leaves, params, key)
+    }
+
+    /// The receipt of the log at `index` (which must be the log whose leaf
+    /// hash is at that index).
+    pub fn receipt(&self, index: u64, log: &EnergyLog<'_>) -> Result<Receipt> {
+        let leaf_hash = self.tree.leaves().get(index as usize).copied().ok_or_else(|| {
+            Error::member(ErrorCode::IndexOutOfRange, "leaf_index", format!("batch has {} logs", self.tree.size()))
+        })?;
+        if log.leaf_hash() != leaf_hash {
+            return Err(Error::member(
+                ErrorCode::LeafHashMismatch,
+                "log",
+                format!("is not the log at index {index} of the batch"),
+            ));
+        }
+        Ok(Receipt {
+            log: log.to_value(),
+            leaf_hash,
+            leaf_index: index,
+            inclusion_path: self.tree.inclusion_path(index)?,
+            batch_head: self.head.clone(),
+            head_signature: self.signature.clone(),
+            log_signature: None,
+            anchors: Vec::new(),
+        })
+    }
+}

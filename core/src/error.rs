@@ -1,0 +1,266 @@
+//! One error type for the whole core, with stable, shared error codes.
+//!
+//! Every binding (WASM, Python, Kotlin/Swift) and the gateway's HTTP error
+//! bodies use [`ErrorCode::as_str`] as the machine-readable `code` and the
+//! [`Error`]'s `Display` text as the human message. The codes never change
+//! meaning once published; new ones may be added.
+
+use std::fmt;
+
+/// A stable, lowercase, snake_case error code (SPEC section 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The bytes are not valid UTF-8.
+    InvalidUtf8,
+    /// The text is not JSON (syntax error, trailing data, bad escape).
+    InvalidJson,
+    /// An object has the same member name twice.
+    DuplicateMember,
+    /// A string contains an escaped lone UTF-16 surrogate.
+    LoneSurrogate,
+    /// A number is outside the IEEE-754 double range (or NaN/Infinity).
+    NumberOutOfRange,
+    /// Arrays/objects nested deeper than the limit.
+    TooDeep,
+    /// The input is larger than the limit.
+    TooLarge,
+    /// A member that is not part of the format.
+    UnknownMember,
+    /// A required member is absent.
+    MissingMember,
+    /// A member has the wrong JSON type.
+    InvalidType,
+    /// A member's value is not one of the allowed values.
+    InvalidValue,
+    /// `schema_version` (or another version tag) is not the supported one.
+    UnsupportedVersion,
+    /// A string is too short or too long.
+    InvalidLength,
+    /// A string holds a character its rule forbids.
+    ForbiddenCharacter,
+    /// A number is outside its member's range.
+    OutOfRange,
+    /// A number that must be an integer is not.
+    NotAnInteger,
+    /// Not an RFC 3339 date-time with offset.
+    InvalidTimestamp,
+    /// `ts_end` is not after `ts_start`.
+    InvalidTimeRange,
+    /// `interval_s` differs from `ts_end - ts_start`.
+    IntervalMismatch,
+    /// `tx.amount_sats` differs from `energy_kwh * price_sats_per_kwh` by more than 1 sat.
+    AmountMismatch,
+    /// The same tag twice.
+    DuplicateTag,
+    /// More tags than allowed.
+    TooManyTags,
+    /// Not lowercase hex of the expected length.
+    InvalidHex,
+    /// A recomputed leaf hash differs from the stated one.
+    LeafHashMismatch,
+    /// An inclusion or consistency proof does not verify.
+    InvalidProof,
+    /// An index outside the tree.
+    IndexOutOfRange,
+    /// A key is not a valid Ed25519 key.
+    InvalidKey,
+    /// A signature does not verify.
+    InvalidSignature,
+    /// A signature is valid but not by the trusted key.
+    UntrustedKey,
+    /// A trusted key was given but the receipt carries no signature.
+    MissingSignature,
+    /// A batch with no logs.
+    EmptyBatch,
+    /// An anchor is malformed or does not verify.
+    InvalidAnchor,
+}
+
+impl ErrorCode {
+    /// The stable code string, e.g. `"duplicate_member"`.
+    pub const fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            InvalidUtf8 => "invalid_utf8",
+            InvalidJson => "invalid_json",
+            DuplicateMember => "duplicate_member",
+            LoneSurrogate => "lone_surrogate",
+            NumberOutOfRange => "number_out_of_range",
+            TooDeep => "too_deep",
+            TooLarge => "too_large",
+            UnknownMember => "unknown_member",
+            MissingMember => "missing_member",
+            InvalidType => "invalid_type",
+            InvalidValue => "invalid_value",
+            UnsupportedVersion => "unsupported_version",
+            InvalidLength => "invalid_length",
+            ForbiddenCharacter => "forbidden_character",
+            OutOfRange => "out_of_range",
+            NotAnInteger => "not_an_integer",
+            InvalidTimestamp => "invalid_timestamp",
+            InvalidTimeRange => "invalid_time_range",
+            IntervalMismatch => "interval_mismatch",
+            AmountMismatch => "amount_mismatch",
+            DuplicateTag => "duplicate_tag",
+            TooManyTags => "too_many_tags",
+            InvalidHex => "invalid_hex",
+            LeafHashMismatch => "leaf_hash_mismatch",
+            InvalidProof => "invalid_proof",
+            IndexOutOfRange => "index_out_of_range",
+            InvalidKey => "invalid_key",
+            InvalidSignature => "invalid_signature",
+            UntrustedKey => "untrusted_key",
+            MissingSignature => "missing_signature",
+            EmptyBatch => "empty_batch",
+            InvalidAnchor => "invalid_anchor",
+        }
+    }
+
+    /// The family the code belongs to; bindings map families to exception classes.
+    pub const fn family(self) -> ErrorFamily {
+        use ErrorCode::*;
+        match self {
+            InvalidUtf8 | InvalidJson | DuplicateMember | LoneSurrogate | NumberOutOfRange
+            | TooDeep | TooLarge => ErrorFamily::Json,
+            InvalidHex | LeafHashMismatch | InvalidProof | IndexOutOfRange | EmptyBatch => {
+                ErrorFamily::Merkle
+            }
+            InvalidKey | InvalidSignature | UntrustedKey | MissingSignature | InvalidAnchor => {
+                ErrorFamily::Crypto
+            }
+            _ => ErrorFamily::Validation,
+        }
+    }
+
+    /// Every code, for tables and tests.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::InvalidUtf8,
+        ErrorCode::InvalidJson,
+        ErrorCode::DuplicateMember,
+        ErrorCode::LoneSurrogate,
+        ErrorCode::NumberOutOfRange,
+        ErrorCode::TooDeep,
+        ErrorCode::TooLarge,
+        ErrorCode::UnknownMember,
+        ErrorCode::MissingMember,
+        ErrorCode::InvalidType,
+        ErrorCode::InvalidValue,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::InvalidLength,
+        ErrorCode::ForbiddenCharacter,
+        ErrorCode::OutOfRange,
+        ErrorCode::NotAnInteger,
+        ErrorCode::InvalidTimestamp,
+        ErrorCode::InvalidTimeRange,
+        ErrorCode::IntervalMismatch,
+        ErrorCode::AmountMismatch,
+        ErrorCode::DuplicateTag,
+        ErrorCode::TooManyTags,
+        ErrorCode::InvalidHex,
+        ErrorCode::LeafHashMismatch,
+        ErrorCode::InvalidProof,
+        ErrorCode::IndexOutOfRange,
+        ErrorCode::InvalidKey,
+        ErrorCode::InvalidSignature,
+        ErrorCode::UntrustedKey,
+        ErrorCode::MissingSignature,
+        ErrorCode::EmptyBatch,
+        ErrorCode::InvalidAnchor,
+    ];
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error families: JSON syntax, emlog validation, Merkle/proofs, signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorFamily {
+    /// Not I-JSON.
+    Json,
+    /// Valid JSON, invalid log (or head/receipt structure).
+    Validation,
+    /// Hashes, trees, proofs.
+    Merkle,
+    /// Keys, signatures, anchors.
+    Crypto,
+}
+
+impl ErrorFamily {
+    /// Lowercase name of the family.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorFamily::Json => "json",
+            ErrorFamily::Validation => "validation",
+            ErrorFamily::Merkle => "merkle",
+            ErrorFamily::Crypto => "crypto",
+        }
+    }
+}
+
+/// A core error: a stable code, the member it concerns (a path such as
+/// `tx.amount_sats` or `tags[2]`, when there is one) and a message that names
+/// the member and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// The member path, when the error concerns one member.
+    pub member: Option<String>,
+    /// The human message.
+    pub message: String,
+}
+
+impl Error {
+    /// An error about one member; the message is prefixed with the member name.
+    pub fn member(code: ErrorCode, member: impl Into<String>, rule: impl fmt::Display) -> Self {
+        let member = member.into();
+        let message = format!("{member}: {rule}");
+        Error { code, member: Some(member), message }
+    }
+
+    /// An error that concerns no single member.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error { code, member: None, message: message.into() }
+    }
+}
+
+/// The core's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A non-fatal finding (a plausibility check that did not reject the input).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Warning {
+    /// Stable warning code, e.g. `power_mismatch`.
+    pub code: &'static str,
+    /// The member concerned.
+    pub member: String,
+    /// A human message naming the member and the finding.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ErrorCode::ALL {
+            let s = c.as_str();
+            assert!(seen.insert(s), "duplicate code {s}");
+            assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'), "{s}");
+        }
+    }
+
+    #[test]
+    fn member_error_names_member_and_rule() {
+        let e = Error::member(ErrorCode::OutOfRange, "energy_kwh", "must be >= 0, got -1");
+        assert_eq!(e.to_string(), "energy_kwh: must be >= 0, got -1");
+        assert_eq!(e.member.as_deref(), Some("energy_kwh"));
+    }
+}

@@ -1,0 +1,138 @@
+//! SHA-256 with the domain-separation prefixes of the formats, and hex.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// Prefix of a Merkle leaf (RFC 9162).
+pub const LEAF_PREFIX: u8 = 0x00;
+/// Prefix of a Merkle interior node (RFC 9162).
+pub const NODE_PREFIX: u8 = 0x01;
+/// Prefix of a batch head hash (SPEC section 4).
+pub const HEAD_PREFIX: u8 = 0x02;
+
+/// A 32-byte SHA-256 digest, shown as 64 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    /// Lowercase hex.
+    pub fn to_hex(&self) -> String {
+        to_hex(&self.0)
+    }
+
+    /// Parses exactly 64 lowercase hex characters; `member` names the input in errors.
+    pub fn from_hex(s: &str, member: &str) -> Result<Hash> {
+        let b = s.as_bytes();
+        if b.len() != 64 {
+            return Err(Error::member(
+                ErrorCode::InvalidHex,
+                member,
+                format!("must be 64 lowercase hex characters, got {} characters", s.chars().count()),
+            ));
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in b.chunks_exact(2).enumerate() {
+            match (lower_hex_val(pair[0]), lower_hex_val(pair[1])) {
+                (Some(h), Some(l)) => out[i] = (h << 4) | l,
+                _ => {
+                    return Err(Error::member(
+                        ErrorCode::InvalidHex,
+                        member,
+                        "must be 64 lowercase hex characters (0-9, a-f)",
+                    ))
+                }
+            }
+        }
+        Ok(Hash(out))
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+fn lower_hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// Lowercase hex of any bytes.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 0xf) as usize] as char);
+    }
+    s
+}
+
+/// Decodes hex (either case accepted) of any even length; `member` names the input.
+pub fn from_hex(s: &str, member: &str) -> Result<Vec<u8>> {
+    let b = s.as_bytes();
+    if b.len() % 2 != 0 {
+        return Err(Error::member(ErrorCode::InvalidHex, member, "hex must have an even number of characters"));
+    }
+    let val = |c: u8| lower_hex_val(c.to_ascii_lowercase());
+    b.chunks_exact(2)
+        .map(|p| match (val(p[0]), val(p[1])) {
+            (Some(h), Some(l)) => Ok((h << 4) | l),
+            _ => Err(Error::member(ErrorCode::InvalidHex, member, "must be hex (0-9, a-f)")),
+        })
+        .collect()
+}
+
+/// Plain SHA-256.
+pub fn sha256(data: &[u8]) -> Hash {
+    Hash(Sha256::digest(data).into())
+}
+
+/// SHA-256(0x00 || data): the RFC 9162 leaf hash.
+///
+/// ```
+/// use kwh_btc_iot_core::hash::leaf_hash_bytes;
+/// assert_eq!(leaf_hash_bytes(b"").to_hex(), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
+/// ```
+pub fn leaf_hash_bytes(data: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([LEAF_PREFIX]);
+    h.update(data);
+    Hash(h.finalize().into())
+}
+
+/// SHA-256(0x01 || left || right): an RFC 9162 interior node.
+#[inline]
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut buf = [0u8; 65];
+    buf[0] = NODE_PREFIX;
+    buf[1..33].copy_from_slice(&left.0);
+    buf[33..].copy_from_slice(&right.0);
+    Hash(Sha256::digest(buf).into())
+}
+
+/// SHA-256(0x02 || data): a batch head hash.
+pub fn head_hash_bytes(data: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([HEAD_PREFIX]);
+    h.update(data);
+    Hash(h.finalize().into())
+}

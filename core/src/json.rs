@@ -1,0 +1,503 @@
+//! A strict I-JSON (RFC 7493) parser.
+//!
+//! Hand-written rather than serde_json because the formats need what serde_json
+//! does not give: duplicate member names are an error (never "last one wins"),
+//! escaped lone surrogates are an error, numbers outside the IEEE-754 double
+//! range are an error, nesting depth is bounded, and strings without escapes
+//! are borrowed from the input so the hot path (millions of logs per second)
+//! allocates little. See `docs/adr/0001-own-json-parser.md`.
+
+use std::borrow::Cow;
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// Default maximum nesting depth of arrays and objects.
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+/// A parsed JSON value. Objects keep their members in input order (the parser
+/// has already rejected duplicates).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    /// `null`
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// A finite IEEE-754 double.
+    Number(f64),
+    /// A string.
+    String(Cow<'a, str>),
+    /// An array.
+    Array(Vec<Value<'a>>),
+    /// An object, members in input order.
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
+}
+
+impl<'a> Value<'a> {
+    /// The JSON type name, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+
+    /// Looks a member up in an object.
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+        match self {
+            Value::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Converts every borrowed string into an owned one.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(b),
+            Value::Number(n) => Value::Number(n),
+            Value::String(s) => Value::String(Cow::Owned(s.into_owned())),
+            Value::Array(a) => Value::Array(a.into_iter().map(Value::into_owned).collect()),
+            Value::Object(o) => Value::Object(
+                o.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect(),
+            ),
+        }
+    }
+
+    /// A string value.
+    pub fn str(s: impl Into<String>) -> Value<'static> {
+        Value::String(Cow::Owned(s.into()))
+    }
+
+    /// An optional string: `null` when `None`.
+    pub fn opt_str(s: Option<&str>) -> Value<'static> {
+        match s {
+            Some(s) => Value::str(s),
+            None => Value::Null,
+        }
+    }
+}
+
+/// Parses UTF-8 bytes as one I-JSON value with the default depth limit.
+///
+/// ```
+/// use kwh_btc_iot_core::json::{parse, Value};
+/// assert_eq!(parse(b"[1, true]").unwrap(), Value::Array(vec![Value::Number(1.0), Value::Bool(true)]));
+/// assert_eq!(parse(br#"{"a":1,"a":2}"#).unwrap_err().code.as_str(), "duplicate_member");
+/// ```
+pub fn parse(input: &[u8]) -> Result<Value<'_>> {
+    parse_with_depth(input, DEFAULT_MAX_DEPTH)
+}
+
+/// Parses with an explicit nesting limit.
+pub fn parse_with_depth(input: &[u8], max_depth: usize) -> Result<Value<'_>> {
+    let text = std::str::from_utf8(input).map_err(|e| {
+        Error::new(
+            ErrorCode::InvalidUtf8,
+            format!("input is not valid UTF-8 (at byte {})", e.valid_up_to()),
+        )
+    })?;
+    parse_str_with_depth(text, max_depth)
+}
+
+/// Parses a `&str` as one I-JSON value.
+pub fn parse_str(text: &str) -> Result<Value<'_>> {
+    parse_str_with_depth(text, DEFAULT_MAX_DEPTH)
+}
+
+fn parse_str_with_depth(text: &str, max_depth: usize) -> Result<Value<'_>> {
+    let mut p = Parser { src: text, bytes: text.as_bytes(), pos: 0, max_depth, path: Vec::new() };
+    // A leading byte-order mark is not JSON (RFC 8259 section 8.1 lets parsers
+    // ignore it, I-JSON forbids it); report it plainly.
+    if text.starts_with('\u{feff}') {
+        return Err(p.syntax("a byte-order mark is not allowed"));
+    }
+    p.skip_ws();
+    let v = p.value(0)?;
+    p.skip_ws();
+    if p.pos != p.bytes.len() {
+        return Err(p.syntax("unexpected data after the JSON value"));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    max_depth: usize,
+    /// The member path of the value being parsed, rendered only for errors.
+    path: Vec<Seg<'a>>,
+}
+
+enum Seg<'a> {
+    Key(Cow<'a, str>),
+    Index(usize),
+}
+
+impl<'a> Parser<'a> {
+    fn render_path(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.path {
+            match seg {
+                Seg::Key(k) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                }
+                Seg::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
+    }
+
+    fn syntax(&self, what: &str) -> Error {
+        Error::new(ErrorCode::InvalidJson, format!("invalid JSON at byte {}: {what}", self.pos))
+    }
+
+    #[inline]
+    fn skip_ws(&mut self) {
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if b == b' ' || b == b'\n' || b == b'\r' || b == b'\t' {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn literal(&mut self, word: &str, v: Value<'a>) -> Result<Value<'a>> {
+        if self.src[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(v)
+        } else {
+            Err(self.syntax("expected a value"))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value<'a>> {
+        match self.peek() {
+            Some(b'{') => self.object(depth + 1),
+            Some(b'[') => self.array(depth + 1),
+            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b't') => self.literal("true", Value::Bool(true)),
+            Some(b'f') => self.literal("false", Value::Bool(false)),
+            Some(b'n') => self.literal("null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.syntax("expected a value")),
+            None => Err(self.syntax("unexpected end of input")),
+        }
+    }
+
+    fn check_depth(&self, depth: usize) -> Result<()> {
+        if depth > self.max_depth {
+            return Err(Error::new(
+                ErrorCode::TooDeep,
+                format!("JSON nesting deeper than {} levels at byte {}", self.max_depth, self.pos),
+            ));
+        }
+        Ok(())
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value<'a>> {
+        self.check_depth(depth)?;
+        self.pos += 1;
+        let mut members: Vec<(Cow<'a, str>, Value<'a>)> = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Value::Object(members));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.syntax("expected a member name in double quotes"));
+            }
+            let key = self.string()?;
+            self.path.push(Seg::Key(key.clone()));
+            if members.iter().any(|(k, _)| *k == key) {
+                return Err(Error::member(
+                    ErrorCode::DuplicateMember,
+                    self.render_path(),
+                    "member name appears more than once in the object (I-JSON forbids duplicates)",
+                ));
+            }
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(self.syntax("expected ':' after the member name"));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            let v = self.value(depth)?;
+            self.path.pop();
+            members.push((key, v));
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Object(members));
+                }
+                _ => return Err(self.syntax("expected ',' or '}' in object")),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value<'a>> {
+        self.check_depth(depth)?;
+        self.pos += 1;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            self.skip_ws();
+            self.path.push(Seg::Index(items.len()));
+            items.push(self.value(depth)?);
+            self.path.pop();
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return Err(self.syntax("expected ',' or ']' in array")),
+            }
+        }
+    }
+
+    fn number(&mut self) -> Result<Value<'a>> {
+        let start = self.pos;
+        let b = self.bytes;
+        let mut i = self.pos;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                while matches!(b.get(i), Some(b'0'..=b'9')) {
+                    i += 1;
+                }
+            }
+            _ => {
+                self.pos = i;
+                return Err(self.syntax("invalid number"));
+            }
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if !matches!(b.get(i), Some(b'0'..=b'9')) {
+                self.pos = i;
+                return Err(self.syntax("invalid number: digits expected after '.'"));
+            }
+            while matches!(b.get(i), Some(b'0'..=b'9')) {
+                i += 1;
+            }
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if !matches!(b.get(i), Some(b'0'..=b'9')) {
+                self.pos = i;
+                return Err(self.syntax("invalid number: digits expected in exponent"));
+            }
+            while matches!(b.get(i), Some(b'0'..=b'9')) {
+                i += 1;
+            }
+        }
+        self.pos = i;
+        let text = &self.src[start..i];
+        // Rust's parser is correctly rounded; the grammar was checked above.
+        let n: f64 = text.parse().map_err(|_| self.syntax("invalid number"))?;
+        if !n.is_finite() {
+            let member = if self.path.is_empty() { "value".to_string() } else { self.render_path() };
+            return Err(Error::member(
+                ErrorCode::NumberOutOfRange,
+                member,
+                format!("number {text} is outside the IEEE-754 double range"),
+            ));
+        }
+        Ok(Value::Number(n))
+    }
+
+    fn hex4(&mut self) -> Result<u32> {
+        let Some(h) = self.src.get(self.pos..self.pos + 4) else {
+            return Err(self.syntax("truncated \\u escape"));
+        };
+        if !h.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(self.syntax("invalid \\u escape"));
+        }
+        self.pos += 4;
+        Ok(u32::from_str_radix(h, 16).expect("checked hex digits"))
+    }
+
+    fn string(&mut self) -> Result<Cow<'a, str>> {
+        self.pos += 1; // opening quote
+        let start = self.pos;
+        // Fast scan: no escapes -> borrow.
+        loop {
+            match self.bytes.get(self.pos) {
+                None => return Err(self.syntax("unterminated string")),
+                Some(b'"') => {
+                    let s = &self.src[start..self.pos];
+                    self.pos += 1;
+                    return Ok(Cow::Borrowed(s));
+                }
+                Some(b'\\') => break,
+                Some(&c) if c < 0x20 => {
+                    return Err(self.syntax("control character in string must be escaped"))
+                }
+                Some(_) => self.pos += 1,
+            }
+        }
+        let mut out = String::with_capacity(self.pos - start + 16);
+        out.push_str(&self.src[start..self.pos]);
+        loop {
+            match self.bytes.get(self.pos) {
+                None => return Err(self.syntax("unterminated string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(Cow::Owned(out));
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let Some(&e) = self.bytes.get(self.pos) else {
+                        return Err(self.syntax("unterminated escape"));
+                    };
+                    self.pos += 1;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let at = self.pos - 2;
+                            let hi = self.hex4()?;
+                            let cp = if (0xD800..0xDC00).contains(&hi) {
+                                if self.src[self.pos..].starts_with("\\u") {
+                                    self.pos += 2;
+                                    let lo = self.hex4()?;
+                                    if !(0xDC00..0xE000).contains(&lo) {
+                                        return Err(lone_surrogate(at));
+                                    }
+                                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                                } else {
+                                    return Err(lone_surrogate(at));
+                                }
+                            } else if (0xDC00..0xE000).contains(&hi) {
+                                return Err(lone_surrogate(at));
+                            } else {
+                                hi
+                            };
+                            out.push(char::from_u32(cp).expect("valid scalar value"));
+                        }
+                        _ => {
+                            self.pos -= 1;
+                            return Err(self.syntax("invalid escape in string"));
+                        }
+                    }
+                }
+                Some(&c) if c < 0x20 => {
+                    return Err(self.syntax("control character in string must be escaped"))
+                }
+                Some(_) => {
+                    // Copy a run of plain bytes (char boundaries are safe: the
+                    // run stops only at ASCII bytes).
+                    let run = self.pos;
+                    while let Some(&c) = self.bytes.get(self.pos) {
+                        if c == b'"' || c == b'\\' || c < 0x20 {
+                            break;
+                        }
+                        self.pos += 1;
+                    }
+                    out.push_str(&self.src[run..self.pos]);
+                }
+            }
+        }
+    }
+}
+
+fn lone_surrogate(at: usize) -> Error {
+    Error::new(
+        ErrorCode::LoneSurrogate,
+        format!("invalid JSON at byte {at}: escaped lone UTF-16 surrogate (I-JSON forbids it)"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(s: &str) -> &'static str {
+        parse(s.as_bytes()).unwrap_err().code.as_str()
+    }
+
+    #[test]
+    fn accepts_plain_values() {
+        assert_eq!(parse(b" null ").unwrap(), Value::Null);
+        assert_eq!(parse(b"-0.5e1").unwrap(), Value::Number(-5.0));
+        assert_eq!(parse(br#""a\u00e9\ud83d\ude00""#).unwrap(), Value::str("a\u{e9}\u{1F600}"));
+        assert!(matches!(parse(br#""plain""#).unwrap(), Value::String(Cow::Borrowed("plain"))));
+    }
+
+    #[test]
+    fn rejects_what_i_json_forbids() {
+        assert_eq!(code(r#"{"a":1,"a":1}"#), "duplicate_member");
+        assert_eq!(code(r#"{"a":{"b":1,"b":2}}"#), "duplicate_member");
+        assert_eq!(code(r#""\ud800""#), "lone_surrogate");
+        assert_eq!(code(r#""\udc00\ud800""#), "lone_surrogate");
+        assert_eq!(code("1e400"), "number_out_of_range");
+        assert_eq!(code("-1e309"), "number_out_of_range");
+        assert_eq!(code("NaN"), "invalid_json");
+        assert_eq!(code("Infinity"), "invalid_json");
+        assert_eq!(code("01"), "invalid_json");
+        assert_eq!(code("1."), "invalid_json");
+        assert_eq!(code("[1,]"), "invalid_json");
+        assert_eq!(code("{\"a\":1,}"), "invalid_json");
+        assert_eq!(code("\"a\u{1}\""), "invalid_json");
+        assert_eq!(code("\u{feff}{}"), "invalid_json");
+        assert_eq!(code("{} x"), "invalid_json");
+        assert_eq!(code(""), "invalid_json");
+        assert_eq!(parse(&[b'"', 0xff, b'"']).unwrap_err().code.as_str(), "invalid_utf8");
+    }
+
+    #[test]
+    fn duplicate_member_names_the_path() {
+        let e = parse(br#"{"tx":{"unit":"sats","unit":"sats"}}"#).unwrap_err();
+        assert_eq!(e.member.as_deref(), Some("tx.unit"));
+    }
+
+    #[test]
+    fn escaped_duplicates_are_duplicates() {
+        assert_eq!(code(r#"{"a":1,"\u0061":2}"#), "duplicate_member");
+    }
+
+    #[test]
+    fn depth_is_bounded_without_stack_overflow() {
+        let deep = "[".repeat(100_000);
+        assert_eq!(code(&deep), "too_deep");
+        let ok = format!("{}{}", "[".repeat(64), "]".repeat(64));
+        assert!(parse(ok.as_bytes()).is_ok());
+        let too = format!("{}{}", "[".repeat(65), "]".repeat(65));
+        assert_eq!(code(&too), "too_deep");
+    }
+}
