@@ -1,1 +1,574 @@
-fn main() {}
+//! `kwh-btc-iot`: the one binary. Offline jobs (canon, hash, batch, merkle,
+//! verify, keygen) call the core; `serve` runs the gateway.
+
+mod input;
+mod keys;
+mod serve;
+
+use std::fs;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use kwh_btc_iot_core::{
+    self as core, batch::BatchParams, emlog, hash, merkle, time::Timestamp, Hash, MerkleTree,
+    VerifyOptions,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "kwh-btc-iot",
+    version,
+    about = "Canonical energy logs (emlog-1.1), Merkle batches and receipts that verify offline",
+    long_about = "kwh-btc-iot turns energy meter readings into canonical JSON logs (emlog-1.1), hashes them \
+as RFC 9162 Merkle leaves, batches them under signed heads and hands back receipts anyone can verify offline.",
+    after_help = "Examples:\n  kwh-btc-iot hash log.json\n  kwh-btc-iot batch logs.jsonl --out batch1 --key gateway.key\n  kwh-btc-iot verify batch1/receipts.jsonl --gateway-key $(cat gateway.key.pub)\n  kwh-btc-iot serve --data-dir ./data"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the canonical bytes (RFC 8785 of the normalized log), one line per log.
+    #[command(
+        after_help = "Examples:\n  kwh-btc-iot canon log.json\n  cat logs.jsonl | kwh-btc-iot canon -\n  echo '{\"b\":1,\"a\":2.50}' | kwh-btc-iot canon --jcs -"
+    )]
+    Canon {
+        /// A JSON file, a JSON Lines file, or - for stdin.
+        #[arg(default_value = "-")]
+        file: String,
+        /// Canonicalize any JSON (RFC 8785) instead of an emlog.
+        #[arg(long)]
+        jcs: bool,
+        /// Report bad lines on stderr and go on (exit status 1 at the end).
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Print the leaf hash of each log, SHA-256(0x00 || canonical bytes), one per line.
+    #[command(
+        after_help = "Examples:\n  kwh-btc-iot hash log.json\n  kwh-btc-iot hash logs.jsonl > leaves.txt"
+    )]
+    Hash {
+        /// A JSON file, a JSON Lines file, or - for stdin.
+        #[arg(default_value = "-")]
+        file: String,
+        /// Report bad lines on stderr and go on (exit status 1 at the end).
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Build one batch offline: DIR/batch.json and DIR/receipts.jsonl.
+    #[command(
+        after_help = "Examples:\n  kwh-btc-iot keygen --out gateway.key\n  kwh-btc-iot batch logs.jsonl --out batch1 --key gateway.key --gateway-id gw-1\n  kwh-btc-iot batch logs.jsonl --out batch2 --seq 2 --prev-head-hash $(jq -r .head_hash batch1/batch.json)"
+    )]
+    Batch {
+        /// JSON Lines file of logs (or - for stdin).
+        logs: String,
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Ed25519 key file (from `keygen`) to sign the head.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// The gateway id in the head.
+        #[arg(long, default_value = "offline")]
+        gateway_id: String,
+        /// The batch id (default: batch_ and the first 16 hex characters of the root).
+        #[arg(long)]
+        batch_id: Option<String>,
+        /// Sequence number of the batch.
+        #[arg(long, default_value_t = 1)]
+        seq: u64,
+        /// Head hash of the previous batch (required when --seq > 1).
+        #[arg(long)]
+        prev_head_hash: Option<String>,
+        /// Creation time, RFC 3339 (default: now).
+        #[arg(long)]
+        created_at: Option<String>,
+        /// Write bad lines to DIR/rejected.jsonl and batch the rest.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// RFC 9162 Merkle tools over hex lines on stdin.
+    Merkle {
+        #[command(subcommand)]
+        command: MerkleCommand,
+    },
+    /// Verify receipts (JSON or JSON Lines files); exit status 0 only if all are valid.
+    #[command(
+        after_help = "Examples:\n  kwh-btc-iot verify receipt.json\n  kwh-btc-iot verify batch1/receipts.jsonl --gateway-key 3b6a27bc...\n  kwh-btc-iot verify receipt.json --json"
+    )]
+    Verify {
+        /// Receipt files (JSON or JSON Lines), or - for stdin.
+        #[arg(required = true)]
+        receipts: Vec<String>,
+        /// The gateway public key (64 hex) to trust; the head must be signed by it.
+        #[arg(long)]
+        gateway_key: Option<String>,
+        /// Print the structured result, one JSON object per receipt.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate an Ed25519 key for signing batch heads (FILE, mode 0600, and FILE.pub).
+    #[command(after_help = "Example:\n  kwh-btc-iot keygen --out gateway.key")]
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the gateway: HTTP ingest, storage, batching, receipts.
+    Serve(serve::ServeArgs),
+}
+
+#[derive(Subcommand)]
+enum MerkleCommand {
+    /// The root of the leaf hashes (hex lines) on stdin.
+    #[command(
+        after_help = "Examples:\n  kwh-btc-iot hash logs.jsonl | kwh-btc-iot merkle root\n  printf '61\\n62\\n' | kwh-btc-iot merkle root --leaf-data"
+    )]
+    Root {
+        /// Lines are hex of raw entries, hashed as leaves first.
+        #[arg(long)]
+        leaf_data: bool,
+    },
+    /// The inclusion path of leaf INDEX, as JSON.
+    #[command(
+        after_help = "Example:\n  kwh-btc-iot hash logs.jsonl | kwh-btc-iot merkle prove --index 2"
+    )]
+    Prove {
+        /// Zero-based leaf index.
+        #[arg(long)]
+        index: u64,
+        /// Lines are hex of raw entries, hashed as leaves first.
+        #[arg(long)]
+        leaf_data: bool,
+    },
+    /// The consistency proof from the first OLD_SIZE leaves to all of them, as JSON.
+    Consistency {
+        /// Size of the older tree.
+        #[arg(long)]
+        old_size: u64,
+        /// Lines are hex of raw entries, hashed as leaves first.
+        #[arg(long)]
+        leaf_data: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Canon {
+            file,
+            jcs,
+            skip_invalid,
+        } => canon(&file, jcs, skip_invalid),
+        Command::Hash { file, skip_invalid } => hash_cmd(&file, skip_invalid),
+        Command::Batch {
+            logs,
+            out,
+            key,
+            gateway_id,
+            batch_id,
+            seq,
+            prev_head_hash,
+            created_at,
+            skip_invalid,
+        } => batch(
+            &logs,
+            out,
+            key,
+            gateway_id,
+            batch_id,
+            seq,
+            prev_head_hash,
+            created_at,
+            skip_invalid,
+        ),
+        Command::Merkle { command } => merkle_cmd(command),
+        Command::Verify {
+            receipts,
+            gateway_key,
+            json,
+        } => verify(&receipts, gateway_key, json),
+        Command::Keygen { out, force } => keys::keygen(&out, force).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn describe(e: &core::Error) -> String {
+    match &e.member {
+        Some(m) => format!("{} ({}, member {m})", e.message, e.code),
+        None => format!("{} ({})", e.message, e.code),
+    }
+}
+
+fn canon(file: &str, jcs: bool, skip_invalid: bool) -> Result<ExitCode> {
+    let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+    let mut failed = 0usize;
+    input::for_each_line(file, |line, bytes| {
+        let r = if jcs {
+            core::canonicalize_json(bytes)
+        } else {
+            core::canonicalize(bytes)
+        };
+        match r {
+            Ok(c) => {
+                out.write_all(&c)?;
+                out.write_all(b"\n")?;
+                Ok(())
+            }
+            Err(e) if skip_invalid => {
+                failed += 1;
+                eprintln!("{file}:{line}: {}", describe(&e));
+                Ok(())
+            }
+            Err(e) => Err(anyhow!("{file}:{line}: {}", describe(&e))),
+        }
+    })?;
+    out.flush()?;
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn hash_cmd(file: &str, skip_invalid: bool) -> Result<ExitCode> {
+    let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+    let mut failed = 0usize;
+    let mut canon_buf = Vec::with_capacity(512);
+    let mut line_out = [0u8; 65];
+    line_out[64] = b'\n';
+    input::for_each_line(file, |line, bytes| {
+        match emlog::leaf_hash_of_json_with(bytes, &mut canon_buf) {
+            Ok(h) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                for (i, b) in h.0.iter().enumerate() {
+                    line_out[2 * i] = HEX[(b >> 4) as usize];
+                    line_out[2 * i + 1] = HEX[(b & 0xf) as usize];
+                }
+                out.write_all(&line_out)?;
+                Ok(())
+            }
+            Err(e) if skip_invalid => {
+                failed += 1;
+                eprintln!("{file}:{line}: {}", describe(&e));
+                Ok(())
+            }
+            Err(e) => Err(anyhow!("{file}:{line}: {}", describe(&e))),
+        }
+    })?;
+    out.flush()?;
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn now() -> Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    // Whole seconds keep heads short; sub-second precision adds nothing here.
+    Timestamp::from_unix(d.as_secs() as i64, 0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn batch(
+    logs: &str,
+    out_dir: PathBuf,
+    key: Option<PathBuf>,
+    gateway_id: String,
+    batch_id: Option<String>,
+    seq: u64,
+    prev_head_hash: Option<String>,
+    created_at: Option<String>,
+    skip_invalid: bool,
+) -> Result<ExitCode> {
+    let key = key.map(|k| keys::load(&k)).transpose()?;
+    let prev_head_hash = prev_head_hash
+        .map(|h| Hash::from_hex(h.trim(), "--prev-head-hash"))
+        .transpose()?;
+    let created_at = match created_at {
+        Some(s) => Timestamp::parse(&s).map_err(|why| anyhow!("--created-at \"{s}\" {why}"))?,
+        None => now(),
+    };
+    if seq > 1 && prev_head_hash.is_none() {
+        bail!("--prev-head-hash is required when --seq is greater than 1 (the heads form a chain)");
+    }
+    let records = input::read_records(logs)?;
+    let bar = if io::stderr().is_terminal() && records.len() >= 10_000 {
+        let b = ProgressBar::new(records.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:40}] {pos}/{len} logs ({per_sec}, eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        b.set_message("hashing");
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut normalized = Vec::with_capacity(records.len());
+    let mut rejected = Vec::new();
+    let mut warnings = 0usize;
+    for (i, r) in records.iter().enumerate() {
+        match emlog::parse_log(&r.bytes) {
+            Ok(n) => {
+                warnings += n.warnings.len();
+                normalized.push(n.log);
+            }
+            Err(e) if skip_invalid => rejected.push((r, e)),
+            Err(e) => {
+                bar.abandon();
+                bail!("{logs}:{}: {}", r.line, describe(&e));
+            }
+        }
+        if i % 4096 == 0 {
+            bar.set_position(i as u64);
+        }
+    }
+    bar.set_position(records.len() as u64);
+    if normalized.is_empty() {
+        bar.abandon();
+        bail!("{logs}: no valid log to batch (empty_batch)");
+    }
+    bar.set_message("building tree");
+    // The tree needs the root before the id; hash once and reuse the leaves.
+    let mut buf = Vec::with_capacity(512);
+    let leaves: Vec<Hash> = normalized
+        .iter()
+        .map(|l| {
+            buf.clear();
+            l.write_canonical(&mut buf);
+            hash::leaf_hash_bytes(&buf)
+        })
+        .collect();
+    let batch_id =
+        batch_id.unwrap_or_else(|| format!("batch_{}", &merkle::root(&leaves).to_hex()[..16]));
+    let params = BatchParams {
+        gateway_id,
+        batch_id,
+        seq,
+        prev_head_hash,
+        created_at,
+    };
+    let b = core::Batch::from_leaf_hashes(leaves, params, key.as_ref())?;
+
+    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let head_json = serde_json::json!({
+        "head": serde_json::from_slice::<serde_json::Value>(&b.head.canonical_bytes())?,
+        "head_hash": b.head_hash.to_hex(),
+        "signature": b.signature.as_ref().map(|s| serde_json::json!({
+            "alg": "ed25519",
+            "public_key": hash::to_hex(&s.public_key),
+            "signature": hash::to_hex(&s.signature),
+        })),
+    });
+    fs::write(
+        out_dir.join("batch.json"),
+        serde_json::to_string_pretty(&head_json)? + "\n",
+    )?;
+
+    bar.set_message("writing receipts");
+    let f = fs::File::create(out_dir.join("receipts.jsonl"))?;
+    let mut w = BufWriter::with_capacity(1 << 20, f);
+    for (i, log) in normalized.iter().enumerate() {
+        let r = b.receipt(i as u64, log)?;
+        w.write_all(r.to_json().as_bytes())?;
+        w.write_all(b"\n")?;
+        if i % 4096 == 0 {
+            bar.set_position(i as u64);
+        }
+    }
+    w.flush()?;
+    let rejected_path = out_dir.join("rejected.jsonl");
+    if skip_invalid {
+        let mut w = BufWriter::new(fs::File::create(&rejected_path)?);
+        for (r, e) in &rejected {
+            let line = serde_json::json!({
+                "line": r.line,
+                "error": {"code": e.code.as_str(), "message": e.message, "member": e.member},
+                "input": String::from_utf8_lossy(&r.bytes),
+            });
+            writeln!(w, "{line}")?;
+        }
+        w.flush()?;
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "batch {} (seq {}): {} logs, root {}, head {}{}{}{}",
+        b.head.batch_id,
+        b.head.seq,
+        b.head.log_count,
+        b.head.merkle_root,
+        b.head_hash,
+        if b.signature.is_some() {
+            ", signed"
+        } else {
+            ", unsigned"
+        },
+        if warnings > 0 {
+            format!(", {warnings} warning(s)")
+        } else {
+            String::new()
+        },
+        if skip_invalid {
+            format!(
+                ", {} rejected -> {}",
+                rejected.len(),
+                rejected_path.display()
+            )
+        } else {
+            String::new()
+        },
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_hex_lines(leaf_data: bool) -> Result<Vec<Hash>> {
+    let mut s = String::new();
+    io::stdin().read_to_string(&mut s)?;
+    s.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let l = l.trim();
+            if leaf_data {
+                Ok(hash::leaf_hash_bytes(
+                    &hash::from_hex(l, "entry").map_err(|e| anyhow!("stdin:{}: {e}", i + 1))?,
+                ))
+            } else {
+                Hash::from_hex(&l.to_ascii_lowercase(), "leaf hash")
+                    .map_err(|e| anyhow!("stdin:{}: {e}", i + 1))
+            }
+        })
+        .collect()
+}
+
+fn hexes(v: &[Hash]) -> Vec<String> {
+    v.iter().map(Hash::to_hex).collect()
+}
+
+fn merkle_cmd(cmd: MerkleCommand) -> Result<ExitCode> {
+    match cmd {
+        MerkleCommand::Root { leaf_data } => {
+            let mut b = core::RootBuilder::new();
+            for l in read_hex_lines(leaf_data)? {
+                b.push(l);
+            }
+            println!("{}", b.root());
+        }
+        MerkleCommand::Prove { index, leaf_data } => {
+            let tree = MerkleTree::new(read_hex_lines(leaf_data)?);
+            let path = tree
+                .inclusion_path(index)
+                .map_err(|e| anyhow!(describe(&e)))?;
+            let out = serde_json::json!({
+                "leaf_index": index,
+                "tree_size": tree.size(),
+                "leaf_hash": tree.leaves()[index as usize].to_hex(),
+                "root": tree.root().to_hex(),
+                "inclusion_path": hexes(&path),
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        MerkleCommand::Consistency {
+            old_size,
+            leaf_data,
+        } => {
+            let tree = MerkleTree::new(read_hex_lines(leaf_data)?);
+            let proof = tree
+                .consistency_proof(old_size)
+                .map_err(|e| anyhow!(describe(&e)))?;
+            let out = serde_json::json!({
+                "old_size": old_size,
+                "old_root": merkle::root(&tree.leaves()[..old_size as usize]).to_hex(),
+                "new_size": tree.size(),
+                "new_root": tree.root().to_hex(),
+                "consistency_proof": hexes(&proof),
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(files: &[String], gateway_key: Option<String>, json: bool) -> Result<ExitCode> {
+    let gateway_key = gateway_key
+        .map(|k| core::batch::public_key_from_hex(&k.to_ascii_lowercase(), "--gateway-key"))
+        .transpose()
+        .map_err(|e| anyhow!("{}", e.message))?;
+    let opts = VerifyOptions { gateway_key };
+    let mut out = BufWriter::new(io::stdout().lock());
+    let (mut ok, mut bad) = (0usize, 0usize);
+    for file in files {
+        let records = input::read_records(file)?;
+        if records.is_empty() {
+            bail!("{file}: no receipt found");
+        }
+        for r in records {
+            let v = core::verify_receipt(&r.bytes, &opts);
+            if v.valid {
+                ok += 1;
+            } else {
+                bad += 1;
+            }
+            if json {
+                let mut value: serde_json::Value = serde_json::from_str(&v.to_json())?;
+                value["source"] = serde_json::json!(format!("{file}:{}", r.line));
+                writeln!(out, "{value}")?;
+            } else if v.valid {
+                writeln!(
+                    out,
+                    "OK    {file}:{}  leaf {}  root {}  signature {}{}",
+                    r.line,
+                    v.leaf_hash.as_deref().unwrap_or("-"),
+                    v.merkle_root.as_deref().unwrap_or("-"),
+                    v.signature.as_str(),
+                    if v.warnings.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ({} warning(s))", v.warnings.len())
+                    }
+                )?;
+            } else {
+                let why: Vec<String> = v
+                    .errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.code, e.message))
+                    .collect();
+                writeln!(out, "FAIL  {file}:{}  {}", r.line, why.join("; "))?;
+            }
+        }
+    }
+    out.flush()?;
+    if !json {
+        eprintln!("{ok} valid, {bad} invalid");
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

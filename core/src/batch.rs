@@ -82,7 +82,10 @@ impl BatchHead {
             (k("head_version"), Value::str(HEAD_VERSION)),
             (k("log_count"), Value::Number(self.log_count as f64)),
             (k("merkle_root"), Value::str(self.merkle_root.to_hex())),
-            (k("prev_head_hash"), Value::opt_str(self.prev_head_hash.map(|h| h.to_hex()).as_deref())),
+            (
+                k("prev_head_hash"),
+                Value::opt_str(self.prev_head_hash.map(|h| h.to_hex()).as_deref()),
+            ),
             (k("seq"), Value::Number(self.seq as f64)),
         ])
     }
@@ -91,22 +94,38 @@ impl BatchHead {
     /// be in normalized form, because the hash covers the bytes as given.
     pub fn from_value(v: &Value<'_>, member: &str) -> Result<BatchHead> {
         let Value::Object(members) = v else {
-            return Err(Error::member(ErrorCode::InvalidType, member, "must be an object"));
+            return Err(Error::member(
+                ErrorCode::InvalidType,
+                member,
+                "must be an object",
+            ));
         };
-        const NAMES: [&str; 8] =
-            ["head_version", "gateway_id", "batch_id", "seq", "log_count", "merkle_root", "prev_head_hash", "created_at"];
+        const NAMES: [&str; 8] = [
+            "head_version",
+            "gateway_id",
+            "batch_id",
+            "seq",
+            "log_count",
+            "merkle_root",
+            "prev_head_hash",
+            "created_at",
+        ];
         for (key, _) in members {
             if !NAMES.contains(&key.as_ref()) {
                 return Err(Error::member(
                     ErrorCode::UnknownMember,
                     format!("{member}.{key}"),
-                    format!("is not a member of embatch-1 (allowed: {})", NAMES.join(", ")),
+                    format!(
+                        "is not a member of embatch-1 (allowed: {})",
+                        NAMES.join(", ")
+                    ),
                 ));
             }
         }
         let m = |name: &str| format!("{member}.{name}");
         let get = |name: &str| {
-            v.get(name).ok_or_else(|| Error::member(ErrorCode::MissingMember, m(name), "is required"))
+            v.get(name)
+                .ok_or_else(|| Error::member(ErrorCode::MissingMember, m(name), "is required"))
         };
         match get("head_version")? {
             Value::String(s) if s == HEAD_VERSION => {}
@@ -137,26 +156,51 @@ impl BatchHead {
         let created_at = match get("created_at")? {
             Value::String(s) => {
                 let t = Timestamp::parse(s).map_err(|why| {
-                    Error::member(ErrorCode::InvalidTimestamp, m("created_at"), format!("\"{s}\" {why}"))
+                    Error::member(
+                        ErrorCode::InvalidTimestamp,
+                        m("created_at"),
+                        format!("\"{s}\" {why}"),
+                    )
                 })?;
                 if t.to_rfc3339() != *s {
                     return Err(Error::member(
                         ErrorCode::InvalidTimestamp,
                         m("created_at"),
-                        format!("must be in normalized UTC form ({}), got \"{s}\"", t.to_rfc3339()),
+                        format!(
+                            "must be in normalized UTC form ({}), got \"{s}\"",
+                            t.to_rfc3339()
+                        ),
                     ));
                 }
                 t
             }
-            _ => return Err(Error::member(ErrorCode::InvalidType, m("created_at"), "must be a string")),
+            _ => {
+                return Err(Error::member(
+                    ErrorCode::InvalidType,
+                    m("created_at"),
+                    "must be a string",
+                ))
+            }
         };
-        Ok(BatchHead { gateway_id, batch_id, seq, log_count, merkle_root, prev_head_hash, created_at })
+        Ok(BatchHead {
+            gateway_id,
+            batch_id,
+            seq,
+            log_count,
+            merkle_root,
+            prev_head_hash,
+            created_at,
+        })
     }
 }
 
 fn id_string(v: &Value<'_>, member: &str) -> Result<String> {
     let Value::String(s) = v else {
-        return Err(Error::member(ErrorCode::InvalidType, member, format!("must be a string, got {}", v.type_name())));
+        return Err(Error::member(
+            ErrorCode::InvalidType,
+            member,
+            format!("must be a string, got {}", v.type_name()),
+        ));
     };
     check_id(s, member)?;
     Ok(s.to_string())
@@ -173,27 +217,41 @@ pub fn check_id(s: &str, member: &str) -> Result<()> {
         ));
     }
     if s.chars().any(char::is_control) {
-        return Err(Error::member(ErrorCode::ForbiddenCharacter, member, "must not contain control characters"));
+        return Err(Error::member(
+            ErrorCode::ForbiddenCharacter,
+            member,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
 
 pub(crate) fn positive_int(v: &Value<'_>, member: &str) -> Result<u64> {
     match v {
-        Value::Number(n) if n.fract() == 0.0 && *n >= 1.0 && *n <= 9_007_199_254_740_991.0 => Ok(*n as u64),
+        Value::Number(n) if n.fract() == 0.0 && *n >= 1.0 && *n <= 9_007_199_254_740_991.0 => {
+            Ok(*n as u64)
+        }
         Value::Number(n) => Err(Error::member(
             ErrorCode::OutOfRange,
             member,
             format!("must be an integer within 1..2^53-1, got {n}"),
         )),
-        other => Err(Error::member(ErrorCode::InvalidType, member, format!("must be a number, got {}", other.type_name()))),
+        other => Err(Error::member(
+            ErrorCode::InvalidType,
+            member,
+            format!("must be a number, got {}", other.type_name()),
+        )),
     }
 }
 
 pub(crate) fn hex_hash(v: &Value<'_>, member: &str) -> Result<Hash> {
     match v {
         Value::String(s) => Hash::from_hex(s, member),
-        other => Err(Error::member(ErrorCode::InvalidType, member, format!("must be a hex string, got {}", other.type_name()))),
+        other => Err(Error::member(
+            ErrorCode::InvalidType,
+            member,
+            format!("must be a hex string, got {}", other.type_name()),
+        )),
     }
 }
 
@@ -220,7 +278,11 @@ impl Signature {
     /// Reads `{"alg":"ed25519","public_key":hex,"signature":hex}`.
     pub fn from_value(v: &Value<'_>, member: &str) -> Result<Signature> {
         let Value::Object(members) = v else {
-            return Err(Error::member(ErrorCode::InvalidType, member, "must be an object or null"));
+            return Err(Error::member(
+                ErrorCode::InvalidType,
+                member,
+                "must be an object or null",
+            ));
         };
         for (key, _) in members {
             if !["alg", "public_key", "signature"].contains(&key.as_ref()) {
@@ -234,27 +296,46 @@ impl Signature {
         match v.get("alg") {
             Some(Value::String(s)) if s == "ed25519" => {}
             _ => {
-                return Err(Error::member(ErrorCode::InvalidValue, format!("{member}.alg"), "must be \"ed25519\""))
+                return Err(Error::member(
+                    ErrorCode::InvalidValue,
+                    format!("{member}.alg"),
+                    "must be \"ed25519\"",
+                ))
             }
         }
         let public_key = fixed_hex::<32>(v.get("public_key"), &format!("{member}.public_key"))?;
         let signature = fixed_hex::<64>(v.get("signature"), &format!("{member}.signature"))?;
-        Ok(Signature { public_key, signature })
+        Ok(Signature {
+            public_key,
+            signature,
+        })
     }
 
     /// Verifies (strictly: no small-order keys, canonical S) over `message`.
     pub fn verify(&self, message: &[u8]) -> Result<()> {
-        let key = VerifyingKey::from_bytes(&self.public_key)
-            .map_err(|_| Error::new(ErrorCode::InvalidKey, "public_key is not a valid Ed25519 point"))?;
+        let key = VerifyingKey::from_bytes(&self.public_key).map_err(|_| {
+            Error::new(
+                ErrorCode::InvalidKey,
+                "public_key is not a valid Ed25519 point",
+            )
+        })?;
         let sig = ed25519_dalek::Signature::from_bytes(&self.signature);
-        key.verify_strict(message, &sig)
-            .map_err(|_| Error::new(ErrorCode::InvalidSignature, "the Ed25519 signature does not verify"))
+        key.verify_strict(message, &sig).map_err(|_| {
+            Error::new(
+                ErrorCode::InvalidSignature,
+                "the Ed25519 signature does not verify",
+            )
+        })
     }
 }
 
 fn fixed_hex<const N: usize>(v: Option<&Value<'_>>, member: &str) -> Result<[u8; N]> {
     let Some(Value::String(s)) = v else {
-        return Err(Error::member(ErrorCode::MissingMember, member, "is required as a hex string"));
+        return Err(Error::member(
+            ErrorCode::MissingMember,
+            member,
+            "is required as a hex string",
+        ));
     };
     let bytes = hash::from_hex(s, member)?;
     if s.bytes().any(|b| b.is_ascii_uppercase()) || bytes.len() != N {
@@ -276,7 +357,11 @@ pub struct Keypair(SigningKey);
 impl std::fmt::Debug for Keypair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secret.
-        write!(f, "Keypair(public_key={})", hash::to_hex(&self.public_key()))
+        write!(
+            f,
+            "Keypair(public_key={})",
+            hash::to_hex(&self.public_key())
+        )
     }
 }
 
@@ -289,9 +374,13 @@ impl Keypair {
     /// From 64 hex characters of secret seed.
     pub fn from_hex(s: &str) -> Result<Keypair> {
         let bytes = hash::from_hex(s.trim(), "signing_key")?;
-        let seed: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| Error::member(ErrorCode::InvalidKey, "signing_key", "must be 32 bytes (64 hex characters)"))?;
+        let seed: [u8; 32] = bytes.try_into().map_err(|_| {
+            Error::member(
+                ErrorCode::InvalidKey,
+                "signing_key",
+                "must be 32 bytes (64 hex characters)",
+            )
+        })?;
         Ok(Keypair::from_seed(&seed))
     }
 
@@ -307,16 +396,29 @@ impl Keypair {
 
     /// Signs `message`.
     pub fn sign(&self, message: &[u8]) -> Signature {
-        Signature { public_key: self.public_key(), signature: self.0.sign(message).to_bytes() }
+        Signature {
+            public_key: self.public_key(),
+            signature: self.0.sign(message).to_bytes(),
+        }
     }
 }
 
 /// Parses a 64-hex-character Ed25519 public key.
 pub fn public_key_from_hex(s: &str, member: &str) -> Result<[u8; 32]> {
-    let h = Hash::from_hex(s.trim(), member)
-        .map_err(|_| Error::member(ErrorCode::InvalidKey, member, "must be 64 lowercase hex characters"))?;
-    VerifyingKey::from_bytes(&h.0)
-        .map_err(|_| Error::member(ErrorCode::InvalidKey, member, "is not a valid Ed25519 public key"))?;
+    let h = Hash::from_hex(s.trim(), member).map_err(|_| {
+        Error::member(
+            ErrorCode::InvalidKey,
+            member,
+            "must be 64 lowercase hex characters",
+        )
+    })?;
+    VerifyingKey::from_bytes(&h.0).map_err(|_| {
+        Error::member(
+            ErrorCode::InvalidKey,
+            member,
+            "is not a valid Ed25519 public key",
+        )
+    })?;
     Ok(h.0)
 }
 
@@ -350,14 +452,25 @@ pub struct Batch {
 
 impl Batch {
     /// Builds a batch over leaf hashes (in acceptance order).
-    pub fn from_leaf_hashes(leaves: Vec<Hash>, params: BatchParams, key: Option<&Keypair>) -> Result<Batch> {
+    pub fn from_leaf_hashes(
+        leaves: Vec<Hash>,
+        params: BatchParams,
+        key: Option<&Keypair>,
+    ) -> Result<Batch> {
         if leaves.is_empty() {
-            return Err(Error::new(ErrorCode::EmptyBatch, "a batch needs at least one log"));
+            return Err(Error::new(
+                ErrorCode::EmptyBatch,
+                "a batch needs at least one log",
+            ));
         }
         check_id(&params.gateway_id, "gateway_id")?;
         check_id(&params.batch_id, "batch_id")?;
         if params.seq == 0 || params.seq > 9_007_199_254_740_991 {
-            return Err(Error::member(ErrorCode::OutOfRange, "seq", "must be within 1..2^53-1"));
+            return Err(Error::member(
+                ErrorCode::OutOfRange,
+                "seq",
+                "must be within 1..2^53-1",
+            ));
         }
         if (params.seq == 1) != params.prev_head_hash.is_none() {
             return Err(Error::member(
@@ -379,11 +492,20 @@ impl Batch {
         let bytes = head.canonical_bytes();
         let head_hash = head_hash_bytes(&bytes);
         let signature = key.map(|k| k.sign(&bytes));
-        Ok(Batch { head, head_hash, signature, tree })
+        Ok(Batch {
+            head,
+            head_hash,
+            signature,
+            tree,
+        })
     }
 
     /// Builds a batch over normalized logs.
-    pub fn from_logs(logs: &[EnergyLog<'_>], params: BatchParams, key: Option<&Keypair>) -> Result<Batch> {
+    pub fn from_logs(
+        logs: &[EnergyLog<'_>],
+        params: BatchParams,
+        key: Option<&Keypair>,
+    ) -> Result<Batch> {
         let mut buf = Vec::with_capacity(512);
         let leaves = logs
             .iter()
@@ -399,9 +521,18 @@ impl Batch {
     /// The receipt of the log at `index` (which must be the log whose leaf
     /// hash is at that index).
     pub fn receipt(&self, index: u64, log: &EnergyLog<'_>) -> Result<Receipt> {
-        let leaf_hash = self.tree.leaves().get(index as usize).copied().ok_or_else(|| {
-            Error::member(ErrorCode::IndexOutOfRange, "leaf_index", format!("batch has {} logs", self.tree.size()))
-        })?;
+        let leaf_hash = self
+            .tree
+            .leaves()
+            .get(index as usize)
+            .copied()
+            .ok_or_else(|| {
+                Error::member(
+                    ErrorCode::IndexOutOfRange,
+                    "leaf_index",
+                    format!("batch has {} logs", self.tree.size()),
+                )
+            })?;
         if log.leaf_hash() != leaf_hash {
             return Err(Error::member(
                 ErrorCode::LeafHashMismatch,

@@ -151,7 +151,11 @@ pub fn parse_log(input: &[u8]) -> Result<Normalized<'_>> {
     if input.len() > MAX_LOG_BYTES {
         return Err(Error::new(
             ErrorCode::TooLarge,
-            format!("log is {} bytes, more than the {} byte limit", input.len(), MAX_LOG_BYTES),
+            format!(
+                "log is {} bytes, more than the {} byte limit",
+                input.len(),
+                MAX_LOG_BYTES
+            ),
         ));
     }
     // A log is at most three levels deep (log, tx or tags); anything deeper is wrong anyway.
@@ -264,7 +268,11 @@ pub fn normalize_value(v: Value<'_>) -> Result<Normalized<'_>> {
         }
     };
     if !power_kw_avg.is_finite() {
-        return Err(Error::member(ErrorCode::OutOfRange, "power_kw_avg", "derived value is not finite"));
+        return Err(Error::member(
+            ErrorCode::OutOfRange,
+            "power_kw_avg",
+            "derived value is not finite",
+        ));
     }
     let status = enum_member("status", status, Status::parse, Status::ALL)?;
     let tags = tags_member(tags)?;
@@ -400,7 +408,14 @@ fn tx_member(tx: Option<Value<'_>>, energy_kwh: f64) -> Result<Tx<'_>> {
         }
         Some(other) => return Err(wrong_type("tx.bitcoin_txid", "a string or null", &other)),
     };
-    Ok(Tx { price_sats_per_kwh: price, amount_sats, channel, settlement_status, ln_invoice_id, bitcoin_txid })
+    Ok(Tx {
+        price_sats_per_kwh: price,
+        amount_sats,
+        channel,
+        settlement_status,
+        ln_invoice_id,
+        bitcoin_txid,
+    })
 }
 
 fn tags_member(tags: Option<Value<'_>>) -> Result<Vec<Cow<'_, str>>> {
@@ -434,7 +449,10 @@ fn tags_member(tags: Option<Value<'_>>) -> Result<Vec<Cow<'_, str>>> {
             return Err(Error::member(
                 ErrorCode::DuplicateTag,
                 member(),
-                format!("tag \"{}\" appears more than once (tags must be unique)", truncate(&s)),
+                format!(
+                    "tag \"{}\" appears more than once (tags must be unique)",
+                    truncate(&s)
+                ),
             ));
         }
         out.push(s);
@@ -455,7 +473,10 @@ fn id_member<'a>(name: &str, v: Option<Value<'a>>) -> Result<Cow<'a, str>> {
             return Err(Error::member(
                 ErrorCode::ForbiddenCharacter,
                 name,
-                format!("must not contain control characters (found U+{:04X})", c as u32),
+                format!(
+                    "must not contain control characters (found U+{:04X})",
+                    c as u32
+                ),
             ));
         }
         if matches!(c, '/' | '+' | '#') {
@@ -480,7 +501,11 @@ fn timestamp_member(name: &str, v: Option<Value<'_>>) -> Result<Timestamp> {
     match v {
         None => Err(missing(name)),
         Some(Value::String(s)) => Timestamp::parse(&s).map_err(|why| {
-            Error::member(ErrorCode::InvalidTimestamp, name, format!("\"{}\" {why}", truncate(&s)))
+            Error::member(
+                ErrorCode::InvalidTimestamp,
+                name,
+                format!("\"{}\" {why}", truncate(&s)),
+            )
         }),
         Some(other) => Err(wrong_type(name, "an RFC 3339 date-time string", &other)),
     }
@@ -498,10 +523,18 @@ fn enum_member<T>(
             Error::member(
                 ErrorCode::InvalidValue,
                 name,
-                format!("must be one of {}, got \"{}\"", all.join(", "), truncate(&s)),
+                format!(
+                    "must be one of {}, got \"{}\"",
+                    all.join(", "),
+                    truncate(&s)
+                ),
             )
         }),
-        Some(other) => Err(wrong_type(name, &format!("one of the strings {}", all.join(", ")), &other)),
+        Some(other) => Err(wrong_type(
+            name,
+            &format!("one of the strings {}", all.join(", ")),
+            &other,
+        )),
     }
 }
 
@@ -515,7 +548,11 @@ fn number(name: &str, v: &Value<'_>) -> Result<f64> {
 fn non_negative_value(name: &str, v: &Value<'_>) -> Result<f64> {
     let n = number(name, v)?;
     if n < 0.0 {
-        return Err(Error::member(ErrorCode::OutOfRange, name, format!("must be >= 0, got {}", fmt_num(n))));
+        return Err(Error::member(
+            ErrorCode::OutOfRange,
+            name,
+            format!("must be >= 0, got {}", fmt_num(n)),
+        ));
     }
     // -0 is 0: normalizing it keeps the derived values' signs plain.
     Ok(if n == 0.0 { 0.0 } else { n })
@@ -536,12 +573,19 @@ fn unknown(key: &str, allowed: &[&str], prefix: &str) -> Error {
     Error::member(
         ErrorCode::UnknownMember,
         format!("{prefix}{}", truncate(key)),
-        format!("is not a member of emlog-1.1 (allowed here: {})", allowed.join(", ")),
+        format!(
+            "is not a member of emlog-1.1 (allowed here: {})",
+            allowed.join(", ")
+        ),
     )
 }
 
 fn wrong_type(name: &str, want: &str, got: &Value<'_>) -> Error {
-    Error::member(ErrorCode::InvalidType, name, format!("must be {want}, got {}", got.type_name()))
+    Error::member(
+        ErrorCode::InvalidType,
+        name,
+        format!("must be {want}, got {}", got.type_name()),
+    )
 }
 
 fn truncate(s: &str) -> Cow<'_, str> {
@@ -642,7 +686,11 @@ impl EnergyLog<'_> {
     pub fn to_value(&self) -> Value<'static> {
         let s = |c: &Cow<'_, str>| Value::str(c.as_ref());
         let obj = |m: Vec<(&str, Value<'static>)>| {
-            Value::Object(m.into_iter().map(|(k, v)| (Cow::Owned(k.to_string()), v)).collect())
+            Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.to_string()), v))
+                    .collect(),
+            )
         };
         obj(vec![
             ("energy_kwh", Value::Number(self.energy_kwh)),
@@ -660,11 +708,23 @@ impl EnergyLog<'_> {
                 "tx",
                 obj(vec![
                     ("amount_sats", Value::Number(self.tx.amount_sats as f64)),
-                    ("bitcoin_txid", Value::opt_str(self.tx.bitcoin_txid.as_deref())),
+                    (
+                        "bitcoin_txid",
+                        Value::opt_str(self.tx.bitcoin_txid.as_deref()),
+                    ),
                     ("channel", Value::str(self.tx.channel.as_str())),
-                    ("ln_invoice_id", Value::opt_str(self.tx.ln_invoice_id.as_deref())),
-                    ("price_sats_per_kwh", Value::Number(self.tx.price_sats_per_kwh)),
-                    ("settlement_status", Value::str(self.tx.settlement_status.as_str())),
+                    (
+                        "ln_invoice_id",
+                        Value::opt_str(self.tx.ln_invoice_id.as_deref()),
+                    ),
+                    (
+                        "price_sats_per_kwh",
+                        Value::Number(self.tx.price_sats_per_kwh),
+                    ),
+                    (
+                        "settlement_status",
+                        Value::str(self.tx.settlement_status.as_str()),
+                    ),
                     ("unit", Value::str("sats")),
                 ]),
             ),

@@ -220,12 +220,20 @@ impl Error {
     pub fn member(code: ErrorCode, member: impl Into<String>, rule: impl fmt::Display) -> Self {
         let member = member.into();
         let message = format!("{member}: {rule}");
-        Error { code, member: Some(member), message }
+        Error {
+            code,
+            member: Some(member),
+            message,
+        }
     }
 
     /// An error that concerns no single member.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, member: None, message: message.into() }
+        Error {
+            code,
+            member: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -253,7 +261,11 @@ mod tests {
         for c in ErrorCode::ALL {
             let s = c.as_str();
             assert!(seen.insert(s), "duplicate code {s}");
-            assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'), "{s}");
+            assert!(
+                s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{s}"
+            );
         }
     }
 

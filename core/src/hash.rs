@@ -30,7 +30,10 @@ impl Hash {
             return Err(Error::member(
                 ErrorCode::InvalidHex,
                 member,
-                format!("must be 64 lowercase hex characters, got {} characters", s.chars().count()),
+                format!(
+                    "must be 64 lowercase hex characters, got {} characters",
+                    s.chars().count()
+                ),
             ));
         }
         let mut out = [0u8; 32];
@@ -90,13 +93,21 @@ pub fn to_hex(bytes: &[u8]) -> String {
 pub fn from_hex(s: &str, member: &str) -> Result<Vec<u8>> {
     let b = s.as_bytes();
     if b.len() % 2 != 0 {
-        return Err(Error::member(ErrorCode::InvalidHex, member, "hex must have an even number of characters"));
+        return Err(Error::member(
+            ErrorCode::InvalidHex,
+            member,
+            "hex must have an even number of characters",
+        ));
     }
     let val = |c: u8| lower_hex_val(c.to_ascii_lowercase());
     b.chunks_exact(2)
         .map(|p| match (val(p[0]), val(p[1])) {
             (Some(h), Some(l)) => Ok((h << 4) | l),
-            _ => Err(Error::member(ErrorCode::InvalidHex, member, "must be hex (0-9, a-f)")),
+            _ => Err(Error::member(
+                ErrorCode::InvalidHex,
+                member,
+                "must be hex (0-9, a-f)",
+            )),
         })
         .collect()
 }

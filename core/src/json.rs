@@ -62,7 +62,9 @@ impl<'a> Value<'a> {
             Value::String(s) => Value::String(Cow::Owned(s.into_owned())),
             Value::Array(a) => Value::Array(a.into_iter().map(Value::into_owned).collect()),
             Value::Object(o) => Value::Object(
-                o.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect(),
+                o.into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
             ),
         }
     }
@@ -109,7 +111,13 @@ pub fn parse_str(text: &str) -> Result<Value<'_>> {
 }
 
 fn parse_str_with_depth(text: &str, max_depth: usize) -> Result<Value<'_>> {
-    let mut p = Parser { src: text, bytes: text.as_bytes(), pos: 0, max_depth, path: Vec::new() };
+    let mut p = Parser {
+        src: text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        max_depth,
+        path: Vec::new(),
+    };
     // A leading byte-order mark is not JSON (RFC 8259 section 8.1 lets parsers
     // ignore it, I-JSON forbids it); report it plainly.
     if text.starts_with('\u{feff}') {
@@ -156,7 +164,10 @@ impl<'a> Parser<'a> {
     }
 
     fn syntax(&self, what: &str) -> Error {
-        Error::new(ErrorCode::InvalidJson, format!("invalid JSON at byte {}: {what}", self.pos))
+        Error::new(
+            ErrorCode::InvalidJson,
+            format!("invalid JSON at byte {}: {what}", self.pos),
+        )
     }
 
     #[inline]
@@ -202,7 +213,10 @@ impl<'a> Parser<'a> {
         if depth > self.max_depth {
             return Err(Error::new(
                 ErrorCode::TooDeep,
-                format!("JSON nesting deeper than {} levels at byte {}", self.max_depth, self.pos),
+                format!(
+                    "JSON nesting deeper than {} levels at byte {}",
+                    self.max_depth, self.pos
+                ),
             ));
         }
         Ok(())
@@ -325,7 +339,11 @@ impl<'a> Parser<'a> {
         // Rust's parser is correctly rounded; the grammar was checked above.
         let n: f64 = text.parse().map_err(|_| self.syntax("invalid number"))?;
         if !n.is_finite() {
-            let member = if self.path.is_empty() { "value".to_string() } else { self.render_path() };
+            let member = if self.path.is_empty() {
+                "value".to_string()
+            } else {
+                self.render_path()
+            };
             return Err(Error::member(
                 ErrorCode::NumberOutOfRange,
                 member,
@@ -455,8 +473,14 @@ mod tests {
     fn accepts_plain_values() {
         assert_eq!(parse(b" null ").unwrap(), Value::Null);
         assert_eq!(parse(b"-0.5e1").unwrap(), Value::Number(-5.0));
-        assert_eq!(parse(br#""a\u00e9\ud83d\ude00""#).unwrap(), Value::str("a\u{e9}\u{1F600}"));
-        assert!(matches!(parse(br#""plain""#).unwrap(), Value::String(Cow::Borrowed("plain"))));
+        assert_eq!(
+            parse(br#""a\u00e9\ud83d\ude00""#).unwrap(),
+            Value::str("a\u{e9}\u{1F600}")
+        );
+        assert!(matches!(
+            parse(br#""plain""#).unwrap(),
+            Value::String(Cow::Borrowed("plain"))
+        ));
     }
 
     #[test]
@@ -477,7 +501,10 @@ mod tests {
         assert_eq!(code("\u{feff}{}"), "invalid_json");
         assert_eq!(code("{} x"), "invalid_json");
         assert_eq!(code(""), "invalid_json");
-        assert_eq!(parse(&[b'"', 0xff, b'"']).unwrap_err().code.as_str(), "invalid_utf8");
+        assert_eq!(
+            parse(&[b'"', 0xff, b'"']).unwrap_err().code.as_str(),
+            "invalid_utf8"
+        );
     }
 
     #[test]

@@ -77,7 +77,11 @@ pub struct BuiltBatch {
 
 /// Builds a batch over logs given as JSON, and a receipt for each. The first
 /// invalid log stops the build; its error names the log's index.
-pub fn build_batch(logs: &[&[u8]], params: BatchParams, key: Option<&Keypair>) -> Result<BuiltBatch> {
+pub fn build_batch(
+    logs: &[&[u8]],
+    params: BatchParams,
+    key: Option<&Keypair>,
+) -> Result<BuiltBatch> {
     let mut normalized = Vec::with_capacity(logs.len());
     let mut warnings = Vec::new();
     for (i, l) in logs.iter().enumerate() {
@@ -89,7 +93,11 @@ pub fn build_batch(logs: &[&[u8]], params: BatchParams, key: Option<&Keypair>) -
         warnings.extend(n.warnings.into_iter().map(|w| (i, w)));
         normalized.push(n.log);
     }
-    build_batch_normalized(&normalized, params, key).map(|(batch, receipts)| BuiltBatch { batch, receipts, warnings })
+    build_batch_normalized(&normalized, params, key).map(|(batch, receipts)| BuiltBatch {
+        batch,
+        receipts,
+        warnings,
+    })
 }
 
 /// Builds a batch over normalized logs, and a receipt for each.

@@ -41,7 +41,10 @@ pub struct RootBuilder {
 impl RootBuilder {
     /// An empty builder.
     pub fn new() -> Self {
-        RootBuilder { stack: Vec::with_capacity(64), count: 0 }
+        RootBuilder {
+            stack: Vec::with_capacity(64),
+            count: 0,
+        }
     }
 
     /// Appends one leaf hash.
@@ -95,7 +98,11 @@ impl MerkleTree {
             let prev = levels.last().expect("non-empty");
             let mut next = Vec::with_capacity(prev.len().div_ceil(2));
             for pair in prev.chunks(2) {
-                next.push(if pair.len() == 2 { node_hash(&pair[0], &pair[1]) } else { pair[0] });
+                next.push(if pair.len() == 2 {
+                    node_hash(&pair[0], &pair[1])
+                } else {
+                    pair[0]
+                });
             }
             levels.push(next);
         }
@@ -145,7 +152,10 @@ impl MerkleTree {
             return self.levels[level][start >> level];
         }
         let k = largest_power_of_two_below(n as u64) as usize;
-        node_hash(&self.range_hash(start, start + k), &self.range_hash(start + k, end))
+        node_hash(
+            &self.range_hash(start, start + k),
+            &self.range_hash(start + k, end),
+        )
     }
 
     /// The RFC 9162 consistency proof from the tree's first `old_size` leaves
@@ -258,7 +268,13 @@ pub fn root_from_inclusion_path(leaf: &Hash, index: u64, size: u64, path: &[Hash
 /// assert!(verify_inclusion(&leaves[3], 3, 5, &path, &tree.root()).is_ok());
 /// assert!(verify_inclusion(&leaves[2], 3, 5, &path, &tree.root()).is_err());
 /// ```
-pub fn verify_inclusion(leaf: &Hash, index: u64, size: u64, path: &[Hash], root: &Hash) -> Result<()> {
+pub fn verify_inclusion(
+    leaf: &Hash,
+    index: u64,
+    size: u64,
+    path: &[Hash],
+    root: &Hash,
+) -> Result<()> {
     let r = root_from_inclusion_path(leaf, index, size, path)?;
     if r != *root {
         return Err(proof_error(format!(
@@ -276,12 +292,22 @@ fn consistency_error(what: impl std::fmt::Display) -> Error {
 
 /// Verifies an RFC 9162 consistency proof (section 2.1.4.2) between a tree
 /// of `size1` leaves with `root1` and one of `size2` leaves with `root2`.
-pub fn verify_consistency(size1: u64, size2: u64, root1: &Hash, root2: &Hash, proof: &[Hash]) -> Result<()> {
+pub fn verify_consistency(
+    size1: u64,
+    size2: u64,
+    root1: &Hash,
+    root2: &Hash,
+    proof: &[Hash],
+) -> Result<()> {
     if size1 > size2 {
-        return Err(consistency_error(format!("old size {size1} is larger than new size {size2}")));
+        return Err(consistency_error(format!(
+            "old size {size1} is larger than new size {size2}"
+        )));
     }
     if size1 == 0 {
-        return Err(consistency_error("a consistency proof from the empty tree proves nothing"));
+        return Err(consistency_error(
+            "a consistency proof from the empty tree proves nothing",
+        ));
     }
     if size1 == size2 {
         if !proof.is_empty() {
@@ -396,7 +422,9 @@ mod tests {
     }
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n as u32).map(|i| leaf_hash_bytes(&i.to_be_bytes())).collect()
+        (0..n as u32)
+            .map(|i| leaf_hash_bytes(&i.to_be_bytes()))
+            .collect()
     }
 
     #[test]
@@ -422,9 +450,13 @@ mod tests {
                 for m in 1..=n {
                     let proof = tree.consistency_proof(m as u64).unwrap();
                     assert_eq!(proof, naive_subproof(m, l, true), "consistency {m}->{n}");
-                    verify_consistency(m as u64, n as u64, &naive_root(&l[..m]), &want, &proof).unwrap();
+                    verify_consistency(m as u64, n as u64, &naive_root(&l[..m]), &want, &proof)
+                        .unwrap();
                     if m < n {
-                        assert!(verify_consistency(m as u64, n as u64, &want, &want, &proof).is_err() || m == n);
+                        assert!(
+                            verify_consistency(m as u64, n as u64, &want, &want, &proof).is_err()
+                                || m == n
+                        );
                     }
                 }
             }
@@ -437,9 +469,14 @@ mod tests {
     #[test]
     fn out_of_range_index_is_an_error_not_a_panic() {
         let t = MerkleTree::new(leaves(3));
-        assert_eq!(t.inclusion_path(3).unwrap_err().code, ErrorCode::IndexOutOfRange);
+        assert_eq!(
+            t.inclusion_path(3).unwrap_err().code,
+            ErrorCode::IndexOutOfRange
+        );
         assert!(verify_inclusion(&Hash::default(), 0, 0, &[], &Hash::default()).is_err());
-        assert!(verify_inclusion(&Hash::default(), u64::MAX, u64::MAX, &[], &Hash::default()).is_err());
+        assert!(
+            verify_inclusion(&Hash::default(), u64::MAX, u64::MAX, &[], &Hash::default()).is_err()
+        );
         assert!(t.consistency_proof(0).is_err());
         assert!(t.consistency_proof(4).is_err());
     }

@@ -48,10 +48,20 @@ impl Receipt {
         let mut m = vec![
             (k("anchors"), Value::Array(self.anchors.clone())),
             (k("batch_head"), self.batch_head.to_value()),
-            (k("head_signature"), self.head_signature.as_ref().map_or(Value::Null, Signature::to_value)),
+            (
+                k("head_signature"),
+                self.head_signature
+                    .as_ref()
+                    .map_or(Value::Null, Signature::to_value),
+            ),
             (
                 k("inclusion_path"),
-                Value::Array(self.inclusion_path.iter().map(|h| Value::str(h.to_hex())).collect()),
+                Value::Array(
+                    self.inclusion_path
+                        .iter()
+                        .map(|h| Value::str(h.to_hex()))
+                        .collect(),
+                ),
             ),
             (k("leaf_hash"), Value::str(self.leaf_hash.to_hex())),
             (k("leaf_index"), Value::Number(self.leaf_index as f64)),
@@ -136,7 +146,11 @@ pub struct VerifyError {
 
 impl From<Error> for VerifyError {
     fn from(e: Error) -> Self {
-        VerifyError { code: e.code.as_str(), message: e.message, member: e.member }
+        VerifyError {
+            code: e.code.as_str(),
+            message: e.message,
+            member: e.member,
+        }
     }
 }
 
@@ -191,7 +205,9 @@ impl Verification {
     pub fn to_value(&self) -> Value<'static> {
         let k = |s: &str| Cow::Owned(s.to_string());
         let opt = |s: &Option<String>| Value::opt_str(s.as_deref());
-        let obj = |m: Vec<(&str, Value<'static>)>| Value::Object(m.into_iter().map(|(n, v)| (k(n), v)).collect());
+        let obj = |m: Vec<(&str, Value<'static>)>| {
+            Value::Object(m.into_iter().map(|(n, v)| (k(n), v)).collect())
+        };
         obj(vec![
             ("valid", Value::Bool(self.valid)),
             ("leaf_hash", opt(&self.leaf_hash)),
@@ -243,7 +259,10 @@ impl Verification {
                     self.errors
                         .iter()
                         .map(|e| {
-                            let mut m = vec![("code", Value::str(e.code)), ("message", Value::str(&e.message))];
+                            let mut m = vec![
+                                ("code", Value::str(e.code)),
+                                ("message", Value::str(&e.message)),
+                            ];
                             if let Some(member) = &e.member {
                                 m.push(("member", Value::str(member)));
                             }
@@ -285,7 +304,11 @@ struct Checker {
 
 impl Checker {
     fn step(&mut self, name: &'static str, status: StepStatus, detail: impl Into<String>) {
-        self.v.steps.push(Step { name, status, detail: detail.into() });
+        self.v.steps.push(Step {
+            name,
+            status,
+            detail: detail.into(),
+        });
     }
     fn fail(&mut self, name: &'static str, e: Error) {
         self.step(name, StepStatus::Failed, e.message.clone());
@@ -293,12 +316,24 @@ impl Checker {
     }
     fn skip_rest(&mut self, from: &[&'static str]) {
         for n in from {
-            self.step(n, StepStatus::Skipped, "not checked: an earlier step failed");
+            self.step(
+                n,
+                StepStatus::Skipped,
+                "not checked: an earlier step failed",
+            );
         }
     }
 }
 
-const STEPS: [&str; 7] = ["parse", "leaf_hash", "inclusion", "head", "signature", "log_signature", "anchors"];
+const STEPS: [&str; 7] = [
+    "parse",
+    "leaf_hash",
+    "inclusion",
+    "head",
+    "signature",
+    "log_signature",
+    "anchors",
+];
 
 /// Verifies a receipt given as JSON bytes. Never panics: malformed input is
 /// an invalid result whose `errors` say why.
@@ -328,7 +363,10 @@ pub fn verify_receipt(input: &[u8], opts: &VerifyOptions) -> Verification {
     if input.len() > MAX_RECEIPT_BYTES {
         c.fail(
             "parse",
-            Error::new(ErrorCode::TooLarge, format!("receipt is larger than {MAX_RECEIPT_BYTES} bytes")),
+            Error::new(
+                ErrorCode::TooLarge,
+                format!("receipt is larger than {MAX_RECEIPT_BYTES} bytes"),
+            ),
         );
         c.skip_rest(&STEPS[1..]);
         return c.v;
@@ -373,18 +411,28 @@ fn read_parts<'v, 'a>(v: &'v Value<'a>) -> Result<Parts<'v, 'a>, Error> {
         "anchors",
     ];
     let Value::Object(members) = v else {
-        return Err(Error::member(ErrorCode::InvalidType, "receipt", format!("must be an object, got {}", v.type_name())));
+        return Err(Error::member(
+            ErrorCode::InvalidType,
+            "receipt",
+            format!("must be an object, got {}", v.type_name()),
+        ));
     };
     for (k, _) in members {
         if !NAMES.contains(&k.as_ref()) {
             return Err(Error::member(
                 ErrorCode::UnknownMember,
                 k.to_string(),
-                format!("is not a member of emreceipt-1 (allowed: {})", NAMES.join(", ")),
+                format!(
+                    "is not a member of emreceipt-1 (allowed: {})",
+                    NAMES.join(", ")
+                ),
             ));
         }
     }
-    let get = |name: &str| v.get(name).ok_or_else(|| Error::member(ErrorCode::MissingMember, name, "is required"));
+    let get = |name: &str| {
+        v.get(name)
+            .ok_or_else(|| Error::member(ErrorCode::MissingMember, name, "is required"))
+    };
     match get("receipt_version")? {
         Value::String(s) if s == RECEIPT_VERSION => {}
         _ => {
@@ -397,9 +445,15 @@ fn read_parts<'v, 'a>(v: &'v Value<'a>) -> Result<Parts<'v, 'a>, Error> {
     }
     let leaf_hash = crate::batch::hex_hash(get("leaf_hash")?, "leaf_hash")?;
     let leaf_index = match get("leaf_index")? {
-        Value::Number(n) if n.fract() == 0.0 && *n >= 0.0 && *n <= 9_007_199_254_740_991.0 => *n as u64,
+        Value::Number(n) if n.fract() == 0.0 && *n >= 0.0 && *n <= 9_007_199_254_740_991.0 => {
+            *n as u64
+        }
         Value::Number(n) => {
-            return Err(Error::member(ErrorCode::OutOfRange, "leaf_index", format!("must be an integer >= 0, got {n}")))
+            return Err(Error::member(
+                ErrorCode::OutOfRange,
+                "leaf_index",
+                format!("must be an integer >= 0, got {n}"),
+            ))
         }
         other => {
             return Err(Error::member(
@@ -461,7 +515,11 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
             return c.v;
         }
     };
-    c.step("parse", StepStatus::Passed, "receipt structure is emreceipt-1");
+    c.step(
+        "parse",
+        StepStatus::Passed,
+        "receipt structure is emreceipt-1",
+    );
 
     // 1. The log: normalize, canonicalize, re-hash.
     let mut canonical = Vec::new();
@@ -471,22 +529,36 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
             let leaf = leaf_hash_bytes(&canonical);
             c.v.leaf_hash = Some(leaf.to_hex());
             if leaf == parts.leaf_hash {
-                c.step("leaf_hash", StepStatus::Passed, format!("log hashes to leaf {}", leaf.to_hex()));
+                c.step(
+                    "leaf_hash",
+                    StepStatus::Passed,
+                    format!("log hashes to leaf {}", leaf.to_hex()),
+                );
             } else {
                 c.fail(
                     "leaf_hash",
                     Error::member(
                         ErrorCode::LeafHashMismatch,
                         "leaf_hash",
-                        format!("the log hashes to {}, the receipt says {}", leaf.to_hex(), parts.leaf_hash.to_hex()),
+                        format!(
+                            "the log hashes to {}, the receipt says {}",
+                            leaf.to_hex(),
+                            parts.leaf_hash.to_hex()
+                        ),
                     ),
                 );
             }
             Some(n)
         }
         Err(e) => {
-            let e = Error { member: e.member.map(|m| format!("log.{m}")), ..e };
-            let e = Error { message: format!("log.{}", e.message), ..e };
+            let e = Error {
+                member: e.member.map(|m| format!("log.{m}")),
+                ..e
+            };
+            let e = Error {
+                message: format!("log.{}", e.message),
+                ..e
+            };
             c.fail("leaf_hash", e);
             None
         }
@@ -499,7 +571,11 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
     let head = match BatchHead::from_value(parts.head, "batch_head") {
         Ok(h) => Some(h),
         Err(e) => {
-            c.step("inclusion", StepStatus::Skipped, "not checked: batch_head is malformed");
+            c.step(
+                "inclusion",
+                StepStatus::Skipped,
+                "not checked: batch_head is malformed",
+            );
             c.fail("head", e);
             None
         }
@@ -507,14 +583,24 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
 
     // 2. The inclusion path, folded from the stated leaf hash.
     if let Some(h) = &head {
-        match merkle::root_from_inclusion_path(&parts.leaf_hash, parts.leaf_index, h.log_count, &parts.path) {
+        match merkle::root_from_inclusion_path(
+            &parts.leaf_hash,
+            parts.leaf_index,
+            h.log_count,
+            &parts.path,
+        ) {
             Ok(r) => {
                 c.v.merkle_root = Some(r.to_hex());
                 if r == h.merkle_root {
                     c.step(
                         "inclusion",
                         StepStatus::Passed,
-                        format!("leaf {} of {} leads to merkle_root {}", parts.leaf_index, h.log_count, r.to_hex()),
+                        format!(
+                            "leaf {} of {} leads to merkle_root {}",
+                            parts.leaf_index,
+                            h.log_count,
+                            r.to_hex()
+                        ),
                     );
                 } else {
                     c.fail(
@@ -535,7 +621,14 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
         }
         let hb = h.canonical_bytes();
         c.v.head_hash = Some(crate::hash::head_hash_bytes(&hb).to_hex());
-        c.step("head", StepStatus::Passed, format!("batch {} seq {} of gateway {}", h.batch_id, h.seq, h.gateway_id));
+        c.step(
+            "head",
+            StepStatus::Passed,
+            format!(
+                "batch {} seq {} of gateway {}",
+                h.batch_id, h.seq, h.gateway_id
+            ),
+        );
 
         // 3. The gateway's signature over JCS(batch_head).
         match parts.head_signature {
@@ -551,7 +644,11 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
                         ),
                     );
                 } else {
-                    c.step("signature", StepStatus::Skipped, "the batch head is not signed");
+                    c.step(
+                        "signature",
+                        StepStatus::Skipped,
+                        "the batch head is not signed",
+                    );
                 }
             }
             sv => match Signature::from_value(sv, "head_signature") {
@@ -564,7 +661,11 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
                     match sig.verify(&hb) {
                         Err(e) => {
                             c.v.signature = SignatureStatus::Invalid;
-                            let e = Error { member: Some("head_signature".into()), message: format!("head_signature: {}", e.message), ..e };
+                            let e = Error {
+                                member: Some("head_signature".into()),
+                                message: format!("head_signature: {}", e.message),
+                                ..e
+                            };
                             c.fail("signature", e);
                         }
                         Ok(()) => match opts.gateway_key {
@@ -585,8 +686,16 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
                             }
                             trusted => {
                                 c.v.signature = SignatureStatus::Valid;
-                                let by = if trusted.is_some() { "the trusted gateway key" } else { "the key in the receipt" };
-                                c.step("signature", StepStatus::Passed, format!("Ed25519 signature by {by} verifies"));
+                                let by = if trusted.is_some() {
+                                    "the trusted gateway key"
+                                } else {
+                                    "the key in the receipt"
+                                };
+                                c.step(
+                                    "signature",
+                                    StepStatus::Passed,
+                                    format!("Ed25519 signature by {by} verifies"),
+                                );
                             }
                         },
                     }
@@ -595,14 +704,22 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
         }
     } else {
         c.v.signature = SignatureStatus::NotChecked;
-        c.step("signature", StepStatus::Skipped, "not checked: batch_head is malformed");
+        c.step(
+            "signature",
+            StepStatus::Skipped,
+            "not checked: batch_head is malformed",
+        );
     }
 
     // The device's signature over the log's canonical bytes, when present.
     match parts.log_signature {
         None => {
             c.v.log_signature = SignatureStatus::Absent;
-            c.step("log_signature", StepStatus::Skipped, "the log is not signed by its device");
+            c.step(
+                "log_signature",
+                StepStatus::Skipped,
+                "the log is not signed by its device",
+            );
         }
         Some(sv) => match (Signature::from_value(sv, "log_signature"), &normalized) {
             (Err(e), _) => {
@@ -610,16 +727,28 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
                 c.fail("log_signature", e);
             }
             (Ok(_), None) => {
-                c.step("log_signature", StepStatus::Skipped, "not checked: the log is invalid");
+                c.step(
+                    "log_signature",
+                    StepStatus::Skipped,
+                    "not checked: the log is invalid",
+                );
             }
             (Ok(sig), Some(_)) => match sig.verify(&canonical) {
                 Ok(()) => {
                     c.v.log_signature = SignatureStatus::Valid;
-                    c.step("log_signature", StepStatus::Passed, "the device's Ed25519 signature over the log verifies");
+                    c.step(
+                        "log_signature",
+                        StepStatus::Passed,
+                        "the device's Ed25519 signature over the log verifies",
+                    );
                 }
                 Err(e) => {
                     c.v.log_signature = SignatureStatus::Invalid;
-                    let e = Error { member: Some("log_signature".into()), message: format!("log_signature: {}", e.message), ..e };
+                    let e = Error {
+                        member: Some("log_signature".into()),
+                        message: format!("log_signature: {}", e.message),
+                        ..e
+                    };
                     c.fail("log_signature", e);
                 }
             },
@@ -638,10 +767,18 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
             _ => {
                 anchor_failed = true;
                 c.v.errors.push(
-                    Error::member(ErrorCode::InvalidAnchor, format!("anchors[{i}]"), format!("anchors[{i}]: must be an object with a string \"type\""))
-                        .into(),
+                    Error::member(
+                        ErrorCode::InvalidAnchor,
+                        format!("anchors[{i}]"),
+                        format!("anchors[{i}]: must be an object with a string \"type\""),
+                    )
+                    .into(),
                 );
-                AnchorResult { anchor_type: String::new(), status: "invalid", detail: "no type".into() }
+                AnchorResult {
+                    anchor_type: String::new(),
+                    status: "invalid",
+                    detail: "no type".into(),
+                }
             }
         };
         c.v.anchors.push(r);
@@ -651,7 +788,11 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
     } else if anchor_failed {
         c.step("anchors", StepStatus::Failed, "an anchor is malformed");
     } else {
-        c.step("anchors", StepStatus::Passed, format!("{} anchor(s) reported", parts.anchors.len()));
+        c.step(
+            "anchors",
+            StepStatus::Passed,
+            format!("{} anchor(s) reported", parts.anchors.len()),
+        );
     }
 
     c.v.valid = c.v.errors.is_empty();

@@ -155,7 +155,10 @@ impl Timestamp {
         }
         let days = days_from_civil(i64::from(year), month, day);
         let unix_seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_s;
-        let t = Timestamp { unix_seconds, nanos };
+        let t = Timestamp {
+            unix_seconds,
+            nanos,
+        };
         let (y, _, _) = civil_from_days(unix_seconds.div_euclid(86_400));
         if !(0..=9999).contains(&y) {
             return Err("falls outside years 0000..9999 once converted to UTC");
@@ -205,7 +208,10 @@ impl Timestamp {
 
     /// From seconds since the epoch (for callers that hold a clock).
     pub fn from_unix(unix_seconds: i64, nanos: u32) -> Timestamp {
-        Timestamp { unix_seconds, nanos: nanos.min(999_999_999) }
+        Timestamp {
+            unix_seconds,
+            nanos: nanos.min(999_999_999),
+        }
     }
 }
 
@@ -224,8 +230,16 @@ mod tests {
         assert_eq!(n("2025-12-01T10:10:00.000Z"), "2025-12-01T10:10:00Z");
         assert_eq!(n("2024-02-29T00:00:00Z"), "2024-02-29T00:00:00Z");
         assert_eq!(n("1970-01-01T00:00:00Z"), "1970-01-01T00:00:00Z");
-        assert_eq!(n("1969-12-31T23:59:59.999999999Z"), "1969-12-31T23:59:59.999999999Z");
-        assert_eq!(Timestamp::parse("1970-01-01T00:00:01Z").unwrap().unix_seconds, 1);
+        assert_eq!(
+            n("1969-12-31T23:59:59.999999999Z"),
+            "1969-12-31T23:59:59.999999999Z"
+        );
+        assert_eq!(
+            Timestamp::parse("1970-01-01T00:00:01Z")
+                .unwrap()
+                .unix_seconds,
+            1
+        );
     }
 
     #[test]
