@@ -163,6 +163,15 @@ impl<'a> Parser<'a> {
         out
     }
 
+    fn lone_surrogate(&self, at: usize) -> Error {
+        let rule = format!("escaped lone UTF-16 surrogate at byte {at} (I-JSON forbids it)");
+        if self.path.is_empty() {
+            Error::new(ErrorCode::LoneSurrogate, format!("invalid JSON: {rule}"))
+        } else {
+            Error::member(ErrorCode::LoneSurrogate, self.render_path(), rule)
+        }
+    }
+
     fn syntax(&self, what: &str) -> Error {
         Error::new(
             ErrorCode::InvalidJson,
@@ -415,14 +424,14 @@ impl<'a> Parser<'a> {
                                     self.pos += 2;
                                     let lo = self.hex4()?;
                                     if !(0xDC00..0xE000).contains(&lo) {
-                                        return Err(lone_surrogate(at));
+                                        return Err(self.lone_surrogate(at));
                                     }
                                     0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
                                 } else {
-                                    return Err(lone_surrogate(at));
+                                    return Err(self.lone_surrogate(at));
                                 }
                             } else if (0xDC00..0xE000).contains(&hi) {
-                                return Err(lone_surrogate(at));
+                                return Err(self.lone_surrogate(at));
                             } else {
                                 hi
                             };
@@ -454,12 +463,6 @@ impl<'a> Parser<'a> {
     }
 }
 
-fn lone_surrogate(at: usize) -> Error {
-    Error::new(
-        ErrorCode::LoneSurrogate,
-        format!("invalid JSON at byte {at}: escaped lone UTF-16 surrogate (I-JSON forbids it)"),
-    )
-}
 
 #[cfg(test)]
 mod tests {
