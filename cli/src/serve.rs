@@ -1,6 +1,3 @@
-//! `kwh-btc-iot serve`: placeholder until the gateway crate lands.
-#[derive(clap::Args, Debug)]
-pub struct ServeArgs {}
-pub fn run(_: ServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("the gateway is not part of this build yet")
-}
+//! `kwh-btc-iot serve`: the gateway (HTTP ingest, batching, receipts). All of
+//! its logic lives in the `kwh-btc-iot-gateway` crate.
+pub use kwh_btc_iot_gateway::cli::{run, ServeArgs};

@@ -1,0 +1,699 @@
+//! The HTTP API: the founding document's paths and bodies, made durable,
+//! idempotent, authenticated and documented (OpenAPI via utoipa).
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use kwh_btc_iot_core::time::Timestamp;
+use kwh_btc_iot_core::{ErrorCode, Hash};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::auth::Principal;
+use crate::batcher::{head_of, signature_of, CachedBatch};
+use crate::error::{codes, ApiResult, AppError, ErrorBody, ErrorDetail};
+use crate::ingest::{self, unix_us};
+use crate::storage::{BatchRow, LogFilter, StoredLog};
+use crate::AppState;
+
+/// `{"status": "ok"}`.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` / `ready`.
+    pub status: &'static str,
+    /// The storage kind (`/ready` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<&'static str>,
+}
+
+/// A plausibility warning (the log was accepted).
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct WarningBody {
+    /// Stable code, e.g. `power_mismatch`.
+    pub code: String,
+    /// Member.
+    pub member: String,
+    /// Message.
+    pub message: String,
+}
+
+fn warnings(w: &[kwh_btc_iot_core::Warning]) -> Vec<WarningBody> {
+    w.iter().map(|w| WarningBody { code: w.code.to_string(), member: w.member.clone(), message: w.message.clone() }).collect()
+}
+
+/// Answer to `POST /api/v1/logs`: 201 when stored, 200 when the same log
+/// (same leaf hash) was already stored.
+#[derive(Serialize, ToSchema)]
+pub struct LogAccepted {
+    /// The gateway's id of the log.
+    pub log_id: i64,
+    /// SHA-256(0x00 || canonical bytes), hex.
+    pub leaf_hash: String,
+    /// Plausibility warnings.
+    pub warnings: Vec<WarningBody>,
+}
+
+/// One item of a bulk answer.
+#[derive(Serialize, ToSchema)]
+pub struct BulkItem {
+    /// Position in the request.
+    pub index: usize,
+    /// 201 stored, 200 already stored, or the 4xx the item would get alone.
+    pub status: u16,
+    /// The log id (stored items).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_id: Option<i64>,
+    /// Leaf hash (stored items).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leaf_hash: Option<String>,
+    /// Warnings (stored items).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<WarningBody>,
+    /// Why the item was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}
+
+/// Answer to `POST /api/v1/logs/bulk`.
+#[derive(Serialize, ToSchema)]
+pub struct BulkResult {
+    /// Items newly stored.
+    pub created: usize,
+    /// Items already stored (same leaf hash).
+    pub duplicates: usize,
+    /// Items rejected.
+    pub rejected: usize,
+    /// One result per item, in request order.
+    pub results: Vec<BulkItem>,
+}
+
+/// A stored log.
+#[derive(Serialize, ToSchema)]
+pub struct LogEntry {
+    /// Id.
+    pub log_id: i64,
+    /// Leaf hash.
+    pub leaf_hash: String,
+    /// The normalized log (canonical member order).
+    #[schema(value_type = Object)]
+    pub log: Box<RawValue>,
+    /// When the gateway accepted it.
+    pub received_at: String,
+    /// Its batch, once flushed.
+    pub batch_id: Option<String>,
+    /// Its index in the batch.
+    pub leaf_index: Option<i64>,
+    /// The device's signature (hex), when it signs.
+    pub log_signature: Option<String>,
+}
+
+/// A page of logs.
+#[derive(Serialize, ToSchema)]
+pub struct LogPage {
+    /// Logs by ascending log_id.
+    pub logs: Vec<LogEntry>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters of `GET /api/v1/logs`.
+#[derive(Deserialize, IntoParams, Debug, Default)]
+#[into_params(parameter_in = Query)]
+pub struct LogQuery {
+    /// Site.
+    pub site_id: Option<String>,
+    /// Device.
+    pub iot_device_id: Option<String>,
+    /// Meter.
+    pub meter_id: Option<String>,
+    /// `ts_start >= from` (RFC 3339).
+    pub from: Option<String>,
+    /// `ts_start < to` (RFC 3339).
+    pub to: Option<String>,
+    /// In this batch.
+    pub batch_id: Option<String>,
+    /// Only unbatched (true) or only batched (false) logs.
+    pub unbatched: Option<bool>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1..=1000 (default 100).
+    pub limit: Option<i64>,
+}
+
+/// Paging of `GET /api/v1/batches`.
+#[derive(Deserialize, IntoParams, Debug, Default)]
+#[into_params(parameter_in = Query)]
+pub struct BatchQuery {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1..=1000 (default 100).
+    pub limit: Option<i64>,
+}
+
+/// Answer to a flush (the founding fields plus the head's hash, seq and signature).
+#[derive(Serialize, ToSchema)]
+pub struct FlushResult {
+    /// Batch id.
+    pub batch_id: String,
+    /// Number of logs.
+    pub log_count: u64,
+    /// RFC 9162 root, hex.
+    pub merkle_root: String,
+    /// `pending` until anchored.
+    pub anchor_status: String,
+    /// SHA-256(0x02 || JCS(head)), hex.
+    pub head_hash: String,
+    /// 1, 2, 3, ...
+    pub seq: u64,
+    /// Ed25519 signature over JCS(head), hex.
+    pub signature: Option<String>,
+    /// The signing key, hex.
+    pub public_key: Option<String>,
+    /// Head creation time.
+    pub created_at: String,
+    /// The previous head's hash.
+    pub prev_head_hash: Option<String>,
+}
+
+/// A batch in a list.
+#[derive(Serialize, ToSchema)]
+pub struct BatchSummary {
+    /// Batch id.
+    pub batch_id: String,
+    /// Seq.
+    pub seq: i64,
+    /// Logs.
+    pub log_count: i64,
+    /// Root.
+    pub merkle_root: String,
+    /// Head hash.
+    pub head_hash: String,
+    /// Creation time.
+    pub created_at: String,
+    /// `pending` until anchored.
+    pub anchor_status: String,
+}
+
+/// A page of batches, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct BatchPage {
+    /// Batches.
+    pub batches: Vec<BatchSummary>,
+    /// Next page's cursor.
+    pub next_cursor: Option<String>,
+}
+
+/// `{"alg": "ed25519", "public_key", "signature"}`.
+#[derive(Serialize, ToSchema)]
+pub struct SignatureBody {
+    /// Always `ed25519`.
+    pub alg: &'static str,
+    /// Hex.
+    pub public_key: String,
+    /// Hex.
+    pub signature: String,
+}
+
+/// A batch: its `embatch-1` head, hash, signature and anchor state.
+#[derive(Serialize, ToSchema)]
+pub struct BatchDetail {
+    /// Batch id.
+    pub batch_id: String,
+    /// Seq.
+    pub seq: i64,
+    /// The head exactly as hashed and signed.
+    #[schema(value_type = Object)]
+    pub head: Box<RawValue>,
+    /// Head hash.
+    pub head_hash: String,
+    /// Signature.
+    pub head_signature: Option<SignatureBody>,
+    /// `pending` until anchored.
+    pub anchor_status: String,
+    /// Anchors (none yet).
+    #[schema(value_type = Vec<Object>)]
+    pub anchors: Vec<serde_json::Value>,
+}
+
+/// Versions of the formats this gateway writes.
+#[derive(Serialize, ToSchema)]
+pub struct SchemaVersions {
+    /// `emlog-1.1`.
+    pub log: &'static str,
+    /// `embatch-1`.
+    pub batch_head: &'static str,
+    /// `emreceipt-1`.
+    pub receipt: &'static str,
+}
+
+/// `GET /api/v1/gateway`.
+#[derive(Serialize, ToSchema)]
+pub struct GatewayInfo {
+    /// Gateway id in batch heads.
+    pub gateway_id: String,
+    /// Ed25519 public key (hex) signing batch heads.
+    pub public_key: String,
+    /// `ed25519`.
+    pub signature_alg: &'static str,
+    /// Format versions.
+    pub schema_versions: SchemaVersions,
+    /// `sqlite` or `postgres`.
+    pub storage: &'static str,
+    /// Software version.
+    pub version: &'static str,
+    /// Whether API keys are required.
+    pub auth_required: bool,
+}
+
+/// The OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "kwh-btc-iot gateway", description = "Energy logs (emlog-1.1) in, Merkle batches with signed heads (embatch-1) and offline-verifiable receipts (emreceipt-1) out. Errors are {\"error\":{\"code\",\"message\",\"member\"}} with the shared codes."),
+    paths(health, ready, post_log, post_bulk, list_logs, get_log, log_receipt, receipt_by_leaf, flush, list_batches, get_batch, gateway_info, metrics_text),
+    components(schemas(ErrorBody, ErrorDetail, Health, WarningBody, LogAccepted, BulkItem, BulkResult, LogEntry, LogPage, FlushResult, BatchSummary, BatchPage, BatchDetail, SignatureBody, GatewayInfo, SchemaVersions)),
+    modifiers(&SecurityAddon),
+    security(("api_key" = [])),
+)]
+pub struct ApiDoc;
+
+struct SecurityAddon;
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("api_key", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut r = (status, bytes).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn raw_json_response(text: String) -> Response {
+    let mut r = (StatusCode::OK, text).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+#[derive(PartialEq)]
+enum BodyKind {
+    Json,
+    Ndjson,
+}
+
+fn body_kind(headers: &HeaderMap, allow_ndjson: bool) -> Result<BodyKind, AppError> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let charset_ok = ct.split(';').skip(1).all(|p| {
+        let p = p.trim().to_ascii_lowercase();
+        !p.starts_with("charset=") || p == "charset=utf-8" || p == "charset=\"utf-8\""
+    });
+    match mime.as_str() {
+        "application/json" if charset_ok => Ok(BodyKind::Json),
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/jsonlines" if allow_ndjson && charset_ok => Ok(BodyKind::Ndjson),
+        _ => Err(AppError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            if allow_ndjson {
+                format!("Content-Type must be application/json (a JSON array) or application/x-ndjson (UTF-8), got {ct:?}")
+            } else {
+                format!("Content-Type must be application/json (UTF-8), got {ct:?}")
+            },
+        )
+        .member("Content-Type")),
+    }
+}
+
+fn too_large(limit: usize) -> AppError {
+    AppError::from(kwh_btc_iot_core::Error::new(ErrorCode::TooLarge, format!("the request body is larger than the {limit} byte limit")))
+        .member("body")
+}
+
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, AppError> {
+    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+        if len > limit as u64 {
+            return Err(too_large(limit));
+        }
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/health", responses((status = 200, body = Health)), security(()))]
+pub async fn health() -> Response {
+    json_response(StatusCode::OK, &Health { status: "ok", storage: None })
+}
+
+/// Readiness: the storage answers.
+#[utoipa::path(get, path = "/ready", responses((status = 200, body = Health), (status = 503, body = ErrorBody)), security(()))]
+pub async fn ready(State(st): State<AppState>) -> ApiResult<Response> {
+    st.storage.ping().await.map_err(AppError::storage)?;
+    Ok(json_response(StatusCode::OK, &Health { status: "ready", storage: Some(st.storage.kind()) }))
+}
+
+/// Ingest one log (emlog-1.1). The same log again answers 200 with the same
+/// log_id and stores nothing. Devices with a configured Ed25519 key must send
+/// `X-Log-Signature` (hex) over the log's canonical bytes.
+#[utoipa::path(post, path = "/api/v1/logs", request_body(content = Object, content_type = "application/json"),
+    params(("X-Log-Signature" = Option<String>, Header, description = "Ed25519 signature (128 hex) over the canonical bytes")),
+    responses((status = 201, body = LogAccepted), (status = 200, body = LogAccepted, description = "already stored"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn post_log(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    p.require_any()?;
+    body_kind(&headers, false)?;
+    let bytes = read_body(&headers, body, st.cfg.max_body_bytes).await?;
+    let sig = headers.get("x-log-signature").map(|v| v.to_str().unwrap_or("-"));
+    let prepared = ingest::prepare(&bytes, &p, &st.cfg.auth, sig, ingest::now().1)?;
+    let leaf_hash = Hash(prepared.log.leaf_hash).to_hex();
+    let r = st.ingestor.submit(vec![prepared.log]).await?[0];
+    let status = if r.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(json_response(status, &LogAccepted { log_id: r.log_id, leaf_hash, warnings: warnings(&prepared.warnings) }))
+}
+
+/// Ingest many logs: a JSON array (`application/json`) or NDJSON
+/// (`application/x-ndjson`). Each item is stored or rejected on its own.
+#[utoipa::path(post, path = "/api/v1/logs/bulk", request_body(content = Vec<Object>, content_type = "application/json"),
+    responses((status = 200, body = BulkResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn post_bulk(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    p.require_any()?;
+    let kind = body_kind(&headers, true)?;
+    let bytes = read_body(&headers, body, st.cfg.max_bulk_bytes).await?;
+    let max_items = st.cfg.max_bulk_items;
+    let cfg = st.cfg.clone();
+    let (prepared, total) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+        let items = match kind {
+            BodyKind::Json => ingest::split_json_array(&bytes, 16)?,
+            BodyKind::Ndjson => ingest::split_ndjson(&bytes),
+        };
+        if items.len() > max_items {
+            return Err(AppError::from(kwh_btc_iot_core::Error::new(
+                ErrorCode::TooLarge,
+                format!("{} logs in one bulk request, more than the limit of {max_items}", items.len()),
+            ))
+            .member("body"));
+        }
+        let now = ingest::now().1;
+        let total = items.len();
+        let prepared: Vec<Result<ingest::Prepared, AppError>> =
+            items.iter().map(|item| ingest::prepare(item, &p, &cfg.auth, None, now)).collect();
+        Ok((prepared, total))
+    })
+    .await
+    .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, e.to_string()))??;
+    let mut rows = Vec::with_capacity(total);
+    let mut results: Vec<BulkItem> = Vec::with_capacity(total);
+    let mut rejected = 0;
+    for (index, r) in prepared.into_iter().enumerate() {
+        match r {
+            Ok(pr) => {
+                results.push(BulkItem {
+                    index,
+                    status: 0,
+                    log_id: None,
+                    leaf_hash: Some(Hash(pr.log.leaf_hash).to_hex()),
+                    warnings: warnings(&pr.warnings),
+                    error: None,
+                });
+                rows.push(pr.log);
+            }
+            Err(e) => {
+                rejected += 1;
+                if e.status.is_client_error() {
+                    metrics::counter!("kwh_btc_iot_requests_rejected_total", "code" => e.code).increment(1);
+                }
+                results.push(BulkItem { index, status: e.status.as_u16(), log_id: None, leaf_hash: None, warnings: Vec::new(), error: Some(e.detail()) });
+            }
+        }
+    }
+    let stored = st.ingestor.submit(rows).await?;
+    let (mut created, mut duplicates) = (0, 0);
+    let mut it = stored.into_iter();
+    for item in results.iter_mut().filter(|i| i.error.is_none()) {
+        let r = it.next().ok_or_else(|| AppError::storage("fewer results than logs"))?;
+        item.log_id = Some(r.log_id);
+        item.status = if r.created { 201 } else { 200 };
+        if r.created { created += 1 } else { duplicates += 1 }
+    }
+    Ok(json_response(StatusCode::OK, &BulkResult { created, duplicates, rejected, results }))
+}
+
+fn entry(l: StoredLog) -> ApiResult<LogEntry> {
+    let log = RawValue::from_string(l.canonical).map_err(|e| AppError::storage(format!("stored log: {e}")))?;
+    let t = Timestamp::from_unix(l.received_at_us.div_euclid(1_000_000), (l.received_at_us.rem_euclid(1_000_000) * 1000) as u32);
+    Ok(LogEntry {
+        log_id: l.log_id,
+        leaf_hash: Hash(l.leaf_hash).to_hex(),
+        log,
+        received_at: t.to_rfc3339(),
+        batch_id: l.batch_id,
+        leaf_index: l.leaf_index,
+        log_signature: l.log_signature.map(|s| kwh_btc_iot_core::hash::to_hex(&s)),
+    })
+}
+
+fn time_param(s: &Option<String>, member: &str) -> ApiResult<Option<i64>> {
+    s.as_deref()
+        .map(|v| {
+            Timestamp::parse(v).map(|t| unix_us(&t)).map_err(|why| {
+                AppError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidTimestamp.as_str(), format!("{member}: \"{v}\" {why}")).member(member)
+            })
+        })
+        .transpose()
+}
+
+fn limit_param(l: Option<i64>) -> ApiResult<i64> {
+    match l {
+        None => Ok(100),
+        Some(n) if (1..=1000).contains(&n) => Ok(n),
+        Some(n) => Err(AppError::bad_parameter("limit", format!("limit: must be within 1..=1000, got {n}"))),
+    }
+}
+
+fn cursor_param(c: &Option<String>) -> ApiResult<Option<i64>> {
+    c.as_deref()
+        .map(|v| v.parse::<i64>().map_err(|_| AppError::bad_parameter("cursor", "cursor: must be a next_cursor value returned by the previous page")))
+        .transpose()
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    q.map(|q| q.0).map_err(|e| AppError::bad_parameter("query", format!("query: {}", e.body_text())))
+}
+
+/// List logs with filters and cursor pagination (ascending log_id). A device
+/// key sees only its own device's logs.
+#[utoipa::path(get, path = "/api/v1/logs", params(LogQuery),
+    responses((status = 200, body = LogPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list_logs(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    q: Result<Query<LogQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    p.require_any()?;
+    let q = query(q)?;
+    let mut f = LogFilter {
+        site_id: q.site_id.clone(),
+        iot_device_id: q.iot_device_id.clone(),
+        meter_id: q.meter_id.clone(),
+        from_us: time_param(&q.from, "from")?,
+        to_us: time_param(&q.to, "to")?,
+        batch_seq: None,
+        unbatched: q.unbatched,
+        after: cursor_param(&q.cursor)?,
+        limit: limit_param(q.limit)?,
+    };
+    if let Principal::Device(d) = &p {
+        match &f.iot_device_id {
+            Some(other) => p.require_device(other)?,
+            None => f.iot_device_id = Some(d.clone()),
+        }
+    }
+    if let Some(b) = &q.batch_id {
+        let row = st.storage.batch_by_id(b).await.map_err(AppError::storage)?
+            .ok_or_else(|| AppError::not_found(format!("batch_id: no batch {b:?}")).member("batch_id"))?;
+        f.batch_seq = Some(row.seq);
+    }
+    let limit = f.limit;
+    let logs = st.storage.list_logs(f).await.map_err(AppError::storage)?;
+    let next_cursor = if logs.len() as i64 == limit { logs.last().map(|l| l.log_id.to_string()) } else { None };
+    let logs = logs.into_iter().map(entry).collect::<ApiResult<Vec<_>>>()?;
+    Ok(json_response(StatusCode::OK, &LogPage { logs, next_cursor }))
+}
+
+fn log_id_param(p: Result<Path<String>, PathRejection>) -> ApiResult<i64> {
+    let s = p.map_err(|e| AppError::bad_parameter("log_id", e.body_text()))?.0;
+    s.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| AppError::bad_parameter("log_id", format!("log_id: must be a positive integer, got {s:?}")))
+}
+
+async fn load_log(st: &AppState, p: &Principal, id: i64) -> ApiResult<StoredLog> {
+    let log = st.storage.log_by_id(id).await.map_err(AppError::storage)?.ok_or_else(|| AppError::not_found(format!("no log with log_id {id}")))?;
+    p.require_device(&log.iot_device_id)?;
+    Ok(log)
+}
+
+/// One log.
+#[utoipa::path(get, path = "/api/v1/logs/{log_id}", params(("log_id" = i64, Path)),
+    responses((status = 200, body = LogEntry), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_log(State(st): State<AppState>, Extension(p): Extension<Principal>, id: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+    p.require_any()?;
+    let log = load_log(&st, &p, log_id_param(id)?).await?;
+    Ok(json_response(StatusCode::OK, &entry(log)?))
+}
+
+/// The `emreceipt-1` receipt of a log (409 `not_batched` until it is flushed).
+#[utoipa::path(get, path = "/api/v1/logs/{log_id}/receipt", params(("log_id" = i64, Path)),
+    responses((status = 200, body = Object, description = "emreceipt-1 receipt"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn log_receipt(State(st): State<AppState>, Extension(p): Extension<Principal>, id: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+    p.require_any()?;
+    let log = load_log(&st, &p, log_id_param(id)?).await?;
+    Ok(raw_json_response(st.batcher.receipt(&log).await?))
+}
+
+/// The receipt of the log with this leaf hash.
+#[utoipa::path(get, path = "/api/v1/receipts/{leaf_hash}", params(("leaf_hash" = String, Path, description = "64 lowercase hex")),
+    responses((status = 200, body = Object, description = "emreceipt-1 receipt"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn receipt_by_leaf(State(st): State<AppState>, Extension(p): Extension<Principal>, h: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+    p.require_any()?;
+    let s = h.map_err(|e| AppError::bad_parameter("leaf_hash", e.body_text()))?.0;
+    let leaf = Hash::from_hex(&s, "leaf_hash").map_err(|e| {
+        let mut a = AppError::from(e);
+        a.status = StatusCode::BAD_REQUEST;
+        a
+    })?;
+    let log = st.storage.log_by_leaf(leaf.0).await.map_err(AppError::storage)?
+        .ok_or_else(|| AppError::not_found(format!("no log with leaf_hash {s}")))?;
+    p.require_device(&log.iot_device_id)?;
+    Ok(raw_json_response(st.batcher.receipt(&log).await?))
+}
+
+fn flush_result(b: &CachedBatch) -> FlushResult {
+    let h = &b.batch.head;
+    FlushResult {
+        batch_id: h.batch_id.clone(),
+        log_count: h.log_count,
+        merkle_root: h.merkle_root.to_hex(),
+        anchor_status: "pending".into(),
+        head_hash: b.batch.head_hash.to_hex(),
+        seq: h.seq,
+        signature: b.batch.signature.as_ref().map(|s| kwh_btc_iot_core::hash::to_hex(&s.signature)),
+        public_key: b.batch.signature.as_ref().map(|s| kwh_btc_iot_core::hash::to_hex(&s.public_key)),
+        created_at: h.created_at.to_rfc3339(),
+        prev_head_hash: h.prev_head_hash.map(|p| p.to_hex()),
+    }
+}
+
+/// Batch every unbatched log (admin). Never makes an empty batch: 409
+/// `empty_batch` when nothing waits.
+#[utoipa::path(post, path = "/api/v1/batches/flush",
+    responses((status = 200, body = FlushResult), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn flush(State(st): State<AppState>, Extension(p): Extension<Principal>) -> ApiResult<Response> {
+    p.require_admin()?;
+    match st.batcher.flush().await? {
+        Some(b) => Ok(json_response(StatusCode::OK, &flush_result(&b))),
+        None => Err(kwh_btc_iot_core::Error::new(ErrorCode::EmptyBatch, "there are no unbatched logs to flush").into()),
+    }
+}
+
+fn summary(r: BatchRow) -> BatchSummary {
+    BatchSummary {
+        batch_id: r.batch_id,
+        seq: r.seq,
+        log_count: r.log_count,
+        merkle_root: Hash(r.merkle_root).to_hex(),
+        head_hash: Hash(r.head_hash).to_hex(),
+        created_at: r.created_at,
+        anchor_status: r.anchor_status,
+    }
+}
+
+/// List batches, newest first.
+#[utoipa::path(get, path = "/api/v1/batches", params(BatchQuery),
+    responses((status = 200, body = BatchPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn list_batches(State(st): State<AppState>, Extension(p): Extension<Principal>, q: Result<Query<BatchQuery>, QueryRejection>) -> ApiResult<Response> {
+    p.require_any()?;
+    let q = query(q)?;
+    let limit = limit_param(q.limit)?;
+    let rows = st.storage.list_batches(cursor_param(&q.cursor)?, limit).await.map_err(AppError::storage)?;
+    let next_cursor = if rows.len() as i64 == limit { rows.last().map(|r| r.seq.to_string()) } else { None };
+    Ok(json_response(StatusCode::OK, &BatchPage { batches: rows.into_iter().map(summary).collect(), next_cursor }))
+}
+
+/// One batch: head, head hash, signature, anchor status.
+#[utoipa::path(get, path = "/api/v1/batches/{batch_id}", params(("batch_id" = String, Path)),
+    responses((status = 200, body = BatchDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_batch(State(st): State<AppState>, Extension(p): Extension<Principal>, id: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+    p.require_any()?;
+    let id = id.map_err(|e| AppError::bad_parameter("batch_id", e.body_text()))?.0;
+    let row = st.storage.batch_by_id(&id).await.map_err(AppError::storage)?.ok_or_else(|| AppError::not_found(format!("no batch {id:?}")))?;
+    let head = head_of(&row)?;
+    let head_json = RawValue::from_string(kwh_btc_iot_core::jcs::to_string(&head.to_value())).map_err(AppError::storage)?;
+    let sig = signature_of(&row).map(|s| SignatureBody {
+        alg: "ed25519",
+        public_key: kwh_btc_iot_core::hash::to_hex(&s.public_key),
+        signature: kwh_btc_iot_core::hash::to_hex(&s.signature),
+    });
+    Ok(json_response(StatusCode::OK, &BatchDetail {
+        batch_id: row.batch_id.clone(),
+        seq: row.seq,
+        head: head_json,
+        head_hash: Hash(row.head_hash).to_hex(),
+        head_signature: sig,
+        anchor_status: row.anchor_status,
+        anchors: Vec::new(),
+    }))
+}
+
+/// The gateway's identity: id, Ed25519 public key, format versions.
+#[utoipa::path(get, path = "/api/v1/gateway", responses((status = 200, body = GatewayInfo)), security(()))]
+pub async fn gateway_info(State(st): State<AppState>) -> Response {
+    json_response(StatusCode::OK, &GatewayInfo {
+        gateway_id: st.gateway_id.clone(),
+        public_key: kwh_btc_iot_core::hash::to_hex(&st.public_key),
+        signature_alg: "ed25519",
+        schema_versions: SchemaVersions {
+            log: kwh_btc_iot_core::emlog::SCHEMA_VERSION,
+            batch_head: kwh_btc_iot_core::batch::HEAD_VERSION,
+            receipt: kwh_btc_iot_core::receipt::RECEIPT_VERSION,
+        },
+        storage: st.storage.kind(),
+        version: env!("CARGO_PKG_VERSION"),
+        auth_required: st.cfg.auth.enabled(),
+    })
+}
+
+/// Prometheus metrics (admin when keys are configured).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, body = String, content_type = "text/plain"), (status = 401, body = ErrorBody)))]
+pub async fn metrics_text(State(st): State<AppState>, Extension(p): Extension<Principal>) -> ApiResult<Response> {
+    p.require_admin()?;
+    let mut r = st.metrics.render().into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    Ok(r)
+}
+
+/// 404 for unknown paths.
+pub async fn not_found(uri: axum::http::Uri) -> AppError {
+    AppError::not_found(format!("no route {}", uri.path()))
+}
+
+/// 405 for a known path with the wrong method.
+pub async fn method_not_allowed() -> AppError {
+    AppError::new(StatusCode::METHOD_NOT_ALLOWED, codes::METHOD_NOT_ALLOWED, "this method is not allowed on this path")
+}

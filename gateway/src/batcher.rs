@@ -1,0 +1,238 @@
+//! Flushing batches, the per-batch tree cache, receipts, and the automatic
+//! flush by count and age.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kwh_btc_iot_core::batch::{Batch, BatchHead, Keypair, Signature};
+use kwh_btc_iot_core::time::Timestamp;
+use kwh_btc_iot_core::{Hash, MerkleTree, Receipt};
+use tokio::sync::OnceCell;
+
+use crate::error::{codes, AppError};
+use crate::ingest::{now, Pending};
+use crate::storage::{leaves_from_blob, BatchRow, FlushRequest, Storage, StoredLog};
+
+/// Leaves kept in cached trees at most (a tree costs about 64 bytes per leaf).
+pub const MAX_CACHED_LEAVES: u64 = 4_000_000;
+
+/// A batch with its whole tree, ready to serve proofs.
+#[derive(Debug)]
+pub struct CachedBatch {
+    /// Head, hash, signature, tree.
+    pub batch: Batch,
+}
+
+type Slot = Arc<OnceCell<Arc<CachedBatch>>>;
+
+/// Flushes and the tree cache.
+pub struct Batcher {
+    storage: Arc<dyn Storage>,
+    key: Keypair,
+    gateway_id: String,
+    max_batch_logs: u64,
+    flush_lock: tokio::sync::Mutex<()>,
+    cache: Mutex<(HashMap<i64, Slot>, VecDeque<i64>)>,
+    pending: Arc<Pending>,
+}
+
+/// A head rebuilt from its stored row.
+pub fn head_of(row: &BatchRow) -> Result<BatchHead, AppError> {
+    let created_at = Timestamp::parse(&row.created_at)
+        .map_err(|e| AppError::storage(format!("batch {}: stored created_at {e}", row.batch_id)))?;
+    Ok(BatchHead {
+        gateway_id: row.gateway_id.clone(),
+        batch_id: row.batch_id.clone(),
+        seq: row.seq as u64,
+        log_count: row.log_count as u64,
+        merkle_root: Hash(row.merkle_root),
+        prev_head_hash: row.prev_head_hash.map(Hash),
+        created_at,
+    })
+}
+
+/// The stored signature of a batch.
+pub fn signature_of(row: &BatchRow) -> Option<Signature> {
+    match (row.signature, row.public_key) {
+        (Some(signature), Some(public_key)) => Some(Signature { public_key, signature }),
+        _ => None,
+    }
+}
+
+impl Batcher {
+    /// A batcher.
+    pub fn new(storage: Arc<dyn Storage>, key: Keypair, gateway_id: String, max_batch_logs: u64, pending: Arc<Pending>) -> Self {
+        Batcher {
+            storage,
+            key,
+            gateway_id,
+            max_batch_logs,
+            flush_lock: tokio::sync::Mutex::new(()),
+            cache: Mutex::new((HashMap::new(), VecDeque::new())),
+            pending,
+        }
+    }
+
+    /// Batches all unbatched logs (up to the batch size); `None` when there
+    /// were none.
+    pub async fn flush(&self) -> Result<Option<Arc<CachedBatch>>, AppError> {
+        let _guard = self.flush_lock.lock().await;
+        let started = Instant::now();
+        let req = FlushRequest {
+            gateway_id: self.gateway_id.clone(),
+            key: self.key.clone(),
+            max_logs: self.max_batch_logs,
+            now: now().0,
+        };
+        let Some(flushed) = self.storage.flush(req).await.map_err(AppError::storage)? else {
+            return Ok(None);
+        };
+        let n = flushed.batch.head.log_count;
+        let seconds = started.elapsed().as_secs_f64();
+        metrics::histogram!("kwh_btc_iot_flush_duration_seconds").record(seconds);
+        metrics::counter!("kwh_btc_iot_batches_total").increment(1);
+        metrics::counter!("kwh_btc_iot_logs_batched_total").increment(n);
+        let _ = self.pending.count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| Some(c.saturating_sub(n)));
+        tracing::info!(batch_id = %flushed.batch.head.batch_id, seq = flushed.batch.head.seq, logs = n, seconds, "flushed");
+        let seq = flushed.batch.head.seq as i64;
+        let cached = Arc::new(CachedBatch { batch: flushed.batch });
+        let slot: Slot = Arc::new(OnceCell::new_with(Some(cached.clone())));
+        self.remember(seq, slot);
+        Ok(Some(cached))
+    }
+
+    fn remember(&self, seq: i64, slot: Slot) {
+        let mut c = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if c.0.insert(seq, slot).is_none() {
+            c.1.push_back(seq);
+        }
+        // Evict the oldest trees beyond the budget, keeping the newest one.
+        loop {
+            let total: u64 = c.0.values().filter_map(|s| s.get()).map(|b| b.batch.head.log_count).sum();
+            if total <= MAX_CACHED_LEAVES || c.1.len() <= 1 {
+                break;
+            }
+            if let Some(old) = c.1.pop_front() {
+                c.0.remove(&old);
+            }
+        }
+    }
+
+    /// The batch with seq `seq`, its tree rebuilt from the stored leaf hashes
+    /// on first use and checked against the stored head.
+    pub async fn batch(&self, seq: i64) -> Result<Arc<CachedBatch>, AppError> {
+        let slot = {
+            let mut c = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            match c.0.get(&seq) {
+                Some(s) => s.clone(),
+                None => {
+                    let s: Slot = Arc::new(OnceCell::new());
+                    c.0.insert(seq, s.clone());
+                    c.1.push_back(seq);
+                    s
+                }
+            }
+        };
+        let storage = self.storage.clone();
+        let b = slot
+            .get_or_try_init(|| async move {
+                let row = storage.batch_by_seq(seq).await.map_err(AppError::storage)?
+                    .ok_or_else(|| AppError::not_found(format!("no batch with seq {seq}")))?;
+                let blob = storage.batch_leaves(seq).await.map_err(AppError::storage)?.unwrap_or_default();
+                let leaves = leaves_from_blob(&blob).map_err(AppError::storage)?;
+                let head = head_of(&row)?;
+                let tree = tokio::task::spawn_blocking(move || MerkleTree::new(leaves))
+                    .await
+                    .map_err(|e| AppError::storage(e))?;
+                if tree.root() != head.merkle_root || tree.size() != head.log_count || head.hash().0 != row.head_hash {
+                    return Err(AppError::storage(format!(
+                        "batch {}: the stored leaf hashes do not recompute the stored head",
+                        row.batch_id
+                    )));
+                }
+                let batch = Batch { head_hash: Hash(row.head_hash), signature: signature_of(&row), head, tree };
+                Ok::<_, AppError>(Arc::new(CachedBatch { batch }))
+            })
+            .await?
+            .clone();
+        self.remember(seq, slot);
+        Ok(b)
+    }
+
+    /// The `emreceipt-1` receipt of a stored log, as canonical JSON text.
+    pub async fn receipt(&self, log: &StoredLog) -> Result<String, AppError> {
+        let (Some(seq), Some(index)) = (log.batch_seq, log.leaf_index) else {
+            return Err(AppError::new(
+                axum::http::StatusCode::CONFLICT,
+                codes::NOT_BATCHED,
+                format!("log {} is not in a batch yet; retry after the next flush", log.log_id),
+            ));
+        };
+        let cached = self.batch(seq).await?;
+        let b = &cached.batch;
+        let index = index as u64;
+        if b.tree.leaves().get(index as usize).map(|h| h.0) != Some(log.leaf_hash) {
+            return Err(AppError::storage(format!("log {}: not at its leaf index in batch {}", log.log_id, b.head.batch_id)));
+        }
+        let value = kwh_btc_iot_core::json::parse(log.canonical.as_bytes())
+            .map_err(|e| AppError::storage(format!("log {}: stored canonical JSON: {e}", log.log_id)))?
+            .into_owned();
+        let receipt = Receipt {
+            log: value,
+            leaf_hash: Hash(log.leaf_hash),
+            leaf_index: index,
+            inclusion_path: b.tree.inclusion_path(index)?,
+            batch_head: b.head.clone(),
+            head_signature: b.signature.clone(),
+            log_signature: match (log.log_signature, log.signer) {
+                (Some(signature), Some(public_key)) => Some(Signature { public_key, signature }),
+                _ => None,
+            },
+            anchors: Vec::new(),
+        };
+        Ok(receipt.to_json())
+    }
+}
+
+/// Flushes when `flush_count` logs wait or the oldest has waited
+/// `flush_age_s` seconds; stops when `stop` is notified.
+pub async fn auto_flush(
+    batcher: Arc<Batcher>,
+    storage: Arc<dyn Storage>,
+    pending: Arc<Pending>,
+    flush_count: u64,
+    flush_age_s: u64,
+    stop: Arc<tokio::sync::Notify>,
+) {
+    if flush_count == 0 && flush_age_s == 0 {
+        return;
+    }
+    let tick = if flush_age_s > 0 { Duration::from_millis((flush_age_s * 250).clamp(50, 1000)) } else { Duration::from_secs(1) };
+    loop {
+        tokio::select! {
+            _ = stop.notified() => return,
+            _ = pending.notify.notified() => {}
+            _ = tokio::time::sleep(tick) => {}
+        }
+        let by_count = flush_count > 0 && pending.count.load(Ordering::Relaxed) >= flush_count;
+        let by_age = flush_age_s > 0
+            && !by_count
+            && match storage.oldest_unbatched().await {
+                Ok(Some(t)) => now().1 - t >= (flush_age_s as i64) * 1_000_000,
+                Ok(None) => false,
+                Err(e) => {
+                    tracing::warn!("auto flush: {e}");
+                    false
+                }
+            };
+        if by_count || by_age {
+            match batcher.flush().await {
+                Ok(Some(b)) => tracing::debug!(batch_id = %b.batch.head.batch_id, "auto flush"),
+                Ok(None) => pending.count.store(0, Ordering::Relaxed),
+                Err(e) => tracing::warn!("auto flush failed: {}", e.message),
+            }
+        }
+    }
+}

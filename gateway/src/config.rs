@@ -1,0 +1,286 @@
+//! Configuration: command-line options, each also read from the environment
+//! (`KWH_BTC_IOT_*`) and from a TOML file. Precedence: command line, then
+//! environment, then the file, then the defaults.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// Options of `kwh-btc-iot serve`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8000]. Anything but a loopback
+    /// address requires authentication (an admin key or device keys) to be configured.
+    #[arg(long, env = "KWH_BTC_IOT_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Directory for the SQLite database and the gateway key [default: ./data].
+    #[arg(long, env = "KWH_BTC_IOT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://...); SQLite in the data directory when absent.
+    #[arg(long, env = "KWH_BTC_IOT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// TOML configuration file (every option below, plus `[[devices]]`).
+    #[arg(long, env = "KWH_BTC_IOT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Gateway id in batch heads [default: "gw-" + 16 hex characters of the public key].
+    #[arg(long, env = "KWH_BTC_IOT_GATEWAY_ID")]
+    pub gateway_id: Option<String>,
+    /// File holding the gateway's Ed25519 seed (hex) [default: DATA_DIR/gateway.key,
+    /// created with mode 0600 on first start]. Several instances on one PostgreSQL
+    /// database must share it.
+    #[arg(long, env = "KWH_BTC_IOT_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Flush automatically once this many logs wait (0: never) [default: 10000].
+    #[arg(long, env = "KWH_BTC_IOT_FLUSH_COUNT")]
+    pub flush_count: Option<u64>,
+    /// Flush automatically once the oldest waiting log is this many seconds old (0: never) [default: 60].
+    #[arg(long, env = "KWH_BTC_IOT_FLUSH_AGE_S")]
+    pub flush_age_s: Option<u64>,
+    /// Largest batch; a flush takes at most this many logs [default: 1000000].
+    #[arg(long, env = "KWH_BTC_IOT_MAX_BATCH_LOGS")]
+    pub max_batch_logs: Option<u64>,
+    /// Largest body of a single-log request, in bytes [default: 65536].
+    #[arg(long, env = "KWH_BTC_IOT_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Largest body of a bulk request, in bytes [default: 67108864].
+    #[arg(long, env = "KWH_BTC_IOT_MAX_BULK_BYTES")]
+    pub max_bulk_bytes: Option<usize>,
+    /// Most logs in one bulk request [default: 100000].
+    #[arg(long, env = "KWH_BTC_IOT_MAX_BULK_ITEMS")]
+    pub max_bulk_items: Option<usize>,
+    /// Requests per second allowed per key (per client address without keys); 0: no limit [default: 0].
+    #[arg(long, env = "KWH_BTC_IOT_RATE_LIMIT_PER_S")]
+    pub rate_limit_per_s: Option<f64>,
+    /// Burst size of the rate limit [default: 2 x rate].
+    #[arg(long, env = "KWH_BTC_IOT_RATE_LIMIT_BURST")]
+    pub rate_limit_burst: Option<f64>,
+    /// SHA-256 (hex) of the admin key (flush, listing everything, metrics).
+    #[arg(long, env = "KWH_BTC_IOT_ADMIN_KEY_SHA256", value_name = "HEX", hide_env_values = true)]
+    pub admin_key_sha256: Option<String>,
+    /// Device keys as `DEVICE_ID=SHA256HEX`, comma separated; each key may only
+    /// write logs of its own iot_device_id.
+    #[arg(long, env = "KWH_BTC_IOT_DEVICE_KEYS", value_name = "LIST", value_delimiter = ',', hide_env_values = true)]
+    pub device_keys: Vec<String>,
+    /// Device Ed25519 public keys as `DEVICE_ID=PUBKEYHEX`, comma separated; logs of
+    /// these devices must carry `X-Log-Signature` (hex) over their canonical bytes.
+    #[arg(long, env = "KWH_BTC_IOT_DEVICE_PUBLIC_KEYS", value_name = "LIST", value_delimiter = ',')]
+    pub device_public_keys: Vec<String>,
+    /// Worker threads of the runtime [default: number of CPUs].
+    #[arg(long, env = "KWH_BTC_IOT_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+/// One device in the TOML file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceEntry {
+    /// The device's `iot_device_id`.
+    pub iot_device_id: String,
+    /// SHA-256 (hex) of its API key.
+    pub key_sha256: Option<String>,
+    /// Its Ed25519 public key (hex): its logs must be signed.
+    pub public_key: Option<String>,
+}
+
+/// The TOML file: the same names as the options, with `_` instead of `-`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    gateway_id: Option<String>,
+    key_file: Option<PathBuf>,
+    flush_count: Option<u64>,
+    flush_age_s: Option<u64>,
+    max_batch_logs: Option<u64>,
+    max_body_bytes: Option<usize>,
+    max_bulk_bytes: Option<usize>,
+    max_bulk_items: Option<usize>,
+    rate_limit_per_s: Option<f64>,
+    rate_limit_burst: Option<f64>,
+    admin_key_sha256: Option<String>,
+    workers: Option<usize>,
+    #[serde(default)]
+    devices: Vec<DeviceEntry>,
+}
+
+/// A device's access rules.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceRules {
+    /// Ed25519 key its logs must be signed with.
+    pub public_key: Option<[u8; 32]>,
+}
+
+/// Who may do what.
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    /// SHA-256 of the admin key.
+    pub admin_key_sha256: Option<[u8; 32]>,
+    /// SHA-256 of a device key → the device it may write.
+    pub device_keys: HashMap<[u8; 32], String>,
+    /// Per-device rules (signing keys).
+    pub devices: HashMap<String, DeviceRules>,
+}
+
+impl AuthConfig {
+    /// True when any key is configured: then every `/api/v1` call but
+    /// `GET /api/v1/gateway` needs one.
+    pub fn enabled(&self) -> bool {
+        self.admin_key_sha256.is_some() || !self.device_keys.is_empty()
+    }
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address.
+    pub listen: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL, or SQLite when `None`.
+    pub database_url: Option<String>,
+    /// Gateway id override.
+    pub gateway_id: Option<String>,
+    /// Key file.
+    pub key_file: PathBuf,
+    /// Auto flush by count (0: off).
+    pub flush_count: u64,
+    /// Auto flush by age in seconds (0: off).
+    pub flush_age_s: u64,
+    /// Largest batch.
+    pub max_batch_logs: u64,
+    /// Single-log body limit.
+    pub max_body_bytes: usize,
+    /// Bulk body limit.
+    pub max_bulk_bytes: usize,
+    /// Bulk item limit.
+    pub max_bulk_items: usize,
+    /// Rate limit per key, per second (0: off).
+    pub rate_limit_per_s: f64,
+    /// Burst.
+    pub rate_limit_burst: f64,
+    /// Keys.
+    pub auth: AuthConfig,
+    /// Runtime workers.
+    pub workers: Option<usize>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8000".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            gateway_id: None,
+            key_file: PathBuf::from("./data/gateway.key"),
+            flush_count: 10_000,
+            flush_age_s: 60,
+            max_batch_logs: 1_000_000,
+            max_body_bytes: 64 * 1024,
+            max_bulk_bytes: 64 * 1024 * 1024,
+            max_bulk_items: 100_000,
+            rate_limit_per_s: 0.0,
+            rate_limit_burst: 0.0,
+            auth: AuthConfig::default(),
+            workers: None,
+        }
+    }
+}
+
+/// SHA-256 of an API key, as stored.
+pub fn key_hash(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+fn parse_hash(s: &str, what: &str) -> anyhow::Result<[u8; 32]> {
+    let h = kwh_btc_iot_core::Hash::from_hex(s.trim(), what)
+        .map_err(|e| anyhow::anyhow!("{what}: must be 64 lowercase hex characters (a SHA-256), {}", e.message))?;
+    Ok(h.0)
+}
+
+fn pair<'a>(s: &'a str, what: &str) -> anyhow::Result<(&'a str, &'a str)> {
+    s.split_once('=')
+        .map(|(a, b)| (a.trim(), b.trim()))
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .with_context(|| format!("{what}: entries must be DEVICE_ID=HEX, got {s:?}"))
+}
+
+impl Config {
+    /// Resolves the options: command line / environment, then the file, then defaults.
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => Self::read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let d = Config::default();
+        let data_dir = args.data_dir.clone().or(file.data_dir.clone()).unwrap_or(d.data_dir);
+        let key_file = args.key_file.clone().or(file.key_file.clone()).unwrap_or_else(|| data_dir.join("gateway.key"));
+        let mut auth = AuthConfig::default();
+        if let Some(h) = args.admin_key_sha256.as_ref().or(file.admin_key_sha256.as_ref()) {
+            auth.admin_key_sha256 = Some(parse_hash(h, "admin_key_sha256")?);
+        }
+        for dev in &file.devices {
+            kwh_btc_iot_core::batch::check_id(&dev.iot_device_id, "devices.iot_device_id")
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if let Some(k) = &dev.key_sha256 {
+                auth.device_keys.insert(parse_hash(k, "devices.key_sha256")?, dev.iot_device_id.clone());
+            }
+            let rules = auth.devices.entry(dev.iot_device_id.clone()).or_default();
+            if let Some(pk) = &dev.public_key {
+                rules.public_key = Some(
+                    kwh_btc_iot_core::batch::public_key_from_hex(pk, "devices.public_key")
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                );
+            }
+        }
+        for entry in &args.device_keys {
+            let (dev, h) = pair(entry, "device_keys")?;
+            auth.device_keys.insert(parse_hash(h, "device_keys")?, dev.to_string());
+        }
+        for entry in &args.device_public_keys {
+            let (dev, pk) = pair(entry, "device_public_keys")?;
+            auth.devices.entry(dev.to_string()).or_default().public_key = Some(
+                kwh_btc_iot_core::batch::public_key_from_hex(pk, "device_public_keys")
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            );
+        }
+        let rate = args.rate_limit_per_s.or(file.rate_limit_per_s).unwrap_or(d.rate_limit_per_s);
+        if !(rate >= 0.0 && rate.is_finite()) {
+            bail!("rate_limit_per_s must be a number >= 0");
+        }
+        let cfg = Config {
+            listen: args.listen.clone().or(file.listen.clone()).unwrap_or(d.listen),
+            database_url: args.database_url.clone().or(file.database_url.clone()),
+            gateway_id: args.gateway_id.clone().or(file.gateway_id.clone()),
+            key_file,
+            flush_count: args.flush_count.or(file.flush_count).unwrap_or(d.flush_count),
+            flush_age_s: args.flush_age_s.or(file.flush_age_s).unwrap_or(d.flush_age_s),
+            max_batch_logs: args.max_batch_logs.or(file.max_batch_logs).unwrap_or(d.max_batch_logs).max(1),
+            max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(d.max_body_bytes),
+            max_bulk_bytes: args.max_bulk_bytes.or(file.max_bulk_bytes).unwrap_or(d.max_bulk_bytes),
+            max_bulk_items: args.max_bulk_items.or(file.max_bulk_items).unwrap_or(d.max_bulk_items).max(1),
+            rate_limit_per_s: rate,
+            rate_limit_burst: args
+                .rate_limit_burst
+                .or(file.rate_limit_burst)
+                .unwrap_or(rate * 2.0)
+                .max(1.0),
+            auth,
+            workers: args.workers.or(file.workers),
+            data_dir,
+        };
+        if let Some(id) = &cfg.gateway_id {
+            kwh_btc_iot_core::batch::check_id(id, "gateway_id").map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        Ok(cfg)
+    }
+
+    fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+    }
+}

@@ -1,0 +1,304 @@
+//! Ingest: validating a log with the core, and the group commit. Every
+//! accepted log goes through one writer task that gathers the logs of all
+//! requests waiting at that moment into one transaction, so one fsync makes a
+//! whole group durable before any of its requests is answered.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use kwh_btc_iot_core::batch::Signature;
+use kwh_btc_iot_core::time::Timestamp;
+use kwh_btc_iot_core::{Error as CoreError, ErrorCode};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::auth::Principal;
+use crate::config::AuthConfig;
+use crate::error::AppError;
+use crate::storage::{Inserted, NewLog, Storage};
+
+/// Largest group written in one transaction (a bulk request is never split).
+pub const MAX_GROUP: usize = 16_384;
+
+struct Job {
+    logs: Vec<NewLog>,
+    reply: oneshot::Sender<Result<Vec<Inserted>, String>>,
+}
+
+/// The writer task's handle.
+#[derive(Clone)]
+pub struct Ingestor {
+    tx: mpsc::Sender<Job>,
+}
+
+/// Logs stored but not yet batched (by this instance), and a signal for the
+/// auto-flusher when that count reaches its threshold.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// Count.
+    pub count: AtomicU64,
+    /// Signalled after each group.
+    pub notify: Notify,
+}
+
+impl Ingestor {
+    /// Starts the writer task.
+    pub fn start(storage: Arc<dyn Storage>, pending: Arc<Pending>) -> (Ingestor, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel::<Job>(65_536);
+        let handle = tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut n = first.logs.len();
+                let mut jobs = vec![first];
+                while n < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(j) => {
+                            n += j.logs.len();
+                            jobs.push(j);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let mut all = Vec::with_capacity(n);
+                let mut sizes = Vec::with_capacity(jobs.len());
+                let mut replies = Vec::with_capacity(jobs.len());
+                for j in jobs {
+                    sizes.push(j.logs.len());
+                    all.extend(j.logs);
+                    replies.push(j.reply);
+                }
+                metrics::histogram!("kwh_btc_iot_commit_group_logs").record(n as f64);
+                match storage.insert_logs(all).await {
+                    Ok(results) => {
+                        let created = results.iter().filter(|r| r.created).count() as u64;
+                        metrics::counter!("kwh_btc_iot_logs_ingested_total").increment(created);
+                        metrics::counter!("kwh_btc_iot_logs_duplicate_total").increment(n as u64 - created);
+                        pending.count.fetch_add(created, Ordering::Relaxed);
+                        let mut it = results.into_iter();
+                        for (size, reply) in sizes.into_iter().zip(replies) {
+                            let _ = reply.send(Ok(it.by_ref().take(size).collect()));
+                        }
+                        pending.notify.notify_one();
+                    }
+                    Err(e) => {
+                        tracing::error!("storing a group of {n} logs failed: {e}");
+                        for reply in replies {
+                            let _ = reply.send(Err(e.to_string()));
+                        }
+                    }
+                }
+            }
+        });
+        (Ingestor { tx }, handle)
+    }
+
+    /// Stores logs durably; the results are in input order.
+    pub async fn submit(&self, logs: Vec<NewLog>) -> Result<Vec<Inserted>, AppError> {
+        if logs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job { logs, reply })
+            .await
+            .map_err(|_| AppError::storage("the writer task has stopped"))?;
+        match rx.await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(AppError::storage(e)),
+            Err(_) => Err(AppError::storage("the writer task has stopped")),
+        }
+    }
+}
+
+/// A validated log, ready for the writer.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The row.
+    pub log: NewLog,
+    /// Plausibility warnings.
+    pub warnings: Vec<kwh_btc_iot_core::Warning>,
+}
+
+/// Microseconds since the epoch.
+pub fn unix_us(t: &Timestamp) -> i64 {
+    (t.nanos_since(&Timestamp::from_unix(0, 0)) / 1000) as i64
+}
+
+/// Now, as a timestamp and in microseconds.
+pub fn now() -> (Timestamp, i64) {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let t = Timestamp::from_unix(d.as_secs() as i64, d.subsec_micros() * 1000);
+    (t, unix_us(&t))
+}
+
+/// Validates one log (core), checks the caller may write its device, and
+/// checks the device's signature where its key is configured.
+pub fn prepare(
+    body: &[u8],
+    principal: &Principal,
+    auth: &AuthConfig,
+    signature_hex: Option<&str>,
+    received_at_us: i64,
+) -> Result<Prepared, AppError> {
+    let n = kwh_btc_iot_core::normalize(body)?;
+    let log = &n.log;
+    principal.require_device(&log.iot_device_id)?;
+    let mut canonical = Vec::with_capacity(512);
+    log.write_canonical(&mut canonical);
+    let leaf = kwh_btc_iot_core::hash::leaf_hash_bytes(&canonical);
+    let device_key = auth.devices.get(log.iot_device_id.as_ref()).and_then(|d| d.public_key);
+    let (log_signature, signer) = match (device_key, signature_hex) {
+        (None, None) => (None, None),
+        (None, Some(_)) => {
+            return Err(CoreError::member(
+                ErrorCode::UntrustedKey,
+                "X-Log-Signature",
+                format!("no Ed25519 public key is configured for device {:?}, so its signature cannot be checked", log.iot_device_id),
+            )
+            .into())
+        }
+        (Some(_), None) => {
+            return Err(CoreError::member(
+                ErrorCode::MissingSignature,
+                "X-Log-Signature",
+                format!("device {:?} must sign its logs: send the Ed25519 signature over the canonical bytes as 128 hex characters", log.iot_device_id),
+            )
+            .into())
+        }
+        (Some(pk), Some(hex)) => {
+            let bytes = kwh_btc_iot_core::hash::from_hex(hex.trim(), "X-Log-Signature")?;
+            let sig: [u8; 64] = bytes.try_into().map_err(|_| {
+                CoreError::member(ErrorCode::InvalidHex, "X-Log-Signature", "must be 128 hex characters (64 bytes)")
+            })?;
+            Signature { public_key: pk, signature: sig }.verify(&canonical).map_err(|e| {
+                CoreError::member(e.code, "X-Log-Signature", "does not verify over the log's canonical bytes with the device's key")
+            })?;
+            (Some(sig), Some(pk))
+        }
+    };
+    let row = NewLog {
+        leaf_hash: leaf.0,
+        site_id: log.site_id.to_string(),
+        iot_device_id: log.iot_device_id.to_string(),
+        meter_id: log.meter_id.to_string(),
+        ts_start_us: unix_us(&log.ts_start),
+        // The core writes canonical JSON, which is UTF-8.
+        canonical: String::from_utf8(canonical).map_err(|_| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, crate::error::codes::INTERNAL, "canonical bytes are not UTF-8"))?,
+        log_signature,
+        signer,
+        received_at_us,
+    };
+    Ok(Prepared { log: row, warnings: n.warnings })
+}
+
+fn json_err(message: impl Into<String>) -> AppError {
+    CoreError::new(ErrorCode::InvalidJson, message).into()
+}
+
+/// Splits a JSON array into its elements' byte ranges without parsing them,
+/// so that each element is validated (and may fail) on its own.
+pub fn split_json_array(b: &[u8], max_depth: usize) -> Result<Vec<&[u8]>, AppError> {
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let mut i = 0;
+    while i < b.len() && ws(b[i]) {
+        i += 1;
+    }
+    if b.get(i) != Some(&b'[') {
+        return Err(json_err("the bulk body must be a JSON array of logs (or NDJSON with Content-Type application/x-ndjson)").member("body"));
+    }
+    i += 1;
+    let mut items = Vec::new();
+    let mut j = i;
+    while j < b.len() && ws(b[j]) {
+        j += 1;
+    }
+    if b.get(j) == Some(&b']') {
+        i = j + 1;
+    } else {
+        loop {
+            let start = i;
+            let (mut depth, mut in_str) = (0usize, false);
+            while i < b.len() {
+                let c = b[i];
+                if in_str {
+                    match c {
+                        b'\\' => i += 1,
+                        b'"' => in_str = false,
+                        _ => {}
+                    }
+                } else {
+                    match c {
+                        b'"' => in_str = true,
+                        b'[' | b'{' => {
+                            depth += 1;
+                            if depth > max_depth {
+                                return Err(CoreError::new(ErrorCode::TooDeep, format!("element {} nests deeper than {max_depth} levels", items.len())).into());
+                            }
+                        }
+                        b']' | b'}' if depth == 0 => break,
+                        b']' | b'}' => depth -= 1,
+                        b',' if depth == 0 => break,
+                        _ => {}
+                    }
+                }
+                i += 1;
+            }
+            if i >= b.len() {
+                return Err(json_err("the bulk array is not terminated"));
+            }
+            let mut s = start;
+            let mut e = i;
+            while s < e && ws(b[s]) {
+                s += 1;
+            }
+            while e > s && ws(b[e - 1]) {
+                e -= 1;
+            }
+            if s == e {
+                return Err(json_err(format!("the bulk array has an empty element at index {}", items.len())));
+            }
+            items.push(&b[s..e]);
+            match b[i] {
+                b',' => i += 1,
+                b']' => {
+                    i += 1;
+                    break;
+                }
+                _ => return Err(json_err("unbalanced '}' in the bulk array")),
+            }
+        }
+    }
+    if b[i..].iter().any(|c| !ws(*c)) {
+        return Err(json_err("trailing data after the bulk array"));
+    }
+    Ok(items)
+}
+
+/// Splits NDJSON into its non-blank lines.
+pub fn split_ndjson(b: &[u8]) -> Vec<&[u8]> {
+    b.split(|c| *c == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| l.iter().any(|c| !matches!(c, b' ' | b'\t')))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_arrays_by_top_level_commas() {
+        let b = br#" [ {"a":"x,]}"} , [1,[2]], "s\"]" ] "#;
+        let items = split_json_array(b, 8).unwrap();
+        assert_eq!(items, vec![&br#"{"a":"x,]}"}"#[..], b"[1,[2]]", br#""s\"]""#]);
+        assert!(split_json_array(b"[]", 8).unwrap().is_empty());
+        for bad in [&b"[1,]"[..], b"[1", b"{}", b"[1]x", b"[,1]", b"[1}"] {
+            assert!(split_json_array(bad, 8).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(split_json_array(b"[[[[1]]]]", 3).unwrap_err().code, "too_deep");
+    }
+
+    #[test]
+    fn splits_ndjson_lines() {
+        assert_eq!(split_ndjson(b"a\r\n\n  \nb\nc"), vec![&b"a"[..], b"b", b"c"]);
+    }
+}

@@ -1,0 +1,253 @@
+//! Storage behind one trait, with two real implementations: SQLite (default,
+//! embedded, WAL) and PostgreSQL (several gateway instances on one database).
+//!
+//! The contract every implementation keeps:
+//! - `insert_logs` writes a whole group of logs in one transaction and returns
+//!   only once it is durable (the group commit of [`crate::ingest`]);
+//!   a log whose leaf hash is already stored is not stored again, and the
+//!   existing `log_id` is returned;
+//! - `flush` takes the unbatched logs in acceptance (`log_id`) order, marks each
+//!   with its batch and leaf index, and stores the head, its signature and the
+//!   leaf hashes in batch order, all in one transaction, serialized against
+//!   every other flush on the same database: no log is ever in two batches.
+
+use async_trait::async_trait;
+use kwh_btc_iot_core::batch::{Batch, Keypair};
+use kwh_btc_iot_core::time::Timestamp;
+
+pub mod postgres;
+pub mod sqlite;
+
+/// A storage error (always a server fault: bad input never reaches storage).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL.
+    #[error("postgres: {0}")]
+    Postgres(#[from] sqlx::Error),
+    /// Stored data does not match what it should (corruption, wrong key).
+    #[error("{0}")]
+    Integrity(String),
+    /// A blocking task failed.
+    #[error("task: {0}")]
+    Task(String),
+}
+
+/// Result of storage calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A validated log ready to be stored.
+#[derive(Debug, Clone)]
+pub struct NewLog {
+    /// SHA-256(0x00 || canonical).
+    pub leaf_hash: [u8; 32],
+    /// Site.
+    pub site_id: String,
+    /// Device.
+    pub iot_device_id: String,
+    /// Meter.
+    pub meter_id: String,
+    /// `ts_start` in microseconds since the epoch (for filters).
+    pub ts_start_us: i64,
+    /// Canonical JSON of the normalized log.
+    pub canonical: String,
+    /// The device's Ed25519 signature over the canonical bytes.
+    pub log_signature: Option<[u8; 64]>,
+    /// The key that made it.
+    pub signer: Option<[u8; 32]>,
+    /// When the gateway accepted it, microseconds since the epoch.
+    pub received_at_us: i64,
+}
+
+/// What happened to one log of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    /// Its id (the existing one for a repeat).
+    pub log_id: i64,
+    /// False when the same leaf hash was already stored.
+    pub created: bool,
+}
+
+/// A stored log.
+#[derive(Debug, Clone)]
+pub struct StoredLog {
+    /// Id.
+    pub log_id: i64,
+    /// Leaf hash.
+    pub leaf_hash: [u8; 32],
+    /// Canonical JSON.
+    pub canonical: String,
+    /// Device signature.
+    pub log_signature: Option<[u8; 64]>,
+    /// Its key.
+    pub signer: Option<[u8; 32]>,
+    /// Accepted at (µs since the epoch).
+    pub received_at_us: i64,
+    /// Batch seq, once batched.
+    pub batch_seq: Option<i64>,
+    /// Index in the batch.
+    pub leaf_index: Option<i64>,
+    /// Batch id, once batched.
+    pub batch_id: Option<String>,
+    /// The device (for authorization).
+    pub iot_device_id: String,
+}
+
+/// Filters of `GET /api/v1/logs`.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    /// Site.
+    pub site_id: Option<String>,
+    /// Device.
+    pub iot_device_id: Option<String>,
+    /// Meter.
+    pub meter_id: Option<String>,
+    /// `ts_start >= from` (µs).
+    pub from_us: Option<i64>,
+    /// `ts_start < to` (µs).
+    pub to_us: Option<i64>,
+    /// In this batch (seq).
+    pub batch_seq: Option<i64>,
+    /// Only (true) or never (false) unbatched logs.
+    pub unbatched: Option<bool>,
+    /// `log_id > after` (the cursor).
+    pub after: Option<i64>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// A stored batch.
+#[derive(Debug, Clone)]
+pub struct BatchRow {
+    /// Seq (1, 2, 3, ...).
+    pub seq: i64,
+    /// Batch id.
+    pub batch_id: String,
+    /// Gateway id.
+    pub gateway_id: String,
+    /// Number of logs.
+    pub log_count: i64,
+    /// Root.
+    pub merkle_root: [u8; 32],
+    /// Previous head hash.
+    pub prev_head_hash: Option<[u8; 32]>,
+    /// Creation time, normalized RFC 3339.
+    pub created_at: String,
+    /// Head hash.
+    pub head_hash: [u8; 32],
+    /// Head signature.
+    pub signature: Option<[u8; 64]>,
+    /// Key that signed.
+    pub public_key: Option<[u8; 32]>,
+    /// `pending` until anchored.
+    pub anchor_status: String,
+}
+
+/// What a flush needs.
+#[derive(Clone)]
+pub struct FlushRequest {
+    /// Gateway id.
+    pub gateway_id: String,
+    /// Signing key.
+    pub key: Keypair,
+    /// At most this many logs.
+    pub max_logs: u64,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// A batch just flushed.
+#[derive(Debug, Clone)]
+pub struct Flushed {
+    /// The batch (head, hash, signature, tree).
+    pub batch: Batch,
+}
+
+/// The batch id for a seq and time: `batch_2025-12-01T10-10-00_000001`.
+pub fn batch_id_for(seq: u64, now: &Timestamp) -> String {
+    let t = now.to_rfc3339();
+    format!("batch_{}_{seq:06}", t.get(..19).unwrap_or(&t).replace(':', "-"))
+}
+
+/// Builds the core batch for a flush from leaf hashes in batch order.
+pub fn build_flushed_batch(
+    leaves: Vec<kwh_btc_iot_core::Hash>,
+    req: &FlushRequest,
+    seq: u64,
+    prev: Option<[u8; 32]>,
+) -> StoreResult<Batch> {
+    let params = kwh_btc_iot_core::BatchParams {
+        gateway_id: req.gateway_id.clone(),
+        batch_id: batch_id_for(seq, &req.now),
+        seq,
+        prev_head_hash: prev.map(kwh_btc_iot_core::Hash),
+        created_at: req.now,
+    };
+    Batch::from_leaf_hashes(leaves, params, Some(&req.key)).map_err(|e| StoreError::Integrity(e.to_string()))
+}
+
+/// Concatenated 32-byte hashes → hashes.
+pub fn leaves_from_blob(blob: &[u8]) -> StoreResult<Vec<kwh_btc_iot_core::Hash>> {
+    if blob.len() % 32 != 0 {
+        return Err(StoreError::Integrity("stored leaf hashes are not a multiple of 32 bytes".into()));
+    }
+    Ok(blob
+        .chunks_exact(32)
+        .map(|c| kwh_btc_iot_core::Hash(c.try_into().expect("32 bytes")))
+        .collect())
+}
+
+/// Hashes → concatenated bytes.
+pub fn leaves_to_blob(leaves: &[kwh_btc_iot_core::Hash]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(leaves.len() * 32);
+    for h in leaves {
+        out.extend_from_slice(&h.0);
+    }
+    out
+}
+
+pub(crate) fn fixed<const N: usize>(v: Option<Vec<u8>>, what: &str) -> StoreResult<Option<[u8; N]>> {
+    match v {
+        None => Ok(None),
+        Some(b) => b
+            .try_into()
+            .map(Some)
+            .map_err(|_| StoreError::Integrity(format!("stored {what} has the wrong length"))),
+    }
+}
+
+/// The storage.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
+    /// Is the storage reachable?
+    async fn ping(&self) -> StoreResult<()>;
+    /// Records the gateway identity on first start; refuses another one later
+    /// (a lost key file must not silently start a new chain).
+    async fn check_identity(&self, gateway_id: &str, public_key: &[u8; 32]) -> StoreResult<()>;
+    /// Stores a group of logs in one durable transaction.
+    async fn insert_logs(&self, logs: Vec<NewLog>) -> StoreResult<Vec<Inserted>>;
+    /// Batches the unbatched logs; `None` when there are none.
+    async fn flush(&self, req: FlushRequest) -> StoreResult<Option<Flushed>>;
+    /// A log by id.
+    async fn log_by_id(&self, log_id: i64) -> StoreResult<Option<StoredLog>>;
+    /// A log by leaf hash.
+    async fn log_by_leaf(&self, leaf_hash: [u8; 32]) -> StoreResult<Option<StoredLog>>;
+    /// A page of logs, by ascending `log_id`.
+    async fn list_logs(&self, filter: LogFilter) -> StoreResult<Vec<StoredLog>>;
+    /// A batch by seq.
+    async fn batch_by_seq(&self, seq: i64) -> StoreResult<Option<BatchRow>>;
+    /// A batch by id.
+    async fn batch_by_id(&self, batch_id: &str) -> StoreResult<Option<BatchRow>>;
+    /// The leaf hashes of a batch, in batch order.
+    async fn batch_leaves(&self, seq: i64) -> StoreResult<Option<Vec<u8>>>;
+    /// A page of batches by descending seq (`before`: seq < before).
+    async fn list_batches(&self, before: Option<i64>, limit: i64) -> StoreResult<Vec<BatchRow>>;
+    /// `received_at` (µs) of the oldest unbatched log.
+    async fn oldest_unbatched(&self) -> StoreResult<Option<i64>>;
+    /// Number of unbatched logs.
+    async fn count_unbatched(&self) -> StoreResult<i64>;
+}

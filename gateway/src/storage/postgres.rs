@@ -1,0 +1,350 @@
+//! PostgreSQL storage (sqlx): for sites that outgrow one machine. Several
+//! gateway instances may share one database; flushes are serialized with a
+//! transaction-scoped advisory lock, and a flush marks exactly the rows it
+//! read (one `UPDATE ... FROM (SELECT ...) RETURNING` statement), so no log is
+//! ever in two batches and none is left out of the tree it was marked for.
+
+use async_trait::async_trait;
+use kwh_btc_iot_core::Hash;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+
+use super::sqlite::BatchRaw;
+use super::*;
+
+/// Advisory lock key of flushes ("kwh_btc1").
+const FLUSH_LOCK: i64 = 0x6b77_685f_6274_6331;
+/// Advisory lock key of migrations ("kwh_mig1").
+const MIGRATE_LOCK: i64 = 0x6b77_685f_6d69_6731;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE kwh_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE logs (
+  log_id BIGSERIAL PRIMARY KEY,
+  leaf_hash BYTEA NOT NULL,
+  site_id TEXT NOT NULL,
+  iot_device_id TEXT NOT NULL,
+  meter_id TEXT NOT NULL,
+  ts_start_us BIGINT NOT NULL,
+  canonical TEXT NOT NULL,
+  log_signature BYTEA,
+  signer BYTEA,
+  received_at_us BIGINT NOT NULL,
+  batch_seq BIGINT,
+  leaf_index BIGINT
+);
+CREATE UNIQUE INDEX logs_leaf_hash ON logs(leaf_hash);
+CREATE INDEX logs_unbatched ON logs(log_id) WHERE batch_seq IS NULL;
+CREATE INDEX logs_batch ON logs(batch_seq, leaf_index) WHERE batch_seq IS NOT NULL;
+CREATE INDEX logs_device ON logs(iot_device_id, log_id);
+CREATE TABLE batches (
+  seq BIGINT PRIMARY KEY,
+  batch_id TEXT NOT NULL UNIQUE,
+  gateway_id TEXT NOT NULL,
+  log_count BIGINT NOT NULL,
+  merkle_root BYTEA NOT NULL,
+  prev_head_hash BYTEA,
+  created_at TEXT NOT NULL,
+  head_hash BYTEA NOT NULL,
+  signature BYTEA,
+  public_key BYTEA,
+  anchor_status TEXT NOT NULL DEFAULT 'pending',
+  leaves BYTEA NOT NULL
+);
+"#];
+
+const LOG_COLUMNS: &str = "l.log_id, l.leaf_hash, l.canonical, l.log_signature, l.signer, l.received_at_us, \
+     l.batch_seq, l.leaf_index, b.batch_id, l.iot_device_id";
+const BATCH_COLUMNS: &str = "seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, created_at, \
+     head_hash, signature, public_key, anchor_status";
+
+/// The PostgreSQL storage.
+pub struct PostgresStorage {
+    pool: PgPool,
+}
+
+fn log_row(r: &PgRow) -> StoreResult<StoredLog> {
+    Ok(StoredLog {
+        log_id: r.try_get(0)?,
+        leaf_hash: fixed::<32>(Some(r.try_get(1)?), "leaf_hash")?.expect("some"),
+        canonical: r.try_get(2)?,
+        log_signature: fixed::<64>(r.try_get(3)?, "log_signature")?,
+        signer: fixed::<32>(r.try_get(4)?, "signer")?,
+        received_at_us: r.try_get(5)?,
+        batch_seq: r.try_get(6)?,
+        leaf_index: r.try_get(7)?,
+        batch_id: r.try_get(8)?,
+        iot_device_id: r.try_get(9)?,
+    })
+}
+
+fn batch_row(r: &PgRow) -> StoreResult<BatchRow> {
+    BatchRaw {
+        seq: r.try_get(0)?,
+        batch_id: r.try_get(1)?,
+        gateway_id: r.try_get(2)?,
+        log_count: r.try_get(3)?,
+        merkle_root: r.try_get(4)?,
+        prev_head_hash: r.try_get(5)?,
+        created_at: r.try_get(6)?,
+        head_hash: r.try_get(7)?,
+        signature: r.try_get(8)?,
+        public_key: r.try_get(9)?,
+        anchor_status: r.try_get(10)?,
+    }
+    .cook()
+}
+
+impl PostgresStorage {
+    /// Connects and applies migrations (serialized across instances).
+    pub async fn connect(url: &str) -> StoreResult<PostgresStorage> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(std::time::Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATE_LOCK).execute(&mut *tx).await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS kwh_schema_migrations (version INT PRIMARY KEY)")
+            .execute(&mut *tx)
+            .await?;
+        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM kwh_schema_migrations").fetch_one(&mut *tx).await?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO kwh_schema_migrations (version) VALUES ($1)")
+                .bind(i as i32 + 1)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(PostgresStorage { pool })
+    }
+}
+
+#[async_trait]
+impl Storage for PostgresStorage {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn check_identity(&self, gateway_id: &str, public_key: &[u8; 32]) -> StoreResult<()> {
+        let pk = kwh_btc_iot_core::hash::to_hex(public_key);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATE_LOCK).execute(&mut *tx).await?;
+        let get = |k: &'static str| sqlx::query_scalar::<_, String>("SELECT value FROM kwh_meta WHERE key = $1").bind(k);
+        let old_id = get("gateway_id").fetch_optional(&mut *tx).await?;
+        let old_pk = get("public_key").fetch_optional(&mut *tx).await?;
+        super::sqlite::check_same(old_id.as_deref(), old_pk.as_deref(), gateway_id, &pk)?;
+        for (k, v) in [("gateway_id", gateway_id.to_string()), ("public_key", pk)] {
+            sqlx::query("INSERT INTO kwh_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_logs(&self, logs: Vec<NewLog>) -> StoreResult<Vec<Inserted>> {
+        let n = logs.len();
+        let mut hashes = Vec::with_capacity(n);
+        let (mut sites, mut devices, mut meters) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut ts, mut canon, mut sigs, mut signers, mut recv) =
+            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        for l in &logs {
+            hashes.push(l.leaf_hash.to_vec());
+            sites.push(l.site_id.clone());
+            devices.push(l.iot_device_id.clone());
+            meters.push(l.meter_id.clone());
+            ts.push(l.ts_start_us);
+            canon.push(l.canonical.clone());
+            sigs.push(l.log_signature.map(|s| s.to_vec()));
+            signers.push(l.signer.map(|s| s.to_vec()));
+            recv.push(l.received_at_us);
+        }
+        let mut tx = self.pool.begin().await?;
+        let created: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "INSERT INTO logs (leaf_hash, site_id, iot_device_id, meter_id, ts_start_us, canonical, log_signature, \
+             signer, received_at_us) \
+             SELECT h, s, d, m, t, c, sg, sr, r FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], \
+             $5::int8[], $6::text[], $7::bytea[], $8::bytea[], $9::int8[]) WITH ORDINALITY \
+             AS u(h, s, d, m, t, c, sg, sr, r, ord) ORDER BY ord \
+             ON CONFLICT (leaf_hash) DO NOTHING RETURNING log_id, leaf_hash",
+        )
+        .bind(&hashes)
+        .bind(&sites)
+        .bind(&devices)
+        .bind(&meters)
+        .bind(&ts)
+        .bind(&canon)
+        .bind(&sigs)
+        .bind(&signers)
+        .bind(&recv)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut new_ids: std::collections::HashMap<Vec<u8>, i64> = created.into_iter().map(|(id, h)| (h, id)).collect();
+        let missing: Vec<Vec<u8>> = hashes.iter().filter(|h| !new_ids.contains_key(*h)).cloned().collect();
+        let mut old_ids: std::collections::HashMap<Vec<u8>, i64> = std::collections::HashMap::new();
+        if !missing.is_empty() {
+            let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT log_id, leaf_hash FROM logs WHERE leaf_hash = ANY($1)")
+                .bind(&missing)
+                .fetch_all(&mut *tx)
+                .await?;
+            old_ids.extend(rows.into_iter().map(|(id, h)| (h, id)));
+        }
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(n);
+        for h in &hashes {
+            if let Some(id) = new_ids.remove(h) {
+                // The first occurrence in the group is the one that was created.
+                old_ids.insert(h.clone(), id);
+                out.push(Inserted { log_id: id, created: true });
+            } else {
+                let id = *old_ids
+                    .get(h)
+                    .ok_or_else(|| StoreError::Integrity("a log neither inserted nor found".into()))?;
+                out.push(Inserted { log_id: id, created: false });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn flush(&self, req: FlushRequest) -> StoreResult<Option<Flushed>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(FLUSH_LOCK).execute(&mut *tx).await?;
+        let last: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, head_hash FROM batches ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
+        let seq = last.as_ref().map_or(1, |l| l.0 + 1);
+        let prev = match last {
+            Some((_, h)) => fixed::<32>(Some(h), "head_hash")?,
+            None => None,
+        };
+        let mut rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "UPDATE logs SET batch_seq = $1, leaf_index = t.idx \
+             FROM (SELECT log_id AS id, row_number() OVER (ORDER BY log_id) - 1 AS idx \
+                   FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT $2) AS t \
+             WHERE logs.log_id = t.id AND logs.batch_seq IS NULL RETURNING logs.leaf_index, logs.leaf_hash",
+        )
+        .bind(seq)
+        .bind(req.max_logs as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        rows.sort_unstable_by_key(|r| r.0);
+        if rows.iter().enumerate().any(|(i, r)| r.0 != i as i64) {
+            return Err(StoreError::Integrity("leaf indexes of a flush are not 0..n".into()));
+        }
+        let leaves = rows
+            .into_iter()
+            .map(|r| fixed::<32>(Some(r.1), "leaf_hash").map(|h| Hash(h.expect("some"))))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let blob = leaves_to_blob(&leaves);
+        let batch = build_flushed_batch(leaves, &req, seq as u64, prev)?;
+        let h = &batch.head;
+        sqlx::query(
+            "INSERT INTO batches (seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, created_at, \
+             head_hash, signature, public_key, leaves) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(seq)
+        .bind(&h.batch_id)
+        .bind(&h.gateway_id)
+        .bind(h.log_count as i64)
+        .bind(h.merkle_root.0.to_vec())
+        .bind(h.prev_head_hash.map(|p| p.0.to_vec()))
+        .bind(h.created_at.to_rfc3339())
+        .bind(batch.head_hash.0.to_vec())
+        .bind(batch.signature.as_ref().map(|s| s.signature.to_vec()))
+        .bind(batch.signature.as_ref().map(|s| s.public_key.to_vec()))
+        .bind(blob)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(Flushed { batch }))
+    }
+
+    async fn log_by_id(&self, log_id: i64) -> StoreResult<Option<StoredLog>> {
+        let sql = format!("SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE l.log_id = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(log_id).fetch_optional(&self.pool).await?.as_ref().map(log_row).transpose()
+    }
+
+    async fn log_by_leaf(&self, leaf_hash: [u8; 32]) -> StoreResult<Option<StoredLog>> {
+        let sql = format!("SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE l.leaf_hash = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(leaf_hash.to_vec()).fetch_optional(&self.pool).await?.as_ref().map(log_row).transpose()
+    }
+
+    async fn list_logs(&self, f: LogFilter) -> StoreResult<Vec<StoredLog>> {
+        let mut sql = format!("SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE 1=1");
+        let mut n = 0;
+        let mut cond = |c: &str| {
+            n += 1;
+            sql.push_str(&format!(" AND {c} ${n}"));
+        };
+        if f.site_id.is_some() { cond("l.site_id ="); }
+        if f.iot_device_id.is_some() { cond("l.iot_device_id ="); }
+        if f.meter_id.is_some() { cond("l.meter_id ="); }
+        if f.from_us.is_some() { cond("l.ts_start_us >="); }
+        if f.to_us.is_some() { cond("l.ts_start_us <"); }
+        if f.batch_seq.is_some() { cond("l.batch_seq ="); }
+        if f.after.is_some() { cond("l.log_id >"); }
+        match f.unbatched {
+            Some(true) => sql.push_str(" AND l.batch_seq IS NULL"),
+            Some(false) => sql.push_str(" AND l.batch_seq IS NOT NULL"),
+            None => {}
+        }
+        sql.push_str(&format!(" ORDER BY l.log_id LIMIT ${}", n + 1));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for s in [f.site_id, f.iot_device_id, f.meter_id].into_iter().flatten() {
+            q = q.bind(s);
+        }
+        for v in [f.from_us, f.to_us, f.batch_seq, f.after].into_iter().flatten() {
+            q = q.bind(v);
+        }
+        q = q.bind(f.limit);
+        q.fetch_all(&self.pool).await?.iter().map(log_row).collect()
+    }
+
+    async fn batch_by_seq(&self, seq: i64) -> StoreResult<Option<BatchRow>> {
+        let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE seq = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(seq).fetch_optional(&self.pool).await?.as_ref().map(batch_row).transpose()
+    }
+
+    async fn batch_by_id(&self, batch_id: &str) -> StoreResult<Option<BatchRow>> {
+        let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE batch_id = $1");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(batch_id).fetch_optional(&self.pool).await?.as_ref().map(batch_row).transpose()
+    }
+
+    async fn batch_leaves(&self, seq: i64) -> StoreResult<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar("SELECT leaves FROM batches WHERE seq = $1").bind(seq).fetch_optional(&self.pool).await?)
+    }
+
+    async fn list_batches(&self, before: Option<i64>, limit: i64) -> StoreResult<Vec<BatchRow>> {
+        let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE seq < $1 ORDER BY seq DESC LIMIT $2");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(batch_row)
+            .collect()
+    }
+
+    async fn oldest_unbatched(&self) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT received_at_us FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn count_unbatched(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM logs WHERE batch_seq IS NULL").fetch_one(&self.pool).await?)
+    }
+}

@@ -1,0 +1,478 @@
+//! SQLite storage: one file in the data directory, WAL journal,
+//! `synchronous=FULL` (a commit is fsynced before it returns), one writer
+//! connection (the group commit and the flushes) and a pool of readers.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use kwh_btc_iot_core::Hash;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use super::*;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts them.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE logs (
+  log_id INTEGER PRIMARY KEY,
+  leaf_hash BLOB NOT NULL,
+  site_id TEXT NOT NULL,
+  iot_device_id TEXT NOT NULL,
+  meter_id TEXT NOT NULL,
+  ts_start_us INTEGER NOT NULL,
+  canonical TEXT NOT NULL,
+  log_signature BLOB,
+  signer BLOB,
+  received_at_us INTEGER NOT NULL,
+  batch_seq INTEGER,
+  leaf_index INTEGER
+);
+CREATE UNIQUE INDEX logs_leaf_hash ON logs(leaf_hash);
+CREATE INDEX logs_unbatched ON logs(log_id) WHERE batch_seq IS NULL;
+CREATE INDEX logs_batch ON logs(batch_seq, leaf_index) WHERE batch_seq IS NOT NULL;
+CREATE INDEX logs_device ON logs(iot_device_id, log_id);
+CREATE TABLE batches (
+  seq INTEGER PRIMARY KEY,
+  batch_id TEXT NOT NULL UNIQUE,
+  gateway_id TEXT NOT NULL,
+  log_count INTEGER NOT NULL,
+  merkle_root BLOB NOT NULL,
+  prev_head_hash BLOB,
+  created_at TEXT NOT NULL,
+  head_hash BLOB NOT NULL,
+  signature BLOB,
+  public_key BLOB,
+  anchor_status TEXT NOT NULL DEFAULT 'pending',
+  leaves BLOB NOT NULL
+);
+"#];
+
+const LOG_COLUMNS: &str = "l.log_id, l.leaf_hash, l.canonical, l.log_signature, l.signer, l.received_at_us, \
+     l.batch_seq, l.leaf_index, b.batch_id, l.iot_device_id";
+const BATCH_COLUMNS: &str = "seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, created_at, \
+     head_hash, signature, public_key, anchor_status";
+
+/// The SQLite storage.
+pub struct SqliteStorage {
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: std::path::PathBuf,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn row_to_log(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredLogRaw,)> {
+    Ok((StoredLogRaw {
+        log_id: r.get(0)?,
+        leaf_hash: r.get(1)?,
+        canonical: r.get(2)?,
+        log_signature: r.get(3)?,
+        signer: r.get(4)?,
+        received_at_us: r.get(5)?,
+        batch_seq: r.get(6)?,
+        leaf_index: r.get(7)?,
+        batch_id: r.get(8)?,
+        iot_device_id: r.get(9)?,
+    },))
+}
+
+struct StoredLogRaw {
+    log_id: i64,
+    leaf_hash: Vec<u8>,
+    canonical: String,
+    log_signature: Option<Vec<u8>>,
+    signer: Option<Vec<u8>>,
+    received_at_us: i64,
+    batch_seq: Option<i64>,
+    leaf_index: Option<i64>,
+    batch_id: Option<String>,
+    iot_device_id: String,
+}
+
+impl StoredLogRaw {
+    fn cook(self) -> StoreResult<StoredLog> {
+        Ok(StoredLog {
+            log_id: self.log_id,
+            leaf_hash: fixed::<32>(Some(self.leaf_hash), "leaf_hash")?.expect("some"),
+            canonical: self.canonical,
+            log_signature: fixed::<64>(self.log_signature, "log_signature")?,
+            signer: fixed::<32>(self.signer, "signer")?,
+            received_at_us: self.received_at_us,
+            batch_seq: self.batch_seq,
+            leaf_index: self.leaf_index,
+            batch_id: self.batch_id,
+            iot_device_id: self.iot_device_id,
+        })
+    }
+}
+
+fn row_to_batch(r: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRaw> {
+    Ok(BatchRaw {
+        seq: r.get(0)?,
+        batch_id: r.get(1)?,
+        gateway_id: r.get(2)?,
+        log_count: r.get(3)?,
+        merkle_root: r.get(4)?,
+        prev_head_hash: r.get(5)?,
+        created_at: r.get(6)?,
+        head_hash: r.get(7)?,
+        signature: r.get(8)?,
+        public_key: r.get(9)?,
+        anchor_status: r.get(10)?,
+    })
+}
+
+pub(crate) struct BatchRaw {
+    pub seq: i64,
+    pub batch_id: String,
+    pub gateway_id: String,
+    pub log_count: i64,
+    pub merkle_root: Vec<u8>,
+    pub prev_head_hash: Option<Vec<u8>>,
+    pub created_at: String,
+    pub head_hash: Vec<u8>,
+    pub signature: Option<Vec<u8>>,
+    pub public_key: Option<Vec<u8>>,
+    pub anchor_status: String,
+}
+
+impl BatchRaw {
+    pub(crate) fn cook(self) -> StoreResult<BatchRow> {
+        Ok(BatchRow {
+            seq: self.seq,
+            batch_id: self.batch_id,
+            gateway_id: self.gateway_id,
+            log_count: self.log_count,
+            merkle_root: fixed::<32>(Some(self.merkle_root), "merkle_root")?.expect("some"),
+            prev_head_hash: fixed::<32>(self.prev_head_hash, "prev_head_hash")?,
+            created_at: self.created_at,
+            head_hash: fixed::<32>(Some(self.head_hash), "head_hash")?.expect("some"),
+            signature: fixed::<64>(self.signature, "signature")?,
+            public_key: fixed::<32>(self.public_key, "public_key")?,
+            anchor_status: self.anchor_status,
+        })
+    }
+}
+
+impl SqliteStorage {
+    /// Opens (creating and migrating) `dir/kwh-btc-iot.sqlite3`.
+    pub fn open(dir: &Path) -> StoreResult<SqliteStorage> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Task(format!("creating {}: {e}", dir.display())))?;
+        let path = dir.join("kwh-btc-iot.sqlite3");
+        let mut writer = Connection::open(&path)?;
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        Ok(SqliteStorage { writer: Arc::new(Mutex::new(writer)), readers: Arc::new(Mutex::new(Vec::new())), path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let w = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = w.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let pool = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => {
+                    let c = Connection::open_with_flags(
+                        &path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )?;
+                    c.busy_timeout(std::time::Duration::from_secs(30))?;
+                    c
+                }
+            };
+            let out = f(&conn);
+            let mut p = pool.lock().unwrap_or_else(|p| p.into_inner());
+            if p.len() < 16 {
+                p.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?)).await
+    }
+
+    async fn check_identity(&self, gateway_id: &str, public_key: &[u8; 32]) -> StoreResult<()> {
+        let (gid, pk) = (gateway_id.to_string(), kwh_btc_iot_core::hash::to_hex(public_key));
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let get = |k: &str| -> rusqlite::Result<Option<String>> {
+                tx.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0)).optional()
+            };
+            let (old_id, old_pk) = (get("gateway_id")?, get("public_key")?);
+            check_same(old_id.as_deref(), old_pk.as_deref(), &gid, &pk)?;
+            tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('gateway_id', ?1)", [&gid])?;
+            tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('public_key', ?1)", [&pk])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_logs(&self, logs: Vec<NewLog>) -> StoreResult<Vec<Inserted>> {
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let mut out = Vec::with_capacity(logs.len());
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO logs (leaf_hash, site_id, iot_device_id, meter_id, ts_start_us, canonical, \
+                     log_signature, signer, received_at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                     ON CONFLICT (leaf_hash) DO NOTHING RETURNING log_id",
+                )?;
+                let mut find = tx.prepare_cached("SELECT log_id FROM logs WHERE leaf_hash = ?1")?;
+                for l in &logs {
+                    let id: Option<i64> = ins
+                        .query_row(
+                            params![
+                                &l.leaf_hash[..],
+                                l.site_id,
+                                l.iot_device_id,
+                                l.meter_id,
+                                l.ts_start_us,
+                                l.canonical,
+                                l.log_signature.as_ref().map(|s| &s[..]),
+                                l.signer.as_ref().map(|s| &s[..]),
+                                l.received_at_us
+                            ],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    out.push(match id {
+                        Some(log_id) => Inserted { log_id, created: true },
+                        None => Inserted { log_id: find.query_row([&l.leaf_hash[..]], |r| r.get(0))?, created: false },
+                    });
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn flush(&self, req: FlushRequest) -> StoreResult<Option<Flushed>> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let last: Option<(i64, Vec<u8>)> = tx
+                .query_row("SELECT seq, head_hash FROM batches ORDER BY seq DESC LIMIT 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            let seq = last.as_ref().map_or(1, |l| l.0 + 1);
+            let prev = match last {
+                Some((_, h)) => fixed::<32>(Some(h), "head_hash")?,
+                None => None,
+            };
+            let mut rows: Vec<(i64, [u8; 32])> = Vec::new();
+            {
+                let mut st = tx.prepare(
+                    "UPDATE logs SET batch_seq = ?1, leaf_index = t.idx \
+                     FROM (SELECT log_id AS id, row_number() OVER (ORDER BY log_id) - 1 AS idx \
+                           FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT ?2) AS t \
+                     WHERE logs.log_id = t.id RETURNING logs.leaf_index, logs.leaf_hash",
+                )?;
+                let mut q = st.query(params![seq, req.max_logs as i64])?;
+                while let Some(r) = q.next()? {
+                    let h: Vec<u8> = r.get(1)?;
+                    rows.push((r.get(0)?, fixed::<32>(Some(h), "leaf_hash")?.expect("some")));
+                }
+            }
+            if rows.is_empty() {
+                return Ok(None);
+            }
+            rows.sort_unstable_by_key(|r| r.0);
+            if rows.iter().enumerate().any(|(i, r)| r.0 != i as i64) {
+                return Err(StoreError::Integrity("leaf indexes of a flush are not 0..n".into()));
+            }
+            let leaves: Vec<Hash> = rows.into_iter().map(|r| Hash(r.1)).collect();
+            let blob = leaves_to_blob(&leaves);
+            let batch = build_flushed_batch(leaves, &req, seq as u64, prev)?;
+            let h = &batch.head;
+            tx.execute(
+                "INSERT INTO batches (seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, \
+                 created_at, head_hash, signature, public_key, leaves) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    seq,
+                    h.batch_id,
+                    h.gateway_id,
+                    h.log_count as i64,
+                    &h.merkle_root.0[..],
+                    h.prev_head_hash.as_ref().map(|p| p.0.to_vec()),
+                    h.created_at.to_rfc3339(),
+                    &batch.head_hash.0[..],
+                    batch.signature.as_ref().map(|s| s.signature.to_vec()),
+                    batch.signature.as_ref().map(|s| s.public_key.to_vec()),
+                    blob
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Some(Flushed { batch }))
+        })
+        .await
+    }
+
+    async fn log_by_id(&self, log_id: i64) -> StoreResult<Option<StoredLog>> {
+        self.read(move |c| {
+            let sql = format!("SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE l.log_id = ?1");
+            c.prepare_cached(&sql)?.query_row([log_id], row_to_log).optional()?.map(|r| r.0.cook()).transpose()
+        })
+        .await
+    }
+
+    async fn log_by_leaf(&self, leaf_hash: [u8; 32]) -> StoreResult<Option<StoredLog>> {
+        self.read(move |c| {
+            let sql = format!("SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE l.leaf_hash = ?1");
+            c.prepare_cached(&sql)?.query_row([&leaf_hash[..]], row_to_log).optional()?.map(|r| r.0.cook()).transpose()
+        })
+        .await
+    }
+
+    async fn list_logs(&self, f: LogFilter) -> StoreResult<Vec<StoredLog>> {
+        self.read(move |c| {
+            let mut sql = format!("SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE 1=1");
+            let mut args: Vec<rusqlite::types::Value> = Vec::new();
+            let mut add = |cond: &str, v: rusqlite::types::Value| {
+                args.push(v);
+                sql.push_str(&format!(" AND {cond} ?{}", args.len()));
+            };
+            use rusqlite::types::Value as V;
+            if let Some(v) = f.site_id { add("l.site_id =", V::Text(v)); }
+            if let Some(v) = f.iot_device_id { add("l.iot_device_id =", V::Text(v)); }
+            if let Some(v) = f.meter_id { add("l.meter_id =", V::Text(v)); }
+            if let Some(v) = f.from_us { add("l.ts_start_us >=", V::Integer(v)); }
+            if let Some(v) = f.to_us { add("l.ts_start_us <", V::Integer(v)); }
+            if let Some(v) = f.batch_seq { add("l.batch_seq =", V::Integer(v)); }
+            if let Some(v) = f.after { add("l.log_id >", V::Integer(v)); }
+            match f.unbatched {
+                Some(true) => sql.push_str(" AND l.batch_seq IS NULL"),
+                Some(false) => sql.push_str(" AND l.batch_seq IS NOT NULL"),
+                None => {}
+            }
+            args.push(V::Integer(f.limit));
+            sql.push_str(&format!(" ORDER BY l.log_id LIMIT ?{}", args.len()));
+            let mut st = c.prepare(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args), row_to_log)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(|r| r.0.cook())).collect()
+        })
+        .await
+    }
+
+    async fn batch_by_seq(&self, seq: i64) -> StoreResult<Option<BatchRow>> {
+        self.read(move |c| {
+            let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE seq = ?1");
+            c.prepare_cached(&sql)?.query_row([seq], row_to_batch).optional()?.map(BatchRaw::cook).transpose()
+        })
+        .await
+    }
+
+    async fn batch_by_id(&self, batch_id: &str) -> StoreResult<Option<BatchRow>> {
+        let id = batch_id.to_string();
+        self.read(move |c| {
+            let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE batch_id = ?1");
+            c.prepare_cached(&sql)?.query_row([id], row_to_batch).optional()?.map(BatchRaw::cook).transpose()
+        })
+        .await
+    }
+
+    async fn batch_leaves(&self, seq: i64) -> StoreResult<Option<Vec<u8>>> {
+        self.read(move |c| Ok(c.query_row("SELECT leaves FROM batches WHERE seq = ?1", [seq], |r| r.get(0)).optional()?))
+            .await
+    }
+
+    async fn list_batches(&self, before: Option<i64>, limit: i64) -> StoreResult<Vec<BatchRow>> {
+        self.read(move |c| {
+            let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2");
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(params![before.unwrap_or(i64::MAX), limit], row_to_batch)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(BatchRaw::cook)).collect()
+        })
+        .await
+    }
+
+    async fn oldest_unbatched(&self) -> StoreResult<Option<i64>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT received_at_us FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn count_unbatched(&self) -> StoreResult<i64> {
+        self.read(|c| Ok(c.query_row("SELECT count(*) FROM logs WHERE batch_seq IS NULL", [], |r| r.get(0))?)).await
+    }
+}
+
+/// Refuses a second identity on one database.
+pub(crate) fn check_same(old_id: Option<&str>, old_pk: Option<&str>, id: &str, pk: &str) -> StoreResult<()> {
+    if let Some(old) = old_pk {
+        if old != pk {
+            return Err(StoreError::Integrity(format!(
+                "this database belongs to the gateway key {old}, but the key file holds {pk}: \
+                 restore the original key file (or pass --key-file) instead of starting a new chain"
+            )));
+        }
+    }
+    if let Some(old) = old_id {
+        if old != id {
+            return Err(StoreError::Integrity(format!(
+                "this database belongs to gateway_id {old:?}, not {id:?}"
+            )));
+        }
+    }
+    Ok(())
+}
