@@ -1,0 +1,176 @@
+//! Batches and receipts: `buildBatch` (head, signature, one receipt per log)
+//! and `verifyReceipt` (a structured result, never an exception for a bad
+//! receipt).
+
+use js_sys::{Date, JsString, Object};
+use kwh_btc_iot_core::batch::{public_key_from_hex, BatchParams, Keypair};
+use kwh_btc_iot_core::hash::to_hex;
+use kwh_btc_iot_core::json::Value;
+use kwh_btc_iot_core::receipt::{verify_receipt as core_verify_receipt, Verification, VerifyOptions};
+use kwh_btc_iot_core::time::Timestamp;
+use kwh_btc_iot_core::{self as core, Error, ErrorCode};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::convert::{
+    array_arg, for_each_json, hash_arg, js_error, js_error_at, json_bytes, key, key_bytes_arg, option, options_arg, to_js,
+    type_name, u64_arg,
+};
+use crate::log::{at_index, warning_value};
+
+const BUILD_OPTIONS: [&str; 6] = ["gatewayId", "batchId", "seq", "prevHeadHash", "createdAt", "signingKey"];
+const VERIFY_OPTIONS: [&str; 1] = ["gatewayKey"];
+
+/// Builds a batch over logs: the RFC 9162 tree over their leaf hashes (in the
+/// order given), the `embatch-1` head, its hash, its Ed25519 signature when
+/// `signingKey` is given, and one `emreceipt-1` receipt per log.
+///
+/// Options: `gatewayId`, `batchId` (1..128 characters), `seq` (1, 2, ...),
+/// `prevHeadHash` (the previous head's hash, exactly when `seq > 1`),
+/// `createdAt` (RFC 3339 string or `Date`; defaults to now), `signingKey`
+/// (the 32-byte Ed25519 seed as 64 hex characters or a `Uint8Array`; omit
+/// for an unsigned batch). Unknown options are refused. The first invalid
+/// log stops the build; the error's `.index` and `.member` (`[i]....`) say
+/// which.
+#[wasm_bindgen(js_name = buildBatch, unchecked_return_type = "BuiltBatch")]
+pub fn build_batch(
+    #[wasm_bindgen(unchecked_param_type = "Array<LogInput | string | Uint8Array>")] logs: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BuildBatchOptions")] opts: JsValue,
+) -> Result<JsValue, JsValue> {
+    let arr = array_arg(&logs, "logs").map_err(js_error)?;
+    let opts = options_arg(&opts, "opts", &BUILD_OPTIONS).map_err(js_error)?;
+    let params = batch_params(&opts).map_err(js_error)?;
+    let key_pair = match option(&opts, "signingKey") {
+        Some(v) => Some(Keypair::from_seed(&key_bytes_arg(&v, "signing_key").map_err(js_error)?)),
+        None => None,
+    };
+    let mut texts = Vec::with_capacity(arr.length() as usize);
+    for_each_json(arr, |_, bytes| {
+        texts.push(bytes.to_vec());
+        Ok(())
+    })
+    .map_err(|(e, i)| js_error_at(at_index(e, i), i))?;
+    let refs: Vec<&[u8]> = texts.iter().map(Vec::as_slice).collect();
+    let built = core::build_batch(&refs, params, key_pair.as_ref()).map_err(|e| {
+        // The core names the failing log in the member as "[i]..."; expose
+        // the index as a number too.
+        let index = e.member.as_deref().and_then(member_index);
+        match index {
+            Some(i) => js_error_at(e, i),
+            None => js_error(e),
+        }
+    })?;
+    let batch = &built.batch;
+    to_js(&Value::Object(vec![
+        (key("head"), batch.head.to_value()),
+        (key("headHash"), Value::str(batch.head_hash.to_hex())),
+        (key("signature"), batch.signature.as_ref().map_or(Value::Null, |s| s.to_value())),
+        (key("receipts"), Value::Array(built.receipts.iter().map(|r| r.to_value()).collect())),
+        (key("warnings"), Value::Array(built.warnings.iter().map(|(i, w)| warning_value(w, Some(*i))).collect())),
+    ]))
+}
+
+/// `"[12].tx.channel"` -> 12.
+fn member_index(member: &str) -> Option<usize> {
+    member.strip_prefix('[')?.split(']').next()?.parse().ok()
+}
+
+fn batch_params(opts: &Option<Object>) -> Result<BatchParams, Error> {
+    if opts.is_none() {
+        return Err(Error::member(
+            ErrorCode::MissingMember,
+            "opts",
+            "is required: { gatewayId, batchId, seq, prevHeadHash?, createdAt?, signingKey? }",
+        ));
+    }
+    let text = |name: &str, member: &str| -> Result<String, Error> {
+        match option(opts, name) {
+            None => Err(Error::member(ErrorCode::MissingMember, member, format!("is required (option {name})"))),
+            Some(v) => v.as_string().ok_or_else(|| {
+                Error::member(ErrorCode::InvalidType, member, format!("must be a string (option {name}), got {}", type_name(&v)))
+            }),
+        }
+    };
+    let gateway_id = text("gatewayId", "gateway_id")?;
+    let batch_id = text("batchId", "batch_id")?;
+    let seq = match option(opts, "seq") {
+        None => return Err(Error::member(ErrorCode::MissingMember, "seq", "is required (option seq: 1, 2, 3, ...)")),
+        Some(v) => u64_arg(&v, "seq")?,
+    };
+    let prev_head_hash = match option(opts, "prevHeadHash") {
+        None => None,
+        Some(v) => Some(hash_arg(&v, "prev_head_hash")?),
+    };
+    let created_at = match option(opts, "createdAt") {
+        None => timestamp_of_date(&Date::new_0())?,
+        Some(v) => {
+            if let Some(d) = v.dyn_ref::<Date>() {
+                timestamp_of_date(d)?
+            } else if let Some(s) = v.as_string() {
+                Timestamp::parse(&s).map_err(|why| {
+                    Error::member(ErrorCode::InvalidTimestamp, "created_at", format!("\"{s}\" {why}"))
+                })?
+            } else {
+                return Err(Error::member(
+                    ErrorCode::InvalidType,
+                    "created_at",
+                    format!("must be an RFC 3339 string or a Date (option createdAt), got {}", type_name(&v)),
+                ));
+            }
+        }
+    };
+    Ok(BatchParams { gateway_id, batch_id, seq, prev_head_hash, created_at })
+}
+
+fn timestamp_of_date(d: &Date) -> Result<Timestamp, Error> {
+    // toISOString throws on an invalid Date: check first, never let a JS
+    // exception cross the module.
+    if d.get_time().is_nan() {
+        return Err(Error::member(ErrorCode::InvalidTimestamp, "created_at", "is an invalid Date"));
+    }
+    let iso: JsString = d.to_iso_string();
+    let s = String::from(&iso);
+    Timestamp::parse(&s)
+        .map_err(|why| Error::member(ErrorCode::InvalidTimestamp, "created_at", format!("\"{s}\" {why}")))
+}
+
+/// Verifies an `emreceipt-1` receipt offline: recomputes the leaf hash from
+/// the log, folds the inclusion path to the head's Merkle root, checks the
+/// head's Ed25519 signature (by `gatewayKey` when given), reports anchors.
+///
+/// Never throws for a bad receipt: malformed or forged input is a result
+/// with `valid: false` and `errors` naming the code, member and rule. Throws
+/// only for a bad option (e.g. a `gatewayKey` that is not an Ed25519 key).
+#[wasm_bindgen(js_name = verifyReceipt, unchecked_return_type = "Verification")]
+pub fn verify_receipt(
+    #[wasm_bindgen(unchecked_param_type = "Receipt | string | Uint8Array")] receipt: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] opts: JsValue,
+) -> Result<JsValue, JsValue> {
+    let opts = options_arg(&opts, "opts", &VERIFY_OPTIONS).map_err(js_error)?;
+    let gateway_key = match option(&opts, "gatewayKey") {
+        None => None,
+        Some(v) => {
+            let bytes = key_bytes_arg(&v, "gateway_key").map_err(js_error)?;
+            Some(public_key_from_hex(&to_hex(&bytes), "gateway_key").map_err(js_error)?)
+        }
+    };
+    let opts = VerifyOptions { gateway_key };
+    let v = match json_bytes(&receipt, "receipt") {
+        Ok(bytes) => core_verify_receipt(&bytes, &opts),
+        Err(e) => unreadable_receipt(e, &opts),
+    };
+    js_sys::JSON::parse(&v.to_json())
+}
+
+/// The result for a receipt that could not even be turned into JSON bytes
+/// (a `NaN` member, a lone surrogate, ...): the core's shape for a receipt
+/// that fails to parse, with this reason.
+fn unreadable_receipt(e: Error, opts: &VerifyOptions) -> Verification {
+    let mut v = core_verify_receipt(b"", opts);
+    if let Some(first) = v.steps.first_mut() {
+        first.detail = e.message.clone();
+    }
+    v.errors = vec![e.into()];
+    v.valid = false;
+    v
+}

@@ -1,0 +1,416 @@
+//! JS values in, JS values out, core errors thrown as JS `Error`s.
+//!
+//! The core parses JSON bytes with a strict I-JSON parser; this module makes
+//! sure those bytes are exactly the data the caller passed:
+//!
+//! - a JS string is JSON text. Passing it to WebAssembly encodes it as UTF-8,
+//!   which silently turns a lone UTF-16 surrogate into U+FFFD; such strings
+//!   are refused (`lone_surrogate`) instead of hashed as something else.
+//! - a `Uint8Array` is UTF-8 JSON bytes, passed as they are.
+//! - any other value is serialized with `JSON.stringify`, which silently turns
+//!   `NaN` and `±Infinity` into `null`; those are refused
+//!   (`number_out_of_range`, naming the member). `undefined` members are
+//!   omitted, as `JSON.stringify` does (an optional member set to `undefined`
+//!   is absent); `toJSON` is honoured (a `Date` becomes its ISO string).
+//!
+//! Every failure is a core [`Error`], thrown as a JS `Error` with `.code`,
+//! `.member` and `.family`. Nothing here panics: with `panic = "abort"` a
+//! panic would reach JS as an `unreachable` trap.
+
+use std::borrow::Cow;
+
+use js_sys::{Array, JsString, Object, Reflect, Uint8Array, JSON};
+use kwh_btc_iot_core::json::Value;
+use kwh_btc_iot_core::{jcs, Error, ErrorCode, Hash};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Largest JSON input accepted, in bytes (UTF-8) or UTF-16 code units. The
+/// core has its own, smaller limits for logs (64 KiB) and receipts (1 MiB);
+/// this one keeps an absurd input from exhausting WebAssembly memory, which
+/// would trap.
+pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Largest number of hashes or logs in one array argument.
+pub const MAX_ARRAY_LEN: u32 = 1 << 26;
+
+/// A core error as a thrown JS `Error` with `.code`, `.member`, `.family`.
+pub fn js_error(e: Error) -> JsValue {
+    let err = js_sys::Error::new(&e.message);
+    set(&err, "code", &JsValue::from_str(e.code.as_str()));
+    set(&err, "member", &e.member.as_deref().map_or(JsValue::NULL, JsValue::from_str));
+    set(&err, "family", &JsValue::from_str(e.code.family().as_str()));
+    err.into()
+}
+
+/// [`js_error`] with an extra `.index` (the position in an array argument).
+pub fn js_error_at(e: Error, index: usize) -> JsValue {
+    let err = js_error(e);
+    set(&err, "index", &JsValue::from_f64(index as f64));
+    err
+}
+
+fn set(target: &JsValue, key: &str, value: &JsValue) {
+    // Reflect.set only fails on frozen objects; ours are fresh.
+    let _ = Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+fn too_large(member: &str, n: usize) -> Error {
+    Error::member(
+        ErrorCode::TooLarge,
+        member,
+        format!("is {n} bytes or more, larger than the {MAX_INPUT_BYTES} byte limit of this package"),
+    )
+}
+
+/// JSON text (string), UTF-8 JSON bytes (`Uint8Array`) or a JS value to
+/// serialize: the bytes the core parses. `member` names the argument.
+pub fn json_bytes(v: &JsValue, member: &str) -> Result<Vec<u8>, Error> {
+    if let Some(s) = v.dyn_ref::<JsString>() {
+        return js_string_bytes(s, member);
+    }
+    if let Some(bytes) = v.dyn_ref::<Uint8Array>() {
+        let n = bytes.length() as usize;
+        if n > MAX_INPUT_BYTES {
+            return Err(too_large(member, n));
+        }
+        return Ok(bytes.to_vec());
+    }
+    if v.is_undefined() {
+        return Err(Error::member(
+            ErrorCode::InvalidType,
+            member,
+            "is undefined; expected JSON text (string), UTF-8 JSON bytes (Uint8Array) or a JSON-serializable value",
+        ));
+    }
+    stringify_strict(v, member)
+}
+
+/// The UTF-8 bytes of a JS string, refusing lone surrogates.
+pub fn js_string_bytes(s: &JsString, member: &str) -> Result<Vec<u8>, Error> {
+    let units = s.length() as usize;
+    if units > MAX_INPUT_BYTES {
+        return Err(too_large(member, units));
+    }
+    let text = String::from(s);
+    // The UTF-8 encoder replaced any lone surrogate with U+FFFD. U+FFFD is
+    // rare in real input, so only then look at the UTF-16 code units.
+    if text.contains('\u{FFFD}') && !s.is_valid_utf16() {
+        return Err(Error::member(
+            ErrorCode::LoneSurrogate,
+            member,
+            "contains a lone UTF-16 surrogate, which is not Unicode text (encoding it would silently replace it with U+FFFD)",
+        ));
+    }
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(too_large(member, text.len()));
+    }
+    Ok(text.into_bytes())
+}
+
+#[wasm_bindgen(module = "/js/strict_json.js")]
+extern "C" {
+    /// `JSON.stringify` refusing NaN/Infinity: the text, `null` for a
+    /// non-finite number, `undefined` for a value that is not serializable.
+    #[wasm_bindgen(catch, js_name = stringifyStrict)]
+    fn stringify_strict_js(value: &JsValue) -> Result<JsValue, JsValue>;
+
+    /// The JSON texts of `items[start..end)` joined by NUL, or `null` when
+    /// an item needs the one-by-one path.
+    #[wasm_bindgen(catch, js_name = joinJsonTexts)]
+    fn join_json_texts(items: &Array, start: u32, end: u32) -> Result<JsValue, JsValue>;
+}
+
+/// `JSON.stringify(v)`, refusing what it would silently change.
+fn stringify_strict(v: &JsValue, member: &str) -> Result<Vec<u8>, Error> {
+    let text = match stringify_strict_js(v) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(Error::member(
+                ErrorCode::InvalidJson,
+                member,
+                format!("cannot be serialized as JSON: {}", describe_js_error(&e)),
+            ))
+        }
+    };
+    if let Some(text) = text.dyn_ref::<JsString>() {
+        return js_string_bytes(text, member);
+    }
+    if text.is_null() {
+        // A NaN or an Infinity: name its member.
+        let (path, n) = find_non_finite(v, 0).unwrap_or_default();
+        let at = if path.is_empty() { member.to_string() } else { path };
+        let what = if n.is_nan() { "NaN" } else if n > 0.0 { "Infinity" } else { "-Infinity" };
+        return Err(Error::member(
+            ErrorCode::NumberOutOfRange,
+            at,
+            format!("is {what}, which JSON cannot represent (JSON.stringify would turn it into null)"),
+        ));
+    }
+    Err(Error::member(
+        ErrorCode::InvalidType,
+        member,
+        format!("a {} is not JSON-serializable", type_name(v)),
+    ))
+}
+
+/// Calls `f(index, json_bytes)` for every item of an array of JSON inputs,
+/// in order, with exactly the bytes [`json_bytes`] would give for each item.
+/// Items go through JS in chunks joined by NUL (one string crossing per
+/// chunk instead of several calls per item); a chunk that cannot (bytes, a
+/// NaN, a lone surrogate, a NUL in a text, ...) is converted item by item,
+/// so errors are the same as for one item. An error comes with its index.
+pub fn for_each_json(
+    arr: &Array,
+    mut f: impl FnMut(usize, &[u8]) -> Result<(), Error>,
+) -> Result<(), (Error, usize)> {
+    const CHUNK: u32 = 1024;
+    let n = arr.length();
+    let mut start = 0;
+    while start < n {
+        let end = n.min(start + CHUNK);
+        let joined = join_json_texts(arr, start, end)
+            .ok()
+            .and_then(|v| v.dyn_into::<JsString>().ok())
+            .filter(|s| (s.length() as usize) <= MAX_INPUT_BYTES)
+            .map(String::from)
+            // U+FFFD may be a replaced lone surrogate: let the careful path decide.
+            .filter(|t| t.len() <= MAX_INPUT_BYTES && !t.contains('\u{FFFD}'));
+        let pieces = joined.as_ref().map(|t| t.split('\0').collect::<Vec<_>>());
+        match pieces {
+            Some(pieces) if pieces.len() == (end - start) as usize => {
+                for (k, piece) in pieces.iter().enumerate() {
+                    let i = start as usize + k;
+                    f(i, piece.as_bytes()).map_err(|e| (e, i))?;
+                }
+            }
+            _ => {
+                for i in start..end {
+                    let i = i as usize;
+                    let bytes = json_bytes(&arr.get(i as u32), "log").map_err(|e| (e, i))?;
+                    f(i, &bytes).map_err(|e| (e, i))?;
+                }
+            }
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+/// The member path of the first NaN/Infinity under `v` (`""` when `v` is
+/// one) and the number. Only runs after the strict serializer met one.
+fn find_non_finite(v: &JsValue, depth: usize) -> Option<(String, f64)> {
+    if let Some(n) = v.as_f64() {
+        return (!n.is_finite()).then(|| (String::new(), n));
+    }
+    if depth > 64 || !v.is_object() {
+        return None;
+    }
+    let join = |outer: String, (inner, n): (String, f64)| {
+        let path = if inner.is_empty() {
+            outer
+        } else if inner.starts_with('[') {
+            format!("{outer}{inner}")
+        } else {
+            format!("{outer}.{inner}")
+        };
+        (path, n)
+    };
+    if let Some(arr) = v.dyn_ref::<Array>() {
+        for i in 0..arr.length() {
+            if let Some(found) = find_non_finite(&arr.get(i), depth + 1) {
+                return Some(join(format!("[{i}]"), found));
+            }
+        }
+        return None;
+    }
+    let obj: &Object = v.unchecked_ref();
+    for key in Object::keys(obj).iter() {
+        let Some(name) = key.as_string() else { continue };
+        let Ok(child) = Reflect::get(v, &key) else { continue };
+        if let Some(found) = find_non_finite(&child, depth + 1) {
+            return Some(join(name, found));
+        }
+    }
+    None
+}
+
+/// The message of whatever JS threw.
+pub fn describe_js_error(e: &JsValue) -> String {
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return String::from(err.message());
+    }
+    e.as_string().unwrap_or_else(|| "an exception was thrown".to_string())
+}
+
+/// A JS array argument, or an `invalid_type` error.
+pub fn array_arg<'a>(v: &'a JsValue, member: &str) -> Result<&'a Array, Error> {
+    let arr = v.dyn_ref::<Array>().ok_or_else(|| {
+        Error::member(ErrorCode::InvalidType, member, format!("must be an array, got {}", type_name(v)))
+    })?;
+    if arr.length() > MAX_ARRAY_LEN {
+        return Err(Error::member(
+            ErrorCode::TooLarge,
+            member,
+            format!("has {} items, more than the {MAX_ARRAY_LEN} this package accepts", arr.length()),
+        ));
+    }
+    Ok(arr)
+}
+
+/// The JSON-ish type name of a JS value, for messages.
+pub fn type_name(v: &JsValue) -> String {
+    if v.is_null() {
+        "null".into()
+    } else if Array::is_array(v) {
+        "array".into()
+    } else {
+        v.js_typeof().as_string().unwrap_or_default()
+    }
+}
+
+/// A hex hash argument: exactly 64 lowercase hex characters.
+pub fn hash_arg(v: &JsValue, member: &str) -> Result<Hash, Error> {
+    match v.as_string() {
+        Some(s) => Hash::from_hex(&s, member),
+        None => Err(Error::member(
+            ErrorCode::InvalidType,
+            member,
+            format!("must be a hex string, got {}", type_name(v)),
+        )),
+    }
+}
+
+/// An array of hex hashes. The array is serialized once and parsed by the
+/// core's JSON parser, which is much faster than one boundary crossing per item.
+pub fn hash_list_arg(v: &JsValue, member: &str) -> Result<Vec<Hash>, Error> {
+    let arr = array_arg(v, member)?;
+    let text = JSON::stringify(arr).map_err(|e| {
+        Error::member(ErrorCode::InvalidJson, member, format!("cannot be serialized as JSON: {}", describe_js_error(&e)))
+    })?;
+    let bytes = js_string_bytes(&text, member)?;
+    let parsed = kwh_btc_iot_core::json::parse_with_depth(&bytes, 1).map_err(|e| {
+        // Only a nested array or object (too_deep) can fail here.
+        Error { code: e.code, member: Some(member.to_string()), message: format!("{member}: must be a flat array of hex strings ({})", e.message) }
+    })?;
+    let Value::Array(items) = parsed else {
+        return Err(Error::member(ErrorCode::InvalidType, member, "must be an array"));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::String(s) => Hash::from_hex(s, &format!("{member}[{i}]")),
+            other => Err(Error::member(
+                ErrorCode::InvalidType,
+                format!("{member}[{i}]"),
+                format!("must be a hex string, got {}", other.type_name()),
+            )),
+        })
+        .collect()
+}
+
+/// A non-negative integer argument (a number or a BigInt) up to 2^53-1.
+pub fn u64_arg(v: &JsValue, member: &str) -> Result<u64, Error> {
+    if let Some(n) = v.as_f64() {
+        if n.fract() == 0.0 && (0.0..=9_007_199_254_740_991.0).contains(&n) {
+            return Ok(n as u64);
+        }
+        return Err(Error::member(
+            ErrorCode::OutOfRange,
+            member,
+            format!("must be an integer within 0..2^53-1, got {n}"),
+        ));
+    }
+    if v.is_bigint() {
+        return match u64::try_from(v.clone()) {
+            Ok(n) if n <= 9_007_199_254_740_991 => Ok(n),
+            _ => Err(Error::member(ErrorCode::OutOfRange, member, "must be an integer within 0..2^53-1")),
+        };
+    }
+    Err(Error::member(ErrorCode::InvalidType, member, format!("must be a number, got {}", type_name(v))))
+}
+
+/// Reads an options object, refusing members it does not know (a typo such
+/// as `signingkey` must not silently produce an unsigned batch).
+pub fn options_arg(v: &JsValue, member: &str, allowed: &[&str]) -> Result<Option<Object>, Error> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    if !v.is_object() || Array::is_array(v) {
+        return Err(Error::member(ErrorCode::InvalidType, member, format!("must be an object, got {}", type_name(v))));
+    }
+    let obj: Object = v.clone().unchecked_into();
+    for key in Object::keys(&obj).iter() {
+        let name = key.as_string().unwrap_or_default();
+        if !allowed.contains(&name.as_str()) {
+            return Err(Error::member(
+                ErrorCode::UnknownMember,
+                format!("{member}.{name}"),
+                format!("is not an option here (allowed: {})", allowed.join(", ")),
+            ));
+        }
+    }
+    Ok(Some(obj))
+}
+
+/// `opts[name]`, with `undefined` and `null` as `None`.
+pub fn option(opts: &Option<Object>, name: &str) -> Option<JsValue> {
+    let o = opts.as_ref()?;
+    let v = Reflect::get(o, &JsValue::from_str(name)).ok()?;
+    (!v.is_undefined() && !v.is_null()).then_some(v)
+}
+
+/// 32 key bytes from 64 hex characters or a 32-byte `Uint8Array`.
+pub fn key_bytes_arg(v: &JsValue, member: &str) -> Result<[u8; 32], Error> {
+    if let Some(s) = v.as_string() {
+        let h = Hash::from_hex(s.trim(), member).map_err(|_| {
+            Error::member(ErrorCode::InvalidKey, member, "must be 64 lowercase hex characters (32 bytes)")
+        })?;
+        return Ok(h.0);
+    }
+    if let Some(bytes) = v.dyn_ref::<Uint8Array>() {
+        if bytes.length() == 32 {
+            let mut out = [0u8; 32];
+            bytes.copy_to(&mut out);
+            return Ok(out);
+        }
+        return Err(Error::member(
+            ErrorCode::InvalidKey,
+            member,
+            format!("must be 32 bytes, got a Uint8Array of {}", bytes.length()),
+        ));
+    }
+    Err(Error::member(
+        ErrorCode::InvalidType,
+        member,
+        format!("must be a hex string or a Uint8Array, got {}", type_name(v)),
+    ))
+}
+
+/// A core JSON value as a JS value (through canonical JSON text and
+/// `JSON.parse`: numbers round-trip exactly, one boundary crossing).
+pub fn to_js(v: &Value<'_>) -> Result<JsValue, JsValue> {
+    JSON::parse(&jcs::to_string(v))
+}
+
+/// Hex hashes as a JS array of strings.
+pub fn hashes_to_js(hashes: &[Hash]) -> Result<JsValue, JsValue> {
+    let mut text = String::with_capacity(2 + hashes.len() * 67);
+    text.push('[');
+    for (i, h) in hashes.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push('"');
+        text.push_str(&h.to_hex());
+        text.push('"');
+    }
+    text.push(']');
+    JSON::parse(&text)
+}
+
+/// An object member name for [`Value::Object`].
+pub fn key(s: &str) -> Cow<'static, str> {
+    Cow::Owned(s.to_string())
+}
