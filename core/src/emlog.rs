@@ -615,9 +615,11 @@ fn fmt_span(span_ns: i128) -> String {
 }
 
 fn write_ts(out: &mut Vec<u8>, t: &Timestamp) {
-    let mut s = String::with_capacity(32);
-    t.write_rfc3339(&mut s);
-    write_string(out, &s);
+    let mut buf = [0u8; 32];
+    let n = t.write_rfc3339_bytes(&mut buf);
+    out.push(b'"');
+    out.extend_from_slice(&buf[..n]);
+    out.push(b'"');
 }
 
 impl EnergyLog<'_> {

@@ -1,7 +1,5 @@
 //! RFC 3339 date-times: parsing with offset, normalization to UTC `Z`.
 
-use std::fmt::Write;
-
 /// A point in time at nanosecond precision, normalized to UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp {
@@ -175,28 +173,54 @@ impl Timestamp {
 
     /// Appends the normalized form to `out`.
     pub fn write_rfc3339(&self, out: &mut String) {
+        let mut buf = [0u8; 32];
+        let n = self.write_rfc3339_bytes(&mut buf);
+        out.push_str(std::str::from_utf8(&buf[..n]).expect("ASCII"));
+    }
+
+    /// Writes the normalized form into `buf` (ASCII, at most 30 bytes) and
+    /// returns its length. The hot path of canonicalization: no formatting
+    /// machinery, no allocation.
+    pub fn write_rfc3339_bytes(&self, buf: &mut [u8; 32]) -> usize {
         let days = self.unix_seconds.div_euclid(86_400);
-        let secs = self.unix_seconds.rem_euclid(86_400);
+        let secs = self.unix_seconds.rem_euclid(86_400) as u32;
         let (y, m, d) = civil_from_days(days);
-        let _ = write!(
-            out,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            y,
-            m,
-            d,
-            secs / 3600,
-            (secs / 60) % 60,
-            secs % 60
-        );
+        let y = y.clamp(0, 9999) as u32;
+        let put2 = |b: &mut [u8; 32], at: usize, v: u32| {
+            b[at] = b'0' + (v / 10) as u8;
+            b[at + 1] = b'0' + (v % 10) as u8;
+        };
+        put2(buf, 0, y / 100);
+        put2(buf, 2, y % 100);
+        buf[4] = b'-';
+        put2(buf, 5, m);
+        buf[7] = b'-';
+        put2(buf, 8, d);
+        buf[10] = b'T';
+        put2(buf, 11, secs / 3600);
+        buf[13] = b':';
+        put2(buf, 14, (secs / 60) % 60);
+        buf[16] = b':';
+        put2(buf, 17, secs % 60);
+        let mut n = 19;
         if self.nanos > 0 {
-            let mut frac = format!("{:09}", self.nanos);
-            while frac.ends_with('0') {
-                frac.pop();
+            buf[n] = b'.';
+            n += 1;
+            let mut v = self.nanos;
+            let mut digits = [0u8; 9];
+            for i in (0..9).rev() {
+                digits[i] = b'0' + (v % 10) as u8;
+                v /= 10;
             }
-            out.push('.');
-            out.push_str(&frac);
+            let mut len = 9;
+            while digits[len - 1] == b'0' {
+                len -= 1;
+            }
+            buf[n..n + len].copy_from_slice(&digits[..len]);
+            n += len;
         }
-        out.push('Z');
+        buf[n] = b'Z';
+        n + 1
     }
 
     /// `self - earlier` in nanoseconds.
