@@ -294,7 +294,7 @@ mod tests {
         for bad in [&b"[1,]"[..], b"[1", b"{}", b"[1]x", b"[,1]", b"[1}"] {
             assert!(split_json_array(bad, 8).is_err(), "{}", String::from_utf8_lossy(bad));
         }
-        assert_eq!(split_json_array(b"[[[[1]]]]", 3).unwrap_err().code, "too_deep");
+        assert_eq!(split_json_array(b"[[[[1]]]]", 2).unwrap_err().code, "too_deep");
     }
 
     #[test]
