@@ -38,7 +38,9 @@ bindings/ffi/generate-bindings.sh >/dev/null
 echo "== kotlin: mvn test (JUnit 5, JNA, host library from $TARGET_DIR/debug)"
 rm -rf bindings/kotlin/target/surefire-reports
 mvn_status=0
-(cd bindings/kotlin && mvn -q -B -Dstyle.color=never test -Dkwh.native.dir="$TARGET_DIR/debug" -Dkwh.repo.root="$ROOT") || mvn_status=$?
+# (sed: Maven 3.8's console library prints colour resets even in batch mode.)
+(cd bindings/kotlin && mvn -q -B -Dstyle.color=never test -Dkwh.native.dir="$TARGET_DIR/debug" -Dkwh.repo.root="$ROOT" 2>&1 \
+  | sed -u 's/\x1b\[[0-9;]*m//g') || mvn_status=$?
 
 # Surefire is quiet under -q: print its totals as one line.
 python3 - "$ROOT/bindings/kotlin/target/surefire-reports" <<'PY'
