@@ -5,7 +5,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use kwh_btc_iot_core::{
-    self as core, batch::BatchParams, emlog, hash, merkle, time::Timestamp, Hash, Keypair, MerkleTree, VerifyOptions,
+    self as core, batch::BatchParams, emlog, hash, merkle, time::Timestamp, Hash, Keypair,
+    MerkleTree, VerifyOptions,
 };
 
 const FOUNDING: &str = include_str!("../../tests/vectors/founding_example.json");
@@ -13,7 +14,9 @@ const FOUNDING: &str = include_str!("../../tests/vectors/founding_example.json")
 fn logs(n: usize) -> Vec<String> {
     // The founding example, compact, with a distinct meter id per log.
     let compact = String::from_utf8(core::canonicalize_json(FOUNDING.as_bytes()).unwrap()).unwrap();
-    (0..n).map(|i| compact.replace("MTR-001", &format!("MTR-{i:07}"))).collect()
+    (0..n)
+        .map(|i| compact.replace("MTR-001", &format!("MTR-{i:07}")))
+        .collect()
 }
 
 fn pipeline(c: &mut Criterion) {
@@ -33,7 +36,9 @@ fn pipeline(c: &mut Criterion) {
 
 fn merkle_root(c: &mut Criterion) {
     let n = 1_000_000usize;
-    let leaves: Vec<Hash> = (0..n as u32).map(|i| hash::leaf_hash_bytes(&i.to_le_bytes())).collect();
+    let leaves: Vec<Hash> = (0..n as u32)
+        .map(|i| hash::leaf_hash_bytes(&i.to_le_bytes()))
+        .collect();
     let mut g = c.benchmark_group("merkle_1m");
     g.sample_size(10);
     g.throughput(Throughput::Elements(n as u64));
@@ -47,9 +52,15 @@ fn merkle_root(c: &mut Criterion) {
             black_box(acc)
         })
     });
-    g.bench_function("root_streaming", |b| b.iter(|| black_box(merkle::root(&leaves))));
+    g.bench_function("root_streaming", |b| {
+        b.iter(|| black_box(merkle::root(&leaves)))
+    });
     g.bench_function("tree_all_levels", |b| {
-        b.iter_batched(|| leaves.clone(), |l| black_box(MerkleTree::new(l).root()), BatchSize::LargeInput)
+        b.iter_batched(
+            || leaves.clone(),
+            |l| black_box(MerkleTree::new(l).root()),
+            BatchSize::LargeInput,
+        )
     });
     g.finish();
 }
@@ -59,7 +70,9 @@ fn receipts(c: &mut Criterion) {
     let inputs = logs(1);
     let log = core::normalize(inputs[0].as_bytes()).unwrap().log;
     let target = log.leaf_hash();
-    let mut leaves: Vec<Hash> = (0..n as u32).map(|i| hash::leaf_hash_bytes(&i.to_le_bytes())).collect();
+    let mut leaves: Vec<Hash> = (0..n as u32)
+        .map(|i| hash::leaf_hash_bytes(&i.to_le_bytes()))
+        .collect();
     let index = 765_432;
     leaves[index] = target;
     let key = Keypair::from_seed(&[9; 32]);
@@ -80,14 +93,26 @@ fn receipts(c: &mut Criterion) {
     assert!(core::verify_receipt(signed_json.as_bytes(), &opts).valid);
     let mut g = c.benchmark_group("receipt_in_1m_batch");
     g.bench_function("verify_without_signature", |b| {
-        b.iter(|| black_box(core::verify_receipt(black_box(unsigned_json.as_bytes()), &opts)))
+        b.iter(|| {
+            black_box(core::verify_receipt(
+                black_box(unsigned_json.as_bytes()),
+                &opts,
+            ))
+        })
     });
     g.bench_function("verify_with_ed25519", |b| {
-        b.iter(|| black_box(core::verify_receipt(black_box(signed_json.as_bytes()), &opts)))
+        b.iter(|| {
+            black_box(core::verify_receipt(
+                black_box(signed_json.as_bytes()),
+                &opts,
+            ))
+        })
     });
     let sig = signed.head_signature.clone().unwrap();
     let head_bytes = batch.head.canonical_bytes();
-    g.bench_function("ed25519_verify_alone", |b| b.iter(|| black_box(sig.verify(&head_bytes).is_ok())));
+    g.bench_function("ed25519_verify_alone", |b| {
+        b.iter(|| black_box(sig.verify(&head_bytes).is_ok()))
+    });
     g.bench_function("serve_receipt_json", |b| {
         b.iter(|| black_box(batch.receipt(index as u64, &log).unwrap().to_json()))
     });

@@ -466,13 +466,14 @@ impl<'a> Parser<'a> {
     }
 }
 
-
 /// Clinger's fast path: a decimal without exponent whose digits fit in 53
 /// bits, divided by an exactly representable power of ten, is correctly
 /// rounded by one IEEE division. Covers almost every meter reading.
 #[inline]
 fn fast_decimal(b: &[u8]) -> Option<f64> {
-    const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
     let (neg, digits) = match b.first() {
         Some(b'-') => (true, &b[1..]),
         _ => (false, b),
@@ -502,9 +503,27 @@ mod tests {
 
     #[test]
     fn fast_decimal_agrees_with_the_full_parser() {
-        for s in ["0", "-0", "12.34", "2.47", "0.1", "0.3", "123456789012345", "9007199254740991", "1.7976931348623", "0.00000000000001", "-3.14159", "100", "99.99"] {
+        for s in [
+            "0",
+            "-0",
+            "12.34",
+            "2.47",
+            "0.1",
+            "0.3",
+            "123456789012345",
+            "9007199254740991",
+            "1.7976931348623",
+            "0.00000000000001",
+            "-3.14159",
+            "100",
+            "99.99",
+        ] {
             let want: f64 = s.parse().unwrap();
-            assert_eq!(fast_decimal(s.as_bytes()).map(f64::to_bits), Some(want.to_bits()), "{s}");
+            assert_eq!(
+                fast_decimal(s.as_bytes()).map(f64::to_bits),
+                Some(want.to_bits()),
+                "{s}"
+            );
         }
         assert_eq!(fast_decimal(b"9007199254740993"), None);
         assert_eq!(fast_decimal(b"1e5"), None);

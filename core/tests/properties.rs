@@ -9,7 +9,9 @@ fn arb_json() -> impl Strategy<Value = serde_json::Value> {
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::Bool),
         any::<i64>().prop_map(|n| serde_json::json!(n)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| serde_json::json!(f)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| serde_json::json!(f)),
         "\\PC{0,12}".prop_map(serde_json::Value::String),
         any::<String>().prop_map(serde_json::Value::String),
     ];
@@ -60,7 +62,11 @@ proptest! {
 /// for a different log, and never panics.
 #[test]
 fn every_byte_flip_of_a_receipt_is_caught_or_harmless() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors/batch.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/batch.json"
+    ))
+    .unwrap();
     let batch: serde_json::Value = serde_json::from_str(&text).unwrap();
     let receipt = serde_json::to_string(&batch["receipts"][1]).unwrap();
     let original = verify_receipt(receipt.as_bytes(), &VerifyOptions::default());
@@ -80,5 +86,8 @@ fn every_byte_flip_of_a_receipt_is_caught_or_harmless() {
         }
         bytes[i] = old;
     }
-    assert!(still_valid < bytes.len() / 20, "{still_valid} flips still valid");
+    assert!(
+        still_valid < bytes.len() / 20,
+        "{still_valid} flips still valid"
+    );
 }

@@ -22,7 +22,11 @@ fn rfc8785_reference_vectors() {
         let input = fs::read(&path).unwrap();
         let want = fs::read(dir().join("jcs/output").join(name)).unwrap();
         let got = jcs::canonicalize(&input).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want), "{path:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "{path:?}"
+        );
         n += 1;
     }
     assert!(n >= 6);

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use kwh_btc_iot_core::{
-    self as core, batch::BatchParams, hash, jcs, json, merkle, time::Timestamp, Hash, Keypair, MerkleTree,
-    VerifyOptions,
+    self as core, batch::BatchParams, hash, jcs, json, merkle, time::Timestamp, Hash, Keypair,
+    MerkleTree, VerifyOptions,
 };
 use serde_json::{json, Value as J};
 
@@ -71,93 +71,361 @@ fn emlog_case(desc: &str, input: String) -> J {
 fn emlog_vectors() -> J {
     let mut cases = vec![];
     let mut ok = |d: &str, s: String| cases.push(emlog_case(d, s));
-    ok("the founding example: accepted with a power_mismatch warning", FOUNDING.to_string());
-    ok("required members only: interval, power, amount and defaults derived", log_with(&minimal()));
+    ok(
+        "the founding example: accepted with a power_mismatch warning",
+        FOUNDING.to_string(),
+    );
+    ok(
+        "required members only: interval, power, amount and defaults derived",
+        log_with(&minimal()),
+    );
     let mut m = minimal();
     m.push(("ts_start", json!("2025-12-01T11:10:00+01:00")));
     m.push(("ts_end", json!("2025-12-01T05:15:00-05:00")));
     ok("offsets are normalized to UTC Z", log_with(&m));
-    ok("lowercase t and z are accepted and normalized", log_with(&[("ts_start", json!("2025-12-01t10:10:00z")), ("ts_end", json!("2025-12-01t10:15:00z"))]));
+    ok(
+        "lowercase t and z are accepted and normalized",
+        log_with(&[
+            ("ts_start", json!("2025-12-01t10:10:00z")),
+            ("ts_end", json!("2025-12-01t10:15:00z")),
+        ]),
+    );
     ok(
         "fractional seconds keep significant digits only",
-        log_with(&[("ts_start", json!("2025-12-01T10:10:00.250000Z")), ("ts_end", json!("2025-12-01T10:15:00.250Z"))]),
+        log_with(&[
+            ("ts_start", json!("2025-12-01T10:10:00.250000Z")),
+            ("ts_end", json!("2025-12-01T10:15:00.250Z")),
+        ]),
     );
-    ok("matching power_kw_avg gives no warning", log_with(&[("power_kw_avg", json!(148.08))]));
-    ok("power within 1 % gives no warning", log_with(&[("power_kw_avg", json!(149))]));
-    ok("amount within one sat is accepted as given", log_with(&[("tx.amount_sats", json!(1233))]));
-    ok("amount written as 1234.0 is the integer 1234", log_with(&[("tx.amount_sats", json!(1234.0))]));
-    ok("derived amount rounds half up: 0.005 kWh * 100 = 0.5 -> 1", log_with(&[("energy_kwh", json!(0.005)), ("tx.amount_sats", J::Null), ("power_kw_avg", J::Null)]));
-    ok("energy 0 with price 0", log_with(&[("energy_kwh", json!(0)), ("tx.price_sats_per_kwh", json!(0)), ("tx.amount_sats", J::Null), ("power_kw_avg", J::Null)]));
-    ok("tiny and huge numbers use ECMAScript form", log_with(&[("energy_kwh", json!(1e-7)), ("tx.price_sats_per_kwh", json!(1e21)), ("tx.amount_sats", J::Null), ("power_kw_avg", J::Null)]));
-    ok("settled on chain with a txid", log_with(&[("tx.channel", json!("onchain")), ("tx.settlement_status", json!("paid")), ("tx.bitcoin_txid", json!("4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"))]));
-    ok("lightning with a payment hash", log_with(&[("tx.ln_invoice_id", json!("0001020304050607080900010203040506070809000102030405060708090102")), ("tx.settlement_status", json!("invoiced"))]));
-    ok("tags keep their order", log_with(&[("tags", json!(["peak", "export", "\u{e9}t\u{e9}", "a\"b"]))]));
+    ok(
+        "matching power_kw_avg gives no warning",
+        log_with(&[("power_kw_avg", json!(148.08))]),
+    );
+    ok(
+        "power within 1 % gives no warning",
+        log_with(&[("power_kw_avg", json!(149))]),
+    );
+    ok(
+        "amount within one sat is accepted as given",
+        log_with(&[("tx.amount_sats", json!(1233))]),
+    );
+    ok(
+        "amount written as 1234.0 is the integer 1234",
+        log_with(&[("tx.amount_sats", json!(1234.0))]),
+    );
+    ok(
+        "derived amount rounds half up: 0.005 kWh * 100 = 0.5 -> 1",
+        log_with(&[
+            ("energy_kwh", json!(0.005)),
+            ("tx.amount_sats", J::Null),
+            ("power_kw_avg", J::Null),
+        ]),
+    );
+    ok(
+        "energy 0 with price 0",
+        log_with(&[
+            ("energy_kwh", json!(0)),
+            ("tx.price_sats_per_kwh", json!(0)),
+            ("tx.amount_sats", J::Null),
+            ("power_kw_avg", J::Null),
+        ]),
+    );
+    ok(
+        "tiny and huge numbers use ECMAScript form",
+        log_with(&[
+            ("energy_kwh", json!(1e-7)),
+            ("tx.price_sats_per_kwh", json!(1e21)),
+            ("tx.amount_sats", J::Null),
+            ("power_kw_avg", J::Null),
+        ]),
+    );
+    ok(
+        "settled on chain with a txid",
+        log_with(&[
+            ("tx.channel", json!("onchain")),
+            ("tx.settlement_status", json!("paid")),
+            (
+                "tx.bitcoin_txid",
+                json!("4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"),
+            ),
+        ]),
+    );
+    ok(
+        "lightning with a payment hash",
+        log_with(&[
+            (
+                "tx.ln_invoice_id",
+                json!("0001020304050607080900010203040506070809000102030405060708090102"),
+            ),
+            ("tx.settlement_status", json!("invoiced")),
+        ]),
+    );
+    ok(
+        "tags keep their order",
+        log_with(&[("tags", json!(["peak", "export", "\u{e9}t\u{e9}", "a\"b"]))]),
+    );
     ok("non-ASCII ids and escapes", r#"{"schema_version":"emlog-1.1","site_id":"Z\u00fcrich-\u20ac","iot_device_id":"gw\t\u00e9","meter_id":"M\u00e9\ud83d\ude00","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z","energy_kwh":1,"status":"estimated","tx":{"price_sats_per_kwh":10,"channel":"none"}}"#.replace("gw\\t", "gw-").to_string());
     ok("members in any order, whitespace anywhere", "{ \"tx\" : {\"channel\":\"ln\", \"price_sats_per_kwh\": 1E2 } ,\n \"status\":\"partial\", \"energy_kwh\":12.340, \"meter_id\":\"MTR-001\",\"iot_device_id\":\"gw-PLANT01-003\",\"site_id\":\"PLANT-01\",\"ts_end\":\"2025-12-01T10:15:00Z\",\"ts_start\":\"2025-12-01T10:10:00Z\",\"schema_version\":\"emlog-1.1\"}".to_string());
-    ok("negative zero energy is zero", log_with(&[("energy_kwh", json!(-0.0)), ("tx.amount_sats", json!(0)), ("power_kw_avg", J::Null)]));
-    ok("ids of 128 characters", log_with(&[("site_id", json!("S".repeat(128)))]));
-    ok("16 tags of 64 characters", log_with(&[("tags", json!((0..16).map(|i| format!("{i:064}")).collect::<Vec<_>>()))]));
-    ok("every status value: error", log_with(&[("status", json!("error"))]));
-    ok("settlement expired and failed states", log_with(&[("tx.settlement_status", json!("expired"))]));
+    ok(
+        "negative zero energy is zero",
+        log_with(&[
+            ("energy_kwh", json!(-0.0)),
+            ("tx.amount_sats", json!(0)),
+            ("power_kw_avg", J::Null),
+        ]),
+    );
+    ok(
+        "ids of 128 characters",
+        log_with(&[("site_id", json!("S".repeat(128)))]),
+    );
+    ok(
+        "16 tags of 64 characters",
+        log_with(&[(
+            "tags",
+            json!((0..16).map(|i| format!("{i:064}")).collect::<Vec<_>>()),
+        )]),
+    );
+    ok(
+        "every status value: error",
+        log_with(&[("status", json!("error"))]),
+    );
+    ok(
+        "settlement expired and failed states",
+        log_with(&[("tx.settlement_status", json!("expired"))]),
+    );
 
     // Rejected.
     ok("not JSON", "{\"schema_version\":".to_string());
     ok("an array is not a log", "[]".to_string());
-    ok("duplicate top-level member", FOUNDING.replacen("\"site_id\": \"PLANT-01\",", "\"site_id\": \"PLANT-01\", \"site_id\": \"PLANT-02\",", 1));
-    ok("duplicate member inside tx", FOUNDING.replacen("\"channel\": \"ln\",", "\"channel\": \"ln\", \"channel\": \"ln\",", 1));
-    ok("unknown top-level member", log_with(&[("temperature_c", json!(21))]));
-    ok("unknown member inside tx", log_with(&[("tx.currency", json!("EUR"))]));
-    for m in ["schema_version", "site_id", "iot_device_id", "meter_id", "ts_start", "ts_end", "energy_kwh", "status", "tx", "tx.price_sats_per_kwh", "tx.channel"] {
+    ok(
+        "duplicate top-level member",
+        FOUNDING.replacen(
+            "\"site_id\": \"PLANT-01\",",
+            "\"site_id\": \"PLANT-01\", \"site_id\": \"PLANT-02\",",
+            1,
+        ),
+    );
+    ok(
+        "duplicate member inside tx",
+        FOUNDING.replacen(
+            "\"channel\": \"ln\",",
+            "\"channel\": \"ln\", \"channel\": \"ln\",",
+            1,
+        ),
+    );
+    ok(
+        "unknown top-level member",
+        log_with(&[("temperature_c", json!(21))]),
+    );
+    ok(
+        "unknown member inside tx",
+        log_with(&[("tx.currency", json!("EUR"))]),
+    );
+    for m in [
+        "schema_version",
+        "site_id",
+        "iot_device_id",
+        "meter_id",
+        "ts_start",
+        "ts_end",
+        "energy_kwh",
+        "status",
+        "tx",
+        "tx.price_sats_per_kwh",
+        "tx.channel",
+    ] {
         ok(&format!("missing {m}"), log_with(&[(m, J::Null)]));
     }
-    ok("unsupported schema version", log_with(&[("schema_version", json!("emlog-1.0"))]));
-    ok("schema version of the wrong type", log_with(&[("schema_version", json!(1.1))]));
+    ok(
+        "unsupported schema version",
+        log_with(&[("schema_version", json!("emlog-1.0"))]),
+    );
+    ok(
+        "schema version of the wrong type",
+        log_with(&[("schema_version", json!(1.1))]),
+    );
     ok("empty site_id", log_with(&[("site_id", json!(""))]));
-    ok("site_id of 129 characters", log_with(&[("site_id", json!("S".repeat(129)))]));
-    ok("meter_id with a slash", log_with(&[("meter_id", json!("MTR/001"))]));
-    ok("iot_device_id with a plus", log_with(&[("iot_device_id", json!("gw+1"))]));
-    ok("site_id with a hash sign", log_with(&[("site_id", json!("PLANT#1"))]));
-    ok("meter_id with a control character", log_with(&[("meter_id", json!("MTR\u{7}001"))]));
+    ok(
+        "site_id of 129 characters",
+        log_with(&[("site_id", json!("S".repeat(129)))]),
+    );
+    ok(
+        "meter_id with a slash",
+        log_with(&[("meter_id", json!("MTR/001"))]),
+    );
+    ok(
+        "iot_device_id with a plus",
+        log_with(&[("iot_device_id", json!("gw+1"))]),
+    );
+    ok(
+        "site_id with a hash sign",
+        log_with(&[("site_id", json!("PLANT#1"))]),
+    );
+    ok(
+        "meter_id with a control character",
+        log_with(&[("meter_id", json!("MTR\u{7}001"))]),
+    );
     ok("site_id is a number", log_with(&[("site_id", json!(1))]));
-    ok("timestamp without offset", log_with(&[("ts_start", json!("2025-12-01T10:10:00"))]));
-    ok("timestamp with a space", log_with(&[("ts_end", json!("2025-12-01 10:15:00Z"))]));
-    ok("impossible date", log_with(&[("ts_start", json!("2025-02-30T10:10:00Z"))]));
-    ok("timestamp is a number", log_with(&[("ts_start", json!(1764583800))]));
-    ok("ts_end equal to ts_start", log_with(&[("ts_end", json!("2025-12-01T10:10:00Z")), ("interval_s", J::Null)]));
-    ok("ts_end before ts_start", log_with(&[("ts_end", json!("2025-12-01T10:05:00Z")), ("interval_s", J::Null)]));
-    ok("interval_s differs from the timestamps", log_with(&[("interval_s", json!(299))]));
-    ok("interval_s is not an integer", log_with(&[("interval_s", json!(300.5))]));
-    ok("interval_s is a string", log_with(&[("interval_s", json!("300"))]));
-    ok("fractional duration cannot derive interval_s", log_with(&[("ts_end", json!("2025-12-01T10:15:00.5Z")), ("interval_s", J::Null)]));
+    ok(
+        "timestamp without offset",
+        log_with(&[("ts_start", json!("2025-12-01T10:10:00"))]),
+    );
+    ok(
+        "timestamp with a space",
+        log_with(&[("ts_end", json!("2025-12-01 10:15:00Z"))]),
+    );
+    ok(
+        "impossible date",
+        log_with(&[("ts_start", json!("2025-02-30T10:10:00Z"))]),
+    );
+    ok(
+        "timestamp is a number",
+        log_with(&[("ts_start", json!(1764583800))]),
+    );
+    ok(
+        "ts_end equal to ts_start",
+        log_with(&[
+            ("ts_end", json!("2025-12-01T10:10:00Z")),
+            ("interval_s", J::Null),
+        ]),
+    );
+    ok(
+        "ts_end before ts_start",
+        log_with(&[
+            ("ts_end", json!("2025-12-01T10:05:00Z")),
+            ("interval_s", J::Null),
+        ]),
+    );
+    ok(
+        "interval_s differs from the timestamps",
+        log_with(&[("interval_s", json!(299))]),
+    );
+    ok(
+        "interval_s is not an integer",
+        log_with(&[("interval_s", json!(300.5))]),
+    );
+    ok(
+        "interval_s is a string",
+        log_with(&[("interval_s", json!("300"))]),
+    );
+    ok(
+        "fractional duration cannot derive interval_s",
+        log_with(&[
+            ("ts_end", json!("2025-12-01T10:15:00.5Z")),
+            ("interval_s", J::Null),
+        ]),
+    );
     ok("negative energy", log_with(&[("energy_kwh", json!(-1))]));
-    ok("energy as a string", log_with(&[("energy_kwh", json!("12.34"))]));
+    ok(
+        "energy as a string",
+        log_with(&[("energy_kwh", json!("12.34"))]),
+    );
     ok("energy NaN", FOUNDING.replacen("12.34", "NaN", 1));
-    ok("energy beyond double range", FOUNDING.replacen("12.34", "1e400", 1));
-    ok("negative power", log_with(&[("power_kw_avg", json!(-2.47))]));
-    ok("power null", log_with(&[("power_kw_avg", J::Null)]).replacen("\"energy_kwh\"", "\"power_kw_avg\":null,\"energy_kwh\"", 1));
+    ok(
+        "energy beyond double range",
+        FOUNDING.replacen("12.34", "1e400", 1),
+    );
+    ok(
+        "negative power",
+        log_with(&[("power_kw_avg", json!(-2.47))]),
+    );
+    ok(
+        "power null",
+        log_with(&[("power_kw_avg", J::Null)]).replacen(
+            "\"energy_kwh\"",
+            "\"power_kw_avg\":null,\"energy_kwh\"",
+            1,
+        ),
+    );
     ok("unknown status", log_with(&[("status", json!("OK"))]));
     ok("tags not an array", log_with(&[("tags", json!("peak"))]));
-    ok("17 tags", log_with(&[("tags", json!((0..17).map(|i| format!("t{i}")).collect::<Vec<_>>()))]));
-    ok("duplicate tag", log_with(&[("tags", json!(["peak", "offpeak", "peak"]))]));
+    ok(
+        "17 tags",
+        log_with(&[(
+            "tags",
+            json!((0..17).map(|i| format!("t{i}")).collect::<Vec<_>>()),
+        )]),
+    );
+    ok(
+        "duplicate tag",
+        log_with(&[("tags", json!(["peak", "offpeak", "peak"]))]),
+    );
     ok("empty tag", log_with(&[("tags", json!([""]))]));
-    ok("tag of 65 characters", log_with(&[("tags", json!(["x".repeat(65)]))]));
+    ok(
+        "tag of 65 characters",
+        log_with(&[("tags", json!(["x".repeat(65)]))]),
+    );
     ok("tag not a string", log_with(&[("tags", json!([1]))]));
     ok("tx not an object", log_with(&[("tx", json!("ln"))]));
     ok("unit not sats", log_with(&[("tx.unit", json!("btc"))]));
-    ok("negative price", log_with(&[("tx.price_sats_per_kwh", json!(-100))]));
-    ok("amount off by more than one sat", log_with(&[("tx.amount_sats", json!(1236))]));
-    ok("amount not an integer", log_with(&[("tx.amount_sats", json!(1234.5))]));
-    ok("negative amount", log_with(&[("energy_kwh", json!(0)), ("power_kw_avg", J::Null), ("tx.amount_sats", json!(-1))]));
-    ok("amount above 21 million BTC", log_with(&[("energy_kwh", json!(1e12)), ("power_kw_avg", J::Null), ("tx.price_sats_per_kwh", json!(1e4)), ("tx.amount_sats", J::Null)]));
-    ok("unknown channel", log_with(&[("tx.channel", json!("lightning"))]));
-    ok("unknown settlement status", log_with(&[("tx.settlement_status", json!("settled"))]));
-    ok("empty ln_invoice_id", log_with(&[("tx.ln_invoice_id", json!(""))]));
-    ok("ln_invoice_id too long", log_with(&[("tx.ln_invoice_id", json!("l".repeat(2049)))]));
-    ok("uppercase bitcoin_txid", log_with(&[("tx.bitcoin_txid", json!("4A5E1E4BAAB89F3A32518A88C31BC87F618F76673E2CC77AB2127B7AFDEDA33B"))]));
-    ok("short bitcoin_txid", log_with(&[("tx.bitcoin_txid", json!("abcd"))]));
-    ok("lone surrogate in meter_id", FOUNDING.replacen("MTR-001", "MTR-\\ud800", 1));
-    ok("deeply nested tags", log_with(&[("tags", json!([[[[[[[["x"]]]]]]]]))]));
-    ok("trailing data after the log", format!("{} {{}}", FOUNDING.trim()));
+    ok(
+        "negative price",
+        log_with(&[("tx.price_sats_per_kwh", json!(-100))]),
+    );
+    ok(
+        "amount off by more than one sat",
+        log_with(&[("tx.amount_sats", json!(1236))]),
+    );
+    ok(
+        "amount not an integer",
+        log_with(&[("tx.amount_sats", json!(1234.5))]),
+    );
+    ok(
+        "negative amount",
+        log_with(&[
+            ("energy_kwh", json!(0)),
+            ("power_kw_avg", J::Null),
+            ("tx.amount_sats", json!(-1)),
+        ]),
+    );
+    ok(
+        "amount above 21 million BTC",
+        log_with(&[
+            ("energy_kwh", json!(1e12)),
+            ("power_kw_avg", J::Null),
+            ("tx.price_sats_per_kwh", json!(1e4)),
+            ("tx.amount_sats", J::Null),
+        ]),
+    );
+    ok(
+        "unknown channel",
+        log_with(&[("tx.channel", json!("lightning"))]),
+    );
+    ok(
+        "unknown settlement status",
+        log_with(&[("tx.settlement_status", json!("settled"))]),
+    );
+    ok(
+        "empty ln_invoice_id",
+        log_with(&[("tx.ln_invoice_id", json!(""))]),
+    );
+    ok(
+        "ln_invoice_id too long",
+        log_with(&[("tx.ln_invoice_id", json!("l".repeat(2049)))]),
+    );
+    ok(
+        "uppercase bitcoin_txid",
+        log_with(&[(
+            "tx.bitcoin_txid",
+            json!("4A5E1E4BAAB89F3A32518A88C31BC87F618F76673E2CC77AB2127B7AFDEDA33B"),
+        )]),
+    );
+    ok(
+        "short bitcoin_txid",
+        log_with(&[("tx.bitcoin_txid", json!("abcd"))]),
+    );
+    ok(
+        "lone surrogate in meter_id",
+        FOUNDING.replacen("MTR-001", "MTR-\\ud800", 1),
+    );
+    ok(
+        "deeply nested tags",
+        log_with(&[("tags", json!([[[[[[[["x"]]]]]]]]))]),
+    );
+    ok(
+        "trailing data after the log",
+        format!("{} {{}}", FOUNDING.trim()),
+    );
     json!({ "description": "emlog-1.1 validation and normalization: accepted logs with their canonical bytes and leaf hashes, rejected logs with their error code and member", "cases": cases })
 }
 
@@ -218,7 +486,9 @@ fn merkle_vectors() -> J {
         }));
     }
     // Negative cases around one 7-leaf tree.
-    let leaves: Vec<Hash> = (0..7).map(|i| hash::leaf_hash_bytes(format!("leaf-{i}").as_bytes())).collect();
+    let leaves: Vec<Hash> = (0..7)
+        .map(|i| hash::leaf_hash_bytes(format!("leaf-{i}").as_bytes()))
+        .collect();
     let tree = MerkleTree::new(leaves.clone());
     let root = tree.root();
     let path = tree.inclusion_path(4).unwrap();
@@ -237,11 +507,25 @@ fn merkle_vectors() -> J {
         inc("index equal to size", &leaves[4], 7, 7, &path, &root),
         inc("wrong size", &leaves[4], 4, 8, &path, &root),
         inc("flipped bit in path", &leaves[4], 4, 7, &flipped, &root),
-        inc("truncated path", &leaves[4], 4, 7, &path[..path.len() - 1], &root),
+        inc(
+            "truncated path",
+            &leaves[4],
+            4,
+            7,
+            &path[..path.len() - 1],
+            &root,
+        ),
         inc("extra hash in path", &leaves[4], 4, 7, &longer, &root),
         inc("wrong root", &leaves[4], 4, 7, &path, &leaves[0]),
         inc("empty tree", &leaves[0], 0, 0, &[], &merkle::empty_root()),
-        inc("single leaf is its own root", &leaves[0], 0, 1, &[], &leaves[0]),
+        inc(
+            "single leaf is its own root",
+            &leaves[0],
+            0,
+            1,
+            &[],
+            &leaves[0],
+        ),
     ];
     let old_root = merkle::root(&leaves[..3]);
     let proof = tree.consistency_proof(3).unwrap();
@@ -255,12 +539,33 @@ fn merkle_vectors() -> J {
         cons("happy path 3 -> 7", 3, 7, &old_root, &root, &proof),
         cons("swapped roots", 3, 7, &root, &old_root, &proof),
         cons("flipped bit in proof", 3, 7, &old_root, &root, &bad),
-        cons("truncated proof", 3, 7, &old_root, &root, &proof[..proof.len() - 1]),
+        cons(
+            "truncated proof",
+            3,
+            7,
+            &old_root,
+            &root,
+            &proof[..proof.len() - 1],
+        ),
         cons("wrong old size", 4, 7, &old_root, &root, &proof),
         cons("old size larger than new", 7, 3, &root, &old_root, &proof),
-        cons("equal sizes, equal roots, empty proof", 7, 7, &root, &root, &[]),
+        cons(
+            "equal sizes, equal roots, empty proof",
+            7,
+            7,
+            &root,
+            &root,
+            &[],
+        ),
         cons("equal sizes, non-empty proof", 7, 7, &root, &root, &proof),
-        cons("from the empty tree", 0, 7, &merkle::empty_root(), &root, &[]),
+        cons(
+            "from the empty tree",
+            0,
+            7,
+            &merkle::empty_root(),
+            &root,
+            &[],
+        ),
     ];
     json!({"description": "RFC 9162 trees over leaf data \"leaf-i\": roots, every inclusion path and consistency proof, and verifier cases", "trees": trees, "verify_inclusion": verify_inclusion, "verify_consistency": verify_consistency})
 }
@@ -276,8 +581,21 @@ fn device_key() -> Keypair {
 fn batch_logs() -> Vec<String> {
     vec![
         FOUNDING.to_string(),
-        log_with(&[("meter_id", json!("MTR-002")), ("energy_kwh", json!(3.5)), ("power_kw_avg", J::Null), ("tx.amount_sats", J::Null), ("tags", json!([]))]),
-        log_with(&[("ts_start", json!("2025-12-01T10:15:00Z")), ("ts_end", json!("2025-12-01T10:20:00Z")), ("energy_kwh", json!(0.42)), ("power_kw_avg", J::Null), ("tx.amount_sats", J::Null), ("status", json!("estimated"))]),
+        log_with(&[
+            ("meter_id", json!("MTR-002")),
+            ("energy_kwh", json!(3.5)),
+            ("power_kw_avg", J::Null),
+            ("tx.amount_sats", J::Null),
+            ("tags", json!([])),
+        ]),
+        log_with(&[
+            ("ts_start", json!("2025-12-01T10:15:00Z")),
+            ("ts_end", json!("2025-12-01T10:20:00Z")),
+            ("energy_kwh", json!(0.42)),
+            ("power_kw_avg", J::Null),
+            ("tx.amount_sats", J::Null),
+            ("status", json!("estimated")),
+        ]),
     ]
 }
 
@@ -324,7 +642,8 @@ fn receipt_vectors(built: &core::BuiltBatch) -> J {
     let mut cases = vec![];
     let mut case = |desc: &str, receipt: String, gateway_key: Option<&str>| {
         let opts = VerifyOptions {
-            gateway_key: gateway_key.map(|k| core::batch::public_key_from_hex(k, "gateway_key").unwrap()),
+            gateway_key: gateway_key
+                .map(|k| core::batch::public_key_from_hex(k, "gateway_key").unwrap()),
         };
         let v = core::verify_receipt(receipt.as_bytes(), &opts);
         cases.push(json!({
@@ -338,55 +657,215 @@ fn receipt_vectors(built: &core::BuiltBatch) -> J {
         f(&mut r);
         serde_json::to_string(&r).unwrap()
     };
-    case("valid receipt, signature by the key inside", base.to_string(), None);
-    case("valid receipt, signature by the trusted key", base.to_string(), Some(&key_hex));
-    case("signed by another key than the trusted one", base.to_string(), Some(&other_hex));
-    case("pretty-printed receipt is the same receipt", serde_json::to_string_pretty(&base).unwrap(), None);
+    case(
+        "valid receipt, signature by the key inside",
+        base.to_string(),
+        None,
+    );
+    case(
+        "valid receipt, signature by the trusted key",
+        base.to_string(),
+        Some(&key_hex),
+    );
+    case(
+        "signed by another key than the trusted one",
+        base.to_string(),
+        Some(&other_hex),
+    );
+    case(
+        "pretty-printed receipt is the same receipt",
+        serde_json::to_string_pretty(&base).unwrap(),
+        None,
+    );
     for (i, r) in built.receipts.iter().enumerate() {
         if i != 1 {
-            case(&format!("receipt of log {i} of the batch"), r.to_json(), Some(&key_hex));
+            case(
+                &format!("receipt of log {i} of the batch"),
+                r.to_json(),
+                Some(&key_hex),
+            );
         }
     }
-    case("unsigned head: valid, signature absent", edit(&|r| r["head_signature"] = J::Null), None);
-    case("unsigned head with a trusted key", edit(&|r| r["head_signature"] = J::Null), Some(&key_hex));
-    case("log meter_id changed", edit(&|r| r["log"]["meter_id"] = json!("MTR-999")), None);
-    case("log energy changed", edit(&|r| r["log"]["energy_kwh"] = json!(3.6)), None);
-    case("log made invalid", edit(&|r| r["log"]["energy_kwh"] = json!(-1)), None);
-    case("log member removed that is derived anyway", edit(&|r| { r["log"].as_object_mut().unwrap().remove("power_kw_avg"); }), None);
-    case("leaf_hash changed", edit(&|r| r["leaf_hash"] = json!("00".repeat(32))), None);
-    case("leaf_index changed", edit(&|r| r["leaf_index"] = json!(0)), None);
-    case("leaf_index beyond the batch", edit(&|r| r["leaf_index"] = json!(3)), None);
-    case("inclusion path hash changed", edit(&|r| {
-        let s = r["inclusion_path"][0].as_str().unwrap().to_string();
-        let flipped = if s.starts_with('0') { format!("1{}", &s[1..]) } else { format!("0{}", &s[1..]) };
-        r["inclusion_path"][0] = json!(flipped);
-    }), None);
-    case("inclusion path truncated", edit(&|r| { r["inclusion_path"].as_array_mut().unwrap().pop(); }), None);
-    case("inclusion path with an extra hash", edit(&|r| r["inclusion_path"].as_array_mut().unwrap().push(json!("ab".repeat(32)))), None);
-    case("inclusion path hash in uppercase", edit(&|r| r["inclusion_path"][0] = json!(r["inclusion_path"][0].as_str().unwrap().to_uppercase())), None);
-    case("merkle_root in the head changed", edit(&|r| r["batch_head"]["merkle_root"] = json!("11".repeat(32))), None);
-    case("log_count in the head changed", edit(&|r| r["batch_head"]["log_count"] = json!(4)), None);
-    case("seq in the head changed", edit(&|r| {
-        r["batch_head"]["seq"] = json!(2);
-        r["batch_head"]["prev_head_hash"] = json!("22".repeat(32));
-    }), None);
-    case("created_at not normalized", edit(&|r| r["batch_head"]["created_at"] = json!("2025-12-01T11:20:00+01:00")), None);
-    case("signature byte changed", edit(&|r| {
-        let s = r["head_signature"]["signature"].as_str().unwrap().to_string();
-        r["head_signature"]["signature"] = json!(format!("{}{}", if s.starts_with('f') { "e" } else { "f" }, &s[1..]));
-    }), None);
-    case("signature alg not ed25519", edit(&|r| r["head_signature"]["alg"] = json!("ecdsa")), None);
-    case("public key replaced", edit(&|r| r["head_signature"]["public_key"] = json!(other_hex.clone())), None);
-    case("unknown anchor type is reported, not fatal", edit(&|r| r["anchors"] = json!([{"type": "future-chain", "proof": "00"}])), None);
-    case("anchor without a type", edit(&|r| r["anchors"] = json!([{"proof": "00"}])), None);
-    case("unknown receipt member", edit(&|r| r["extra"] = json!(1)), None);
-    case("missing log", edit(&|r| { r.as_object_mut().unwrap().remove("log"); }), None);
-    case("wrong receipt version", edit(&|r| r["receipt_version"] = json!("emreceipt-2")), None);
-    case("leaf_index negative", edit(&|r| r["leaf_index"] = json!(-1)), None);
-    case("inclusion_path not an array", edit(&|r| r["inclusion_path"] = json!("abc")), None);
-    case("batch_head not an object", edit(&|r| r["batch_head"] = json!([])), None);
+    case(
+        "unsigned head: valid, signature absent",
+        edit(&|r| r["head_signature"] = J::Null),
+        None,
+    );
+    case(
+        "unsigned head with a trusted key",
+        edit(&|r| r["head_signature"] = J::Null),
+        Some(&key_hex),
+    );
+    case(
+        "log meter_id changed",
+        edit(&|r| r["log"]["meter_id"] = json!("MTR-999")),
+        None,
+    );
+    case(
+        "log energy changed",
+        edit(&|r| r["log"]["energy_kwh"] = json!(3.6)),
+        None,
+    );
+    case(
+        "log made invalid",
+        edit(&|r| r["log"]["energy_kwh"] = json!(-1)),
+        None,
+    );
+    case(
+        "log member removed that is derived anyway",
+        edit(&|r| {
+            r["log"].as_object_mut().unwrap().remove("power_kw_avg");
+        }),
+        None,
+    );
+    case(
+        "leaf_hash changed",
+        edit(&|r| r["leaf_hash"] = json!("00".repeat(32))),
+        None,
+    );
+    case(
+        "leaf_index changed",
+        edit(&|r| r["leaf_index"] = json!(0)),
+        None,
+    );
+    case(
+        "leaf_index beyond the batch",
+        edit(&|r| r["leaf_index"] = json!(3)),
+        None,
+    );
+    case(
+        "inclusion path hash changed",
+        edit(&|r| {
+            let s = r["inclusion_path"][0].as_str().unwrap().to_string();
+            let flipped = if s.starts_with('0') {
+                format!("1{}", &s[1..])
+            } else {
+                format!("0{}", &s[1..])
+            };
+            r["inclusion_path"][0] = json!(flipped);
+        }),
+        None,
+    );
+    case(
+        "inclusion path truncated",
+        edit(&|r| {
+            r["inclusion_path"].as_array_mut().unwrap().pop();
+        }),
+        None,
+    );
+    case(
+        "inclusion path with an extra hash",
+        edit(&|r| {
+            r["inclusion_path"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("ab".repeat(32)))
+        }),
+        None,
+    );
+    case(
+        "inclusion path hash in uppercase",
+        edit(&|r| {
+            r["inclusion_path"][0] = json!(r["inclusion_path"][0].as_str().unwrap().to_uppercase())
+        }),
+        None,
+    );
+    case(
+        "merkle_root in the head changed",
+        edit(&|r| r["batch_head"]["merkle_root"] = json!("11".repeat(32))),
+        None,
+    );
+    case(
+        "log_count in the head changed",
+        edit(&|r| r["batch_head"]["log_count"] = json!(4)),
+        None,
+    );
+    case(
+        "seq in the head changed",
+        edit(&|r| {
+            r["batch_head"]["seq"] = json!(2);
+            r["batch_head"]["prev_head_hash"] = json!("22".repeat(32));
+        }),
+        None,
+    );
+    case(
+        "created_at not normalized",
+        edit(&|r| r["batch_head"]["created_at"] = json!("2025-12-01T11:20:00+01:00")),
+        None,
+    );
+    case(
+        "signature byte changed",
+        edit(&|r| {
+            let s = r["head_signature"]["signature"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            r["head_signature"]["signature"] = json!(format!(
+                "{}{}",
+                if s.starts_with('f') { "e" } else { "f" },
+                &s[1..]
+            ));
+        }),
+        None,
+    );
+    case(
+        "signature alg not ed25519",
+        edit(&|r| r["head_signature"]["alg"] = json!("ecdsa")),
+        None,
+    );
+    case(
+        "public key replaced",
+        edit(&|r| r["head_signature"]["public_key"] = json!(other_hex.clone())),
+        None,
+    );
+    case(
+        "unknown anchor type is reported, not fatal",
+        edit(&|r| r["anchors"] = json!([{"type": "future-chain", "proof": "00"}])),
+        None,
+    );
+    case(
+        "anchor without a type",
+        edit(&|r| r["anchors"] = json!([{"proof": "00"}])),
+        None,
+    );
+    case(
+        "unknown receipt member",
+        edit(&|r| r["extra"] = json!(1)),
+        None,
+    );
+    case(
+        "missing log",
+        edit(&|r| {
+            r.as_object_mut().unwrap().remove("log");
+        }),
+        None,
+    );
+    case(
+        "wrong receipt version",
+        edit(&|r| r["receipt_version"] = json!("emreceipt-2")),
+        None,
+    );
+    case(
+        "leaf_index negative",
+        edit(&|r| r["leaf_index"] = json!(-1)),
+        None,
+    );
+    case(
+        "inclusion_path not an array",
+        edit(&|r| r["inclusion_path"] = json!("abc")),
+        None,
+    );
+    case(
+        "batch_head not an object",
+        edit(&|r| r["batch_head"] = json!([])),
+        None,
+    );
     case("not JSON", "{\"receipt_version\":".to_string(), None);
-    case("duplicate member", base.to_string().replacen("{", "{\"leaf_index\":1,", 1), None);
+    case(
+        "duplicate member",
+        base.to_string().replacen("{", "{\"leaf_index\":1,", 1),
+        None,
+    );
     case("a JSON array, not a receipt", "[]".to_string(), None);
     case("empty input", String::new(), None);
 
@@ -399,7 +878,11 @@ fn receipt_vectors(built: &core::BuiltBatch) -> J {
     case("log signed by its device", signed.to_json(), Some(&key_hex));
     let mut forged = signed.clone();
     forged.log_signature = Some(dev.sign(b"something else"));
-    case("device signature over other bytes", forged.to_json(), Some(&key_hex));
+    case(
+        "device signature over other bytes",
+        forged.to_json(),
+        Some(&key_hex),
+    );
 
     json!({"description": "emreceipt-1 verification: valid receipts and tampered ones with the error codes they must produce", "gateway_public_key": key_hex, "device_public_key": other_hex, "cases": cases})
 }
@@ -443,7 +926,12 @@ fn vectors_cover_accept_and_reject() {
     let r = receipt_vectors(&built);
     let rc = r["cases"].as_array().unwrap();
     assert!(rc.iter().any(|c| c["want_valid"] == json!(true)));
-    assert!(rc.iter().filter(|c| c["want_valid"] == json!(false)).count() >= 20);
+    assert!(
+        rc.iter()
+            .filter(|c| c["want_valid"] == json!(false))
+            .count()
+            >= 20
+    );
     let founding = &cases[0];
     assert_eq!(founding["warnings"], json!(["power_mismatch"]));
 }

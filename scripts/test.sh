@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test suite: Rust (core, CLI, gateway), WASM (Node + Chromium),
+# Python, Kotlin (+ Swift freshness), end to end. The README's test command;
+# CI (.ci/run) calls it after scripts/setup.sh.
+#
+#   bash scripts/test.sh            # everything
+#   bash scripts/test.sh rust wasm  # only the named suites
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=(rust wasm python kotlin gateway e2e)
+
+run_rust() {
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets -- -D warnings
+  cargo test --workspace
+}
+
+run_e2e() { bash scripts/test-e2e.sh; }
+
+failed=()
+for s in "${suites[@]}"; do
+  echo "=== suite: $s ==="
+  start=$(date +%s)
+  case "$s" in
+    rust) run_rust || failed+=("$s") ;;
+    e2e) run_e2e || failed+=("$s") ;;
+    *)
+      if [ -f "scripts/test-$s.sh" ]; then
+        bash "scripts/test-$s.sh" || failed+=("$s")
+      else
+        echo "no scripts/test-$s.sh" >&2; failed+=("$s")
+      fi ;;
+  esac
+  echo "=== suite $s: $(( $(date +%s) - start ))s ==="
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED suites: ${failed[*]}" >&2
+  exit 1
+fi
+echo "all suites passed: ${suites[*]}"
