@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(rust wasm python kotlin gateway e2e)
+[ ${#suites[@]} -eq 0 ] && suites=(rust wasm python kotlin gateway mqtt www e2e)
 
 run_rust() {
   cargo fmt --all -- --check
