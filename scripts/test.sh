@@ -9,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
+# Installs what is missing first (idempotent; quick when all is there).
+[ "${SKIP_SETUP:-}" = 1 ] || bash scripts/setup.sh
+
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(rust wasm python kotlin gateway mqtt www e2e)
 
