@@ -1,9 +1,12 @@
 // JS side of the input conversion of kwh-btc-iot (imported by the WASM glue).
 //
-// JSON.stringify silently turns NaN and +-Infinity into null; the strict
-// serializer below refuses them instead, so that the core's strict parser
-// never sees data the caller did not pass. It runs as JS (not as a callback
-// into WebAssembly) because it is called for every value of every log.
+// - JSON.stringify silently turns NaN and +-Infinity into null; the strict
+//   serializer below refuses them instead, so that the core's strict parser
+//   never sees data the caller did not pass. It runs as JS (not as a
+//   callback into WebAssembly) because it is called for every value.
+// - Type checks on caller values (instanceof, Array.isArray, Date methods)
+//   can throw for proxies; kindOf never throws, so no JS exception ever has
+//   to cross the WebAssembly module.
 //
 // Kept to plain `export function` declarations: build.sh turns this file
 // into CommonJS for the Node build by rewriting exactly those.
@@ -15,12 +18,64 @@ function refuseNonFinite(_key, value) {
   return value;
 }
 
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
+const intrinsic = (name) => Object.getOwnPropertyDescriptor(TypedArrayPrototype, name).get;
+const typedArrayTag = intrinsic(Symbol.toStringTag);
+const typedArrayBuffer = intrinsic("buffer");
+const typedArrayOffset = intrinsic("byteOffset");
+const typedArrayLength = intrinsic("byteLength");
+
+/**
+ * The kind of a value, never throwing: 0 undefined, 1 null, 2 string,
+ * 3 number, 4 bigint, 5 boolean, 6 Uint8Array (a real one, Buffer too),
+ * 7 array, 8 Date (a real one), 9 other object, 10 other (symbol, function).
+ */
+export function kindOf(v) {
+  switch (typeof v) {
+    case "undefined": return 0;
+    case "string": return 2;
+    case "number": return 3;
+    case "bigint": return 4;
+    case "boolean": return 5;
+    case "object": break;
+    default: return 10;
+  }
+  if (v === null) return 1;
+  try {
+    if (typedArrayTag.call(v) === "Uint8Array") return 6;
+    if (Array.isArray(v)) return 7;
+    Date.prototype.getTime.call(v); // throws unless v is a real Date
+    return 8;
+  } catch (_) {
+    return 9;
+  }
+}
+
+/**
+ * A plain Uint8Array over the same bytes as a real Uint8Array (kind 6),
+ * read with the intrinsic getters so that an overridden `length` cannot
+ * throw or lie; null if that fails (a detached buffer).
+ */
+export function plainBytes(v) {
+  try {
+    return new Uint8Array(typedArrayBuffer.call(v), typedArrayOffset.call(v), typedArrayLength.call(v));
+  } catch (_) {
+    return null;
+  }
+}
+
+/** The ISO string of a real Date, or "" for an invalid one. */
+export function dateIso(d) {
+  const t = Date.prototype.getTime.call(d);
+  return Number.isNaN(t) ? "" : new Date(t).toISOString();
+}
+
 /**
  * JSON.stringify(value) with NaN/Infinity refused: returns the JSON text,
  * `null` when a NaN or an Infinity was met (the caller locates it), or
  * `undefined` when the value is not serializable at all (a function, a
  * symbol, undefined). Other exceptions (BigInt, cycles, a throwing toJSON)
- * propagate.
+ * propagate to the caller, which catches them.
  */
 export function stringifyStrict(value) {
   try {
@@ -34,10 +89,10 @@ export function stringifyStrict(value) {
 /**
  * The JSON texts of items[start..end) joined by NUL characters (which no
  * JSON text can contain), for the bulk path: strings are taken as they are,
- * other values serialized as by stringifyStrict. Returns null whenever an
- * item needs the careful one-by-one path (bytes, a NaN, a value that is not
- * serializable, an exception): the caller then converts that range item by
- * item and reports the exact error.
+ * objects serialized as by stringifyStrict. Returns null whenever an item
+ * needs the careful one-by-one path (bytes, a NaN, a value that is not an
+ * object, an exception): the caller then converts that range item by item
+ * and reports the exact error. Never throws.
  */
 export function joinJsonTexts(items, start, end) {
   let out = "";
@@ -55,7 +110,7 @@ export function joinJsonTexts(items, start, end) {
       }
       out = i === start ? text : out + "\u0000" + text;
     }
-  } catch (e) {
+  } catch (_) {
     return null;
   }
   return out;

@@ -2,7 +2,6 @@
 //! and `verifyReceipt` (a structured result, never an exception for a bad
 //! receipt).
 
-use js_sys::{Date, JsString, Object};
 use kwh_btc_iot_core::batch::{public_key_from_hex, BatchParams, Keypair};
 use kwh_btc_iot_core::hash::to_hex;
 use kwh_btc_iot_core::json::Value;
@@ -10,11 +9,10 @@ use kwh_btc_iot_core::receipt::{verify_receipt as core_verify_receipt, Verificat
 use kwh_btc_iot_core::time::Timestamp;
 use kwh_btc_iot_core::{self as core, Error, ErrorCode};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use crate::convert::{
-    array_arg, for_each_json, hash_arg, js_error, js_error_at, json_bytes, key, key_bytes_arg, option, options_arg, to_js,
-    type_name, u64_arg,
+    date_iso, for_each_json, hash_arg, js_error, js_error_at, json_bytes, key, key_bytes_arg, kind, to_js, type_name,
+    u64_arg, JsList, Kind, Options,
 };
 use crate::log::{at_index, warning_value};
 
@@ -37,15 +35,15 @@ pub fn build_batch(
     #[wasm_bindgen(unchecked_param_type = "Array<LogInput | string | Uint8Array>")] logs: JsValue,
     #[wasm_bindgen(unchecked_param_type = "BuildBatchOptions")] opts: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let arr = array_arg(&logs, "logs").map_err(js_error)?;
-    let opts = options_arg(&opts, "opts", &BUILD_OPTIONS).map_err(js_error)?;
+    let list = JsList::new(&logs, "logs").map_err(js_error)?;
+    let opts = Options::new(&opts, "opts", &BUILD_OPTIONS).map_err(js_error)?;
     let params = batch_params(&opts).map_err(js_error)?;
-    let key_pair = match option(&opts, "signingKey") {
+    let key_pair = match opts.get("signingKey").map_err(js_error)? {
         Some(v) => Some(Keypair::from_seed(&key_bytes_arg(&v, "signing_key").map_err(js_error)?)),
         None => None,
     };
-    let mut texts = Vec::with_capacity(arr.length() as usize);
-    for_each_json(arr, |_, bytes| {
+    let mut texts = Vec::with_capacity(list.len as usize);
+    for_each_json(&list, |_, bytes| {
         texts.push(bytes.to_vec());
         Ok(())
     })
@@ -75,7 +73,7 @@ fn member_index(member: &str) -> Option<usize> {
     member.strip_prefix('[')?.split(']').next()?.parse().ok()
 }
 
-fn batch_params(opts: &Option<Object>) -> Result<BatchParams, Error> {
+fn batch_params(opts: &Options) -> Result<BatchParams, Error> {
     if opts.is_none() {
         return Err(Error::member(
             ErrorCode::MissingMember,
@@ -84,7 +82,7 @@ fn batch_params(opts: &Option<Object>) -> Result<BatchParams, Error> {
         ));
     }
     let text = |name: &str, member: &str| -> Result<String, Error> {
-        match option(opts, name) {
+        match opts.get(name)? {
             None => Err(Error::member(ErrorCode::MissingMember, member, format!("is required (option {name})"))),
             Some(v) => v.as_string().ok_or_else(|| {
                 Error::member(ErrorCode::InvalidType, member, format!("must be a string (option {name}), got {}", type_name(&v)))
@@ -93,45 +91,48 @@ fn batch_params(opts: &Option<Object>) -> Result<BatchParams, Error> {
     };
     let gateway_id = text("gatewayId", "gateway_id")?;
     let batch_id = text("batchId", "batch_id")?;
-    let seq = match option(opts, "seq") {
+    let seq = match opts.get("seq")? {
         None => return Err(Error::member(ErrorCode::MissingMember, "seq", "is required (option seq: 1, 2, 3, ...)")),
         Some(v) => u64_arg(&v, "seq")?,
     };
-    let prev_head_hash = match option(opts, "prevHeadHash") {
+    let prev_head_hash = match opts.get("prevHeadHash")? {
         None => None,
         Some(v) => Some(hash_arg(&v, "prev_head_hash")?),
     };
-    let created_at = match option(opts, "createdAt") {
-        None => timestamp_of_date(&Date::new_0())?,
-        Some(v) => {
-            if let Some(d) = v.dyn_ref::<Date>() {
-                timestamp_of_date(d)?
-            } else if let Some(s) = v.as_string() {
-                Timestamp::parse(&s).map_err(|why| {
-                    Error::member(ErrorCode::InvalidTimestamp, "created_at", format!("\"{s}\" {why}"))
-                })?
-            } else {
+    let created_at = match opts.get("createdAt")? {
+        None => now()?,
+        Some(v) => match kind(&v) {
+            Kind::Date => {
+                let iso = date_iso(&v)
+                    .ok_or_else(|| Error::member(ErrorCode::InvalidTimestamp, "created_at", "is an invalid Date"))?;
+                parse_timestamp(&iso)?
+            }
+            Kind::String => parse_timestamp(&v.as_string().unwrap_or_default())?,
+            _ => {
                 return Err(Error::member(
                     ErrorCode::InvalidType,
                     "created_at",
                     format!("must be an RFC 3339 string or a Date (option createdAt), got {}", type_name(&v)),
-                ));
+                ))
             }
-        }
+        },
     };
     Ok(BatchParams { gateway_id, batch_id, seq, prev_head_hash, created_at })
 }
 
-fn timestamp_of_date(d: &Date) -> Result<Timestamp, Error> {
-    // toISOString throws on an invalid Date: check first, never let a JS
-    // exception cross the module.
-    if d.get_time().is_nan() {
-        return Err(Error::member(ErrorCode::InvalidTimestamp, "created_at", "is an invalid Date"));
+fn parse_timestamp(s: &str) -> Result<Timestamp, Error> {
+    Timestamp::parse(s).map_err(|why| Error::member(ErrorCode::InvalidTimestamp, "created_at", format!("\"{s}\" {why}")))
+}
+
+/// The current time, from the JS clock (the core has none).
+fn now() -> Result<Timestamp, Error> {
+    let ms = js_sys::Date::now();
+    let secs = (ms / 1000.0).floor();
+    let nanos = ((ms - secs * 1000.0) * 1_000_000.0) as u32;
+    if !(0.0..=253_402_300_799.0).contains(&secs) {
+        return Err(Error::member(ErrorCode::InvalidTimestamp, "created_at", "the clock is outside years 1970..9999"));
     }
-    let iso: JsString = d.to_iso_string();
-    let s = String::from(&iso);
-    Timestamp::parse(&s)
-        .map_err(|why| Error::member(ErrorCode::InvalidTimestamp, "created_at", format!("\"{s}\" {why}")))
+    Ok(Timestamp::from_unix(secs as i64, nanos))
 }
 
 /// Verifies an `emreceipt-1` receipt offline: recomputes the leaf hash from
@@ -144,10 +145,10 @@ fn timestamp_of_date(d: &Date) -> Result<Timestamp, Error> {
 #[wasm_bindgen(js_name = verifyReceipt, unchecked_return_type = "Verification")]
 pub fn verify_receipt(
     #[wasm_bindgen(unchecked_param_type = "Receipt | string | Uint8Array")] receipt: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] opts: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "VerifyOptions")] opts: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let opts = options_arg(&opts, "opts", &VERIFY_OPTIONS).map_err(js_error)?;
-    let gateway_key = match option(&opts, "gatewayKey") {
+    let opts = Options::new(&opts, "opts", &VERIFY_OPTIONS).map_err(js_error)?;
+    let gateway_key = match opts.get("gatewayKey").map_err(js_error)? {
         None => None,
         Some(v) => {
             let bytes = key_bytes_arg(&v, "gateway_key").map_err(js_error)?;

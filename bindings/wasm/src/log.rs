@@ -5,7 +5,7 @@ use kwh_btc_iot_core::json::Value;
 use kwh_btc_iot_core::{self as core, emlog, Error, Warning};
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{array_arg, for_each_json, hashes_to_js, js_error, js_error_at, json_bytes, key, to_js};
+use crate::convert::{for_each_json, hashes_to_js, js_error, js_error_at, json_bytes, key, to_js, JsList};
 
 /// Validates and normalizes an `emlog-1.1` log: every member present,
 /// derived and defaulted ones filled in, timestamps in UTC. Plausibility
@@ -62,10 +62,10 @@ pub fn leaf_hash(#[wasm_bindgen(unchecked_param_type = "LogInput | string | Uint
 pub fn hash_logs(
     #[wasm_bindgen(unchecked_param_type = "Array<LogInput | string | Uint8Array>")] logs: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let arr = array_arg(&logs, "logs").map_err(js_error)?;
+    let list = JsList::new(&logs, "logs").map_err(js_error)?;
     let mut canonical = Vec::with_capacity(1024);
-    let mut out = Vec::with_capacity(arr.length() as usize);
-    for_each_json(arr, |_, bytes| {
+    let mut out = Vec::with_capacity(list.len as usize);
+    for_each_json(&list, |_, bytes| {
         out.push(emlog::leaf_hash_of_json_with(bytes, &mut canonical)?);
         Ok(())
     })

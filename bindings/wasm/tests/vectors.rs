@@ -223,6 +223,9 @@ fn receipt_vectors() {
         assert_eq!(got_codes, strings(c, "want_errors"), "{desc}");
         assert_eq!(text(&v, "signature"), text(c, "want_signature"), "{desc}");
         assert_eq!(want_valid, got_codes.is_empty(), "{desc}");
+        for (got, want) in [("leaf_hash", "want_leaf_hash"), ("head_hash", "want_head_hash")] {
+            assert_eq!(opt_text(&v, got), opt_text(c, want), "{desc}: {got}");
+        }
         if want_valid {
             // The same receipt as a JS object verifies the same way.
             let v = kwh::verify_receipt(parse(&receipt.as_string().unwrap()), opts).unwrap();
