@@ -44,11 +44,31 @@ export function kindOf(v) {
   try {
     if (typedArrayTag.call(v) === "Uint8Array") return 6;
     if (Array.isArray(v)) return 7;
-    Date.prototype.getTime.call(v); // throws unless v is a real Date
-    return 8;
+    if (Object.prototype.toString.call(v) === "[object Date]") {
+      Date.prototype.getTime.call(v); // throws unless v is a real Date
+      return 8;
+    }
   } catch (_) {
-    return 9;
+    // a proxy trap or a fake Date: an object like any other
   }
+  return 9;
+}
+
+const encoder = new TextEncoder();
+const hasLoneSurrogate = typeof String.prototype.isWellFormed === "function"
+  ? (s) => !s.isWellFormed()
+  : (s) => /\p{Cs}/u.test(s);
+
+/**
+ * Writes the UTF-8 of string `s` into `view` (a view of WebAssembly memory
+ * with room for 3 bytes per UTF-16 unit) and returns the number of bytes,
+ * or -1 when `s` has a lone surrogate (which UTF-8 cannot represent and
+ * the encoder would silently replace with U+FFFD). encodeInto is native
+ * and fast; wasm-bindgen's own string passing loops over ASCII in JS.
+ */
+export function encodeUtf8Into(s, view) {
+  if (hasLoneSurrogate(s)) return -1;
+  return encoder.encodeInto(s, view).written;
 }
 
 /**

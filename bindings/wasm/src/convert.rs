@@ -42,6 +42,9 @@ extern "C" {
     #[wasm_bindgen(js_name = kindOf)]
     fn kind_of_js(value: &JsValue) -> u32;
 
+    #[wasm_bindgen(js_name = encodeUtf8Into)]
+    fn encode_utf8_into_js(s: &JsString, view: &Uint8Array) -> i32;
+
     #[wasm_bindgen(js_name = plainBytes)]
     fn plain_bytes_js(value: &JsValue) -> JsValue;
 
@@ -164,26 +167,37 @@ fn plain_bytes(v: &JsValue, member: &str) -> Result<Uint8Array, Error> {
     Ok(bytes.unchecked_into())
 }
 
-/// The UTF-8 bytes of a JS string, refusing lone surrogates.
+/// The UTF-8 bytes of a JS string, refusing lone surrogates (the UTF-8
+/// encoder would silently turn them into U+FFFD).
 pub fn js_string_bytes(s: &JsString, member: &str) -> Result<Vec<u8>, Error> {
     let units = s.length() as usize;
     if units > MAX_INPUT_BYTES {
         return Err(too_large(member, units));
     }
-    let text = String::from(s);
-    // The UTF-8 encoder replaced any lone surrogate with U+FFFD. U+FFFD is
-    // rare in real input, so only then look at the UTF-16 code units.
-    if text.contains('\u{FFFD}') && !s.is_valid_utf16() {
+    let capacity = units * 3 + 1;
+    let mut buf: Vec<u8> = Vec::with_capacity(capacity);
+    // SAFETY: the view covers the vector's spare capacity and lives only for
+    // the call; nothing allocates in WebAssembly memory meanwhile, so the
+    // memory cannot grow and detach it. encodeInto writes at most
+    // `capacity` bytes (3 per UTF-16 unit) and reports how many.
+    let written = unsafe {
+        let view = Uint8Array::view_mut_raw(buf.as_mut_ptr(), capacity);
+        encode_utf8_into_js(s, &view)
+    };
+    if written < 0 {
         return Err(Error::member(
             ErrorCode::LoneSurrogate,
             member,
             "contains a lone UTF-16 surrogate, which is not Unicode text (encoding it would silently replace it with U+FFFD)",
         ));
     }
-    if text.len() > MAX_INPUT_BYTES {
-        return Err(too_large(member, text.len()));
+    let n = (written as usize).min(capacity);
+    // SAFETY: encodeInto initialized the first `n` bytes.
+    unsafe { buf.set_len(n) };
+    if n > MAX_INPUT_BYTES {
+        return Err(too_large(member, n));
     }
-    Ok(text.into_bytes())
+    Ok(buf)
 }
 
 /// `JSON.stringify(v)`, refusing what it would silently change.
@@ -313,20 +327,18 @@ pub fn for_each_json(
     let mut start = 0;
     while start < n {
         let end = n.min(start + CHUNK);
+        // A chunk with a lone surrogate is refused here and redone item by
+        // item, which names the item.
         let joined = join_json_texts(list.value, start, end)
             .ok()
             .filter(|v| kind(v) == Kind::String)
-            .map(|v| v.unchecked_into::<JsString>())
-            .filter(|s| (s.length() as usize) <= MAX_INPUT_BYTES)
-            .map(String::from)
-            // U+FFFD may be a replaced lone surrogate: let the careful path decide.
-            .filter(|t| t.len() <= MAX_INPUT_BYTES && !t.contains('\u{FFFD}'));
-        let pieces = joined.as_ref().map(|t| t.split('\0').collect::<Vec<_>>());
+            .and_then(|v| js_string_bytes(v.unchecked_ref(), "logs").ok());
+        let pieces = joined.as_ref().map(|t| t.split(|b| *b == 0).collect::<Vec<_>>());
         match pieces {
             Some(pieces) if pieces.len() == (end - start) as usize => {
                 for (k, piece) in pieces.iter().enumerate() {
                     let i = start as usize + k;
-                    f(i, piece.as_bytes()).map_err(|e| (e, i))?;
+                    f(i, piece).map_err(|e| (e, i))?;
                 }
             }
             _ => {
