@@ -63,21 +63,28 @@ fn leaf_hash(log: &Bound<'_, PyAny>) -> PyResult<String> {
         .map_err(err)
 }
 
-/// Hash results as Python objects: a list of hex strings (None where an item
-/// failed), the errors, and the RFC 9162 root over the hashes that succeeded.
-fn hash_results<'py>(
-    py: Python<'py>,
-    results: Vec<Result<Hash, Error>>,
-    line_numbers: Option<&[usize]>,
-) -> PyResult<(Bound<'py, PyList>, Vec<ErrorTuple>, String)> {
-    let list = PyList::empty(py);
+/// Bulk hash results, ready to become Python objects: computed with the
+/// interpreter released.
+struct Hashed {
+    /// The 64 hex characters of each successful hash, back to back.
+    hex: Vec<u8>,
+    /// Per input: Some(offset into `hex`) or None when it failed.
+    slots: Vec<Option<usize>>,
+    errors: Vec<ErrorTuple>,
+    root: String,
+}
+
+fn finish(results: Vec<Result<Hash, Error>>, line_numbers: Option<&[usize]>) -> Hashed {
+    let mut hex = Vec::with_capacity(results.len() * 64);
+    let mut slots = Vec::with_capacity(results.len());
     let mut errors = Vec::new();
     let mut root = merkle::RootBuilder::new();
     for (i, r) in results.into_iter().enumerate() {
         match r {
             Ok(h) => {
                 root.push(h);
-                list.append(PyString::new(py, &h.to_hex()))?;
+                slots.push(Some(hex.len()));
+                hex.extend_from_slice(h.to_hex().as_bytes());
             }
             Err(e) => {
                 let message = match line_numbers {
@@ -85,11 +92,35 @@ fn hash_results<'py>(
                     None => e.message,
                 };
                 errors.push((i, e.code.as_str(), message));
-                list.append(py.None())?;
+                slots.push(None);
             }
         }
     }
-    Ok((list, errors, root.root().to_hex()))
+    Hashed {
+        hex,
+        slots,
+        errors,
+        root: root.root().to_hex(),
+    }
+}
+
+/// A list of hex strings (None where an item failed), the errors, and the
+/// RFC 9162 root over the hashes that succeeded.
+fn hashed_to_py(
+    py: Python<'_>,
+    h: Hashed,
+) -> PyResult<(Bound<'_, PyList>, Vec<ErrorTuple>, String)> {
+    let list = PyList::empty(py);
+    for slot in &h.slots {
+        match slot {
+            Some(at) => {
+                let hex = std::str::from_utf8(&h.hex[*at..*at + 64]).expect("hex is ASCII");
+                list.append(PyString::new(py, hex))?;
+            }
+            None => list.append(py.None())?,
+        }
+    }
+    Ok((list, h.errors, h.root))
 }
 
 #[pyfunction]
@@ -102,8 +133,8 @@ fn hash_logs<'py>(
     let gathered = Gathered::from_iterable(logs, "logs")?;
     let sources = gathered.sources();
     let threads = thread_count(threads);
-    let results = py.detach(|| {
-        par_map(
+    let hashed = py.detach(|| {
+        let results = par_map(
             &sources,
             threads,
             || Vec::with_capacity(512),
@@ -111,12 +142,13 @@ fn hash_logs<'py>(
                 Ok(bytes) => emlog::leaf_hash_of_json_with(bytes, buf),
                 Err(e) => Err((*e).clone()),
             },
-        )
+        );
+        finish(results, None)
     });
-    hash_results(py, results, None)
+    hashed_to_py(py, hashed)
 }
 
-fn hash_jsonl_text(text: &[u8], threads: usize) -> (Vec<Result<Hash, Error>>, Vec<usize>) {
+fn hash_jsonl_text(text: &[u8], threads: usize) -> Hashed {
     let lines = jsonl_lines(text);
     let results = par_map(
         &lines,
@@ -124,7 +156,8 @@ fn hash_jsonl_text(text: &[u8], threads: usize) -> (Vec<Result<Hash, Error>>, Ve
         || Vec::with_capacity(512),
         |buf, (_, line)| emlog::leaf_hash_of_json_with(line, buf),
     );
-    (results, lines.into_iter().map(|(n, _)| n).collect())
+    let numbers: Vec<usize> = lines.into_iter().map(|(n, _)| n).collect();
+    finish(results, Some(&numbers))
 }
 
 #[pyfunction]
@@ -136,8 +169,8 @@ fn hash_jsonl_bytes<'py>(
 ) -> PyResult<(Bound<'py, PyList>, Vec<ErrorTuple>, String)> {
     let text = data.as_bytes();
     let threads = thread_count(threads);
-    let (results, lines) = py.detach(|| hash_jsonl_text(text, threads));
-    hash_results(py, results, Some(&lines))
+    let hashed = py.detach(|| hash_jsonl_text(text, threads));
+    hashed_to_py(py, hashed)
 }
 
 #[pyfunction]
@@ -148,9 +181,8 @@ fn hash_jsonl_path<'py>(
     threads: Option<usize>,
 ) -> PyResult<(Bound<'py, PyList>, Vec<ErrorTuple>, String)> {
     let threads = thread_count(threads);
-    let (results, lines) =
-        py.detach(|| std::fs::read(&path).map(|text| hash_jsonl_text(&text, threads)))?;
-    hash_results(py, results, Some(&lines))
+    let hashed = py.detach(|| std::fs::read(&path).map(|text| hash_jsonl_text(&text, threads)))?;
+    hashed_to_py(py, hashed)
 }
 
 #[pymodule]
