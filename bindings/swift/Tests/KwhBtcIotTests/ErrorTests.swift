@@ -33,7 +33,7 @@ final class ErrorTests: XCTestCase {
         XCTAssertEqual(v.signature, .notChecked)
         XCTAssertNil(v.leafHash)
         XCTAssertNil(v.headHash)
-        XCTAssertEqual(v.steps.first?.status, .failed)
+        XCTAssertEqual(v.steps.first?.status, StepStatus.failed)
         XCTAssertTrue(v.steps.dropFirst().allSatisfy { $0.status == .skipped })
         for input in ["", "[]", "null", "{}", "\"receipt\""] {
             let r = try verifyReceipt(receiptJson: input, gatewayKey: nil)

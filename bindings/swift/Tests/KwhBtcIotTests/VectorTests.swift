@@ -183,7 +183,7 @@ final class VectorTests: XCTestCase {
             let v = try verifyReceipt(receiptJson: c.receipt, gatewayKey: c.gateway_key)
             XCTAssertEqual(v.valid, c.want_valid, "\(c.desc): \(v.errors)")
             XCTAssertEqual(v.errors.map { $0.code }, c.want_errors, c.desc)
-            XCTAssertEqual(name(v.signature), c.want_signature, c.desc)
+            XCTAssertEqual(signatureName(v.signature), c.want_signature, c.desc)
             if let want = c.want_leaf_hash { XCTAssertEqual(v.leafHash, want, c.desc) }
             if let want = c.want_head_hash { XCTAssertEqual(v.headHash, want, c.desc) }
             XCTAssertEqual(v.valid, v.errors.isEmpty, c.desc)

@@ -112,7 +112,7 @@ func family(_ e: KwhError) -> String {
     }
 }
 
-func name(_ s: SignatureStatus) -> String {
+func signatureName(_ s: SignatureStatus) -> String {
     switch s {
     case .valid: return "valid"
     case .absent: return "absent"
