@@ -1,0 +1,906 @@
+//! Bitcoin data structures needed to check an anchor offline: the 80-byte
+//! block header (hash, proof of work against nBits and the network's limit),
+//! transactions with and without witness (txid, wtxid, outputs, OP_RETURN),
+//! and whole blocks (merkle root recomputed, with Bitcoin Core's mutation
+//! check). Hashes are kept in internal (serialized) byte order; the
+//! `*_display` helpers give the reversed hex that explorers and RPCs show.
+//!
+//! ```
+//! use kwh_btc_iot_core::anchor::bitcoin::{BlockHeader, Network};
+//! let h = BlockHeader::from_hex("02000000b96394585a281b7e5f438fd1c9ed492645a1fd61cb3802040000000000000000007ee445d23ad061af4a36b809501fab1ac4f2d7e7a739817dd0cbb7ec661b8a1e376755f58616186272def6").unwrap();
+//! assert_eq!(h.block_hash_display(), "000000000000000003e892881a8cdcdc117c06d444057c98b6f04a9ee75a2319");
+//! h.check_pow(Network::Mainnet).unwrap();
+//! assert_eq!(h.time, 1432827678);
+//! ```
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use crate::hash::to_hex;
+
+/// Largest transaction accepted, in bytes (a block's weight limit / 1).
+pub const MAX_TX_BYTES: usize = 4_000_000;
+/// Largest block accepted, in bytes.
+pub const MAX_BLOCK_BYTES: usize = 4_000_000;
+/// Most transactions in a block (Bitcoin Core: MAX_BLOCK_WEIGHT / MIN_TRANSACTION_WEIGHT).
+pub const MAX_BLOCK_TXS: u32 = 4_000_000 / 240;
+
+/// Why Bitcoin data was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BtcError {
+    /// Stable short code: `bad_length`, `truncated`, `trailing_data`,
+    /// `bad_compact_size`, `too_large`, `bad_witness`, `bad_target`,
+    /// `target_above_limit`, `insufficient_pow`, `mutated_merkle_tree`,
+    /// `bad_merkle_root`, `empty_block`, `bad_hex`, `no_inputs`, `no_outputs`.
+    pub code: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl BtcError {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+        BtcError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for BtcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for BtcError {}
+
+type Result<T> = std::result::Result<T, BtcError>;
+
+/// SHA-256 twice.
+pub fn sha256d(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(Sha256::digest(data)).into()
+}
+
+/// SHA-256 twice of two concatenated hashes (a merkle node).
+pub fn sha256d_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    let mut buf = [0u8; 64];
+    buf[..32].copy_from_slice(left);
+    buf[32..].copy_from_slice(right);
+    sha256d(&buf)
+}
+
+/// Hex of a hash in display order (byte-reversed), as explorers show txids and block hashes.
+pub fn display_hex(internal: &[u8; 32]) -> String {
+    let mut r = *internal;
+    r.reverse();
+    to_hex(&r)
+}
+
+/// Parses a display-order hash (64 hex characters) into internal order.
+pub fn from_display_hex(s: &str) -> Result<[u8; 32]> {
+    let mut h = hash_from_hex(s)?;
+    h.reverse();
+    Ok(h)
+}
+
+/// Parses 64 hex characters (either case) into 32 bytes, no reversal.
+pub fn hash_from_hex(s: &str) -> Result<[u8; 32]> {
+    let b = decode_hex(s)?;
+    b.try_into()
+        .map_err(|_| BtcError::new("bad_length", "a hash must be 64 hex characters"))
+}
+
+/// Decodes hex (either case, even length).
+pub fn decode_hex(s: &str) -> Result<Vec<u8>> {
+    crate::hash::from_hex(s, "hex").map_err(|e| BtcError::new("bad_hex", e.message))
+}
+
+/// A Bitcoin network: which proof-of-work limit applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Network {
+    /// Bitcoin mainnet (the default).
+    #[default]
+    Mainnet,
+    /// testnet3 / testnet4 (same limit as mainnet; difficulty may drop to it).
+    Testnet,
+    /// Default signet.
+    Signet,
+    /// Regtest (almost no work).
+    Regtest,
+}
+
+impl Network {
+    /// `mainnet`, `testnet`, `signet`, `regtest`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::Mainnet => "mainnet",
+            Network::Testnet => "testnet",
+            Network::Signet => "signet",
+            Network::Regtest => "regtest",
+        }
+    }
+
+    /// Parses a name (`mainnet`/`bitcoin`/`main`, `testnet`/`testnet3`/`testnet4`/`test`, `signet`, `regtest`).
+    pub fn parse(s: &str) -> Option<Network> {
+        Some(match s {
+            "mainnet" | "bitcoin" | "main" => Network::Mainnet,
+            "testnet" | "testnet3" | "testnet4" | "test" => Network::Testnet,
+            "signet" => Network::Signet,
+            "regtest" => Network::Regtest,
+            _ => return None,
+        })
+    }
+
+    /// The easiest target allowed (Bitcoin Core `powLimit`), big-endian.
+    pub fn pow_limit(self) -> [u8; 32] {
+        let mut l = [0u8; 32];
+        match self {
+            Network::Mainnet | Network::Testnet => {
+                // 00000000ffffffff...
+                l[4..].fill(0xff);
+            }
+            Network::Signet => {
+                // 00000377ae000000...
+                l[2] = 0x03;
+                l[3] = 0x77;
+                l[4] = 0xae;
+            }
+            Network::Regtest => {
+                // 7fffffff...
+                l.fill(0xff);
+                l[0] = 0x7f;
+            }
+        }
+        l
+    }
+}
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Expands a compact target (nBits) into a 256-bit big-endian number, as
+/// Bitcoin Core's `arith_uint256::SetCompact`; refuses negative, zero and
+/// overflowing encodings (as `CheckProofOfWork`).
+pub fn target_from_bits(bits: u32) -> Result<[u8; 32]> {
+    let size = (bits >> 24) as usize;
+    let word = bits & 0x007f_ffff;
+    if word != 0 && bits & 0x0080_0000 != 0 {
+        return Err(BtcError::new(
+            "bad_target",
+            format!("nBits {bits:08x} encodes a negative target"),
+        ));
+    }
+    if word != 0 && (size > 34 || (word > 0xff && size > 33) || (word > 0xffff && size > 32)) {
+        return Err(BtcError::new(
+            "bad_target",
+            format!("nBits {bits:08x} overflows 256 bits"),
+        ));
+    }
+    let mut t = [0u8; 32];
+    let w = word.to_be_bytes(); // w[0] == 0; mantissa in w[1..4]
+    if size <= 3 {
+        let v = word >> (8 * (3 - size));
+        t[28..].copy_from_slice(&v.to_be_bytes());
+    } else {
+        // The mantissa's 3 bytes end at byte index 31 - (size - 3).
+        let shift = size - 3;
+        for (i, b) in w[1..].iter().enumerate() {
+            // byte i of the mantissa (big-endian) lands at 32 - 3 + i - shift
+            let pos = 29 + i;
+            if pos >= shift {
+                let p = pos - shift;
+                if p < 32 {
+                    t[p] = *b;
+                }
+            }
+        }
+    }
+    if t == [0u8; 32] {
+        return Err(BtcError::new(
+            "bad_target",
+            format!("nBits {bits:08x} encodes a zero target"),
+        ));
+    }
+    Ok(t)
+}
+
+/// The expected number of hashes to find a block at this target, as log2
+/// (`log2(2^256 / (target + 1))`), a rough measure of the work a header shows.
+pub fn work_log2(target_be: &[u8; 32]) -> f64 {
+    // log2(2^256 / target) is precise enough for a report.
+    let first = target_be.iter().position(|b| *b != 0).unwrap_or(31);
+    let mut m = 0f64;
+    for b in target_be[first..].iter().take(8) {
+        m = m * 256.0 + f64::from(*b);
+    }
+    let rest = 32 - first - target_be[first..].len().min(8);
+    let log_target = m.log2() + 8.0 * rest as f64;
+    256.0 - log_target
+}
+
+/// An 80-byte block header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockHeader {
+    /// Version (signed, as serialized).
+    pub version: i32,
+    /// Previous block hash, internal order.
+    pub prev_blockhash: [u8; 32],
+    /// Merkle root, internal order (header bytes 36..68; the message an
+    /// OpenTimestamps Bitcoin attestation attests).
+    pub merkle_root: [u8; 32],
+    /// Block time, Unix seconds.
+    pub time: u32,
+    /// Compact target.
+    pub bits: u32,
+    /// Nonce.
+    pub nonce: u32,
+}
+
+impl BlockHeader {
+    /// Parses exactly 80 bytes.
+    pub fn parse(b: &[u8]) -> Result<BlockHeader> {
+        let b: &[u8; 80] = b.try_into().map_err(|_| {
+            BtcError::new(
+                "bad_length",
+                format!("a block header is 80 bytes, got {}", b.len()),
+            )
+        })?;
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let mut prev = [0u8; 32];
+        prev.copy_from_slice(&b[4..36]);
+        let mut root = [0u8; 32];
+        root.copy_from_slice(&b[36..68]);
+        Ok(BlockHeader {
+            version: u32_at(0) as i32,
+            prev_blockhash: prev,
+            merkle_root: root,
+            time: u32_at(68),
+            bits: u32_at(72),
+            nonce: u32_at(76),
+        })
+    }
+
+    /// Parses 160 hex characters.
+    pub fn from_hex(s: &str) -> Result<BlockHeader> {
+        if s.len() != 160 {
+            return Err(BtcError::new(
+                "bad_length",
+                format!("a block header is 160 hex characters, got {}", s.len()),
+            ));
+        }
+        BlockHeader::parse(&decode_hex(s)?)
+    }
+
+    /// The 80 bytes.
+    pub fn to_bytes(&self) -> [u8; 80] {
+        let mut b = [0u8; 80];
+        b[..4].copy_from_slice(&self.version.to_le_bytes());
+        b[4..36].copy_from_slice(&self.prev_blockhash);
+        b[36..68].copy_from_slice(&self.merkle_root);
+        b[68..72].copy_from_slice(&self.time.to_le_bytes());
+        b[72..76].copy_from_slice(&self.bits.to_le_bytes());
+        b[76..].copy_from_slice(&self.nonce.to_le_bytes());
+        b
+    }
+
+    /// The block hash, internal order (SHA-256d of the 80 bytes).
+    pub fn hash(&self) -> [u8; 32] {
+        sha256d(&self.to_bytes())
+    }
+
+    /// The block hash as explorers show it.
+    pub fn block_hash_display(&self) -> String {
+        display_hex(&self.hash())
+    }
+
+    /// The target this header claims (from nBits), big-endian.
+    pub fn target(&self) -> Result<[u8; 32]> {
+        target_from_bits(self.bits)
+    }
+
+    /// Checks proof of work: a valid nBits, a target no easier than the
+    /// network's limit, and a hash (as a little-endian number) at or below
+    /// the target. Returns the target.
+    pub fn check_pow(&self, network: Network) -> Result<[u8; 32]> {
+        let target = self.target()?;
+        if target > network.pow_limit() {
+            return Err(BtcError::new(
+                "target_above_limit",
+                format!(
+                    "nBits {:08x} is easier than the {network} proof-of-work limit",
+                    self.bits
+                ),
+            ));
+        }
+        let mut h = self.hash();
+        h.reverse(); // big-endian number
+        if h > target {
+            return Err(BtcError::new(
+                "insufficient_pow",
+                format!(
+                    "block hash {} is above the target of nBits {:08x}",
+                    to_hex(&h),
+                    self.bits
+                ),
+            ));
+        }
+        Ok(target)
+    }
+}
+
+/// A transaction input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxIn {
+    /// Spent txid, internal order.
+    pub prev_txid: [u8; 32],
+    /// Spent output index.
+    pub prev_vout: u32,
+    /// scriptSig.
+    pub script_sig: Vec<u8>,
+    /// nSequence.
+    pub sequence: u32,
+    /// Witness stack (empty without witness).
+    pub witness: Vec<Vec<u8>>,
+}
+
+/// A transaction output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxOut {
+    /// Amount in satoshis.
+    pub value: u64,
+    /// scriptPubKey.
+    pub script_pubkey: Vec<u8>,
+}
+
+/// The standard shapes of an output script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptType {
+    /// `OP_RETURN ...` (provably unspendable; carries data).
+    OpReturn,
+    /// Pay to public key hash.
+    P2pkh,
+    /// Pay to script hash.
+    P2sh,
+    /// Pay to witness public key hash (segwit v0).
+    P2wpkh,
+    /// Pay to witness script hash (segwit v0).
+    P2wsh,
+    /// Pay to taproot (segwit v1).
+    P2tr,
+    /// Pay to public key.
+    P2pk,
+    /// Another witness program version.
+    WitnessUnknown,
+    /// Anything else.
+    NonStandard,
+}
+
+impl ScriptType {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScriptType::OpReturn => "op_return",
+            ScriptType::P2pkh => "p2pkh",
+            ScriptType::P2sh => "p2sh",
+            ScriptType::P2wpkh => "p2wpkh",
+            ScriptType::P2wsh => "p2wsh",
+            ScriptType::P2tr => "p2tr",
+            ScriptType::P2pk => "p2pk",
+            ScriptType::WitnessUnknown => "witness_unknown",
+            ScriptType::NonStandard => "nonstandard",
+        }
+    }
+}
+
+impl TxOut {
+    /// The shape of the output script.
+    pub fn script_type(&self) -> ScriptType {
+        script_type(&self.script_pubkey)
+    }
+
+    /// For an `OP_RETURN` output whose remaining script is only data pushes,
+    /// the pushed data, concatenated (Bitcoin Core's "nulldata"). `None` for
+    /// other outputs.
+    pub fn op_return_data(&self) -> Option<Vec<u8>> {
+        op_return_data(&self.script_pubkey)
+    }
+}
+
+/// The shape of an output script.
+pub fn script_type(s: &[u8]) -> ScriptType {
+    match s {
+        [0x6a, ..] => ScriptType::OpReturn,
+        [0x76, 0xa9, 0x14, .., 0x88, 0xac] if s.len() == 25 => ScriptType::P2pkh,
+        [0xa9, 0x14, .., 0x87] if s.len() == 23 => ScriptType::P2sh,
+        [0x00, 0x14, ..] if s.len() == 22 => ScriptType::P2wpkh,
+        [0x00, 0x20, ..] if s.len() == 34 => ScriptType::P2wsh,
+        [0x51, 0x20, ..] if s.len() == 34 => ScriptType::P2tr,
+        [0x21, .., 0xac] if s.len() == 35 => ScriptType::P2pk,
+        [0x41, .., 0xac] if s.len() == 67 => ScriptType::P2pk,
+        [v, n, ..]
+            if (*v == 0x00 || (0x51..=0x60).contains(v))
+                && (2..=40).contains(n)
+                && s.len() == 2 + *n as usize =>
+        {
+            ScriptType::WitnessUnknown
+        }
+        _ => ScriptType::NonStandard,
+    }
+}
+
+/// The data pushed after `OP_RETURN`, concatenated; `None` unless the script
+/// is `OP_RETURN` followed by push operations only.
+pub fn op_return_data(s: &[u8]) -> Option<Vec<u8>> {
+    let rest = s.strip_prefix(&[0x6a])?;
+    let mut out = Vec::new();
+    let mut i = 0usize;
+    while i < rest.len() {
+        let op = rest[i];
+        i += 1;
+        let n = match op {
+            0x00 => 0,
+            0x01..=0x4b => op as usize,
+            0x4c => {
+                let n = *rest.get(i)? as usize;
+                i += 1;
+                n
+            }
+            0x4d => {
+                let b = rest.get(i..i + 2)?;
+                i += 2;
+                u16::from_le_bytes([b[0], b[1]]) as usize
+            }
+            0x4e => {
+                let b = rest.get(i..i + 4)?;
+                i += 4;
+                u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize
+            }
+            // OP_1NEGATE, OP_1..OP_16: push-only, no data bytes.
+            0x4f | 0x51..=0x60 => continue,
+            _ => return None,
+        };
+        let d = rest.get(i..i.checked_add(n)?)?;
+        out.extend_from_slice(d);
+        i += n;
+    }
+    Some(out)
+}
+
+/// A parsed transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transaction {
+    /// nVersion.
+    pub version: i32,
+    /// Inputs.
+    pub inputs: Vec<TxIn>,
+    /// Outputs.
+    pub outputs: Vec<TxOut>,
+    /// nLockTime.
+    pub lock_time: u32,
+    /// Whether it was serialized with witness data (BIP 144).
+    pub has_witness: bool,
+    /// txid, internal order (SHA-256d of the serialization without witness).
+    pub txid: [u8; 32],
+    /// wtxid, internal order (SHA-256d of the full serialization).
+    pub wtxid: [u8; 32],
+    /// Size of the full serialization.
+    pub size: usize,
+    /// Size of the serialization without witness.
+    pub base_size: usize,
+}
+
+impl Transaction {
+    /// Parses exactly one transaction filling `b`.
+    pub fn parse(b: &[u8]) -> Result<Transaction> {
+        let mut r = Cursor::new(b);
+        let tx = Transaction::read(&mut r)?;
+        r.end("transaction")?;
+        Ok(tx)
+    }
+
+    /// Parses hex.
+    pub fn from_hex(s: &str) -> Result<Transaction> {
+        if s.len() > 2 * MAX_TX_BYTES {
+            return Err(BtcError::new(
+                "too_large",
+                format!("a transaction is at most {MAX_TX_BYTES} bytes"),
+            ));
+        }
+        Transaction::parse(&decode_hex(s)?)
+    }
+
+    /// The txid as explorers show it.
+    pub fn txid_display(&self) -> String {
+        display_hex(&self.txid)
+    }
+
+    fn read(r: &mut Cursor<'_>) -> Result<Transaction> {
+        let start = r.pos;
+        let version = r.u32("version")? as i32;
+        let after_version = r.pos;
+        // BIP 144: an empty input list followed by a non-zero flag byte means
+        // the witness serialization (Bitcoin Core reads it this way).
+        let mut has_witness = false;
+        let mut inputs = read_inputs(r)?;
+        let body_start;
+        if inputs.is_empty() {
+            let flag = r.u8("segwit flag")?;
+            if flag != 0 {
+                if flag != 1 {
+                    return Err(BtcError::new(
+                        "bad_witness",
+                        format!("unknown transaction flag 0x{flag:02x}"),
+                    ));
+                }
+                has_witness = true;
+                body_start = r.pos;
+                inputs = read_inputs(r)?;
+            } else {
+                body_start = after_version;
+            }
+        } else {
+            body_start = after_version;
+        }
+        // Consensus rules (bad-txns-vin-empty / vout-empty): such a
+        // transaction can never be in a block.
+        if inputs.is_empty() {
+            return Err(BtcError::new(
+                "no_inputs",
+                "a transaction has at least one input",
+            ));
+        }
+        let outputs = read_outputs(r)?;
+        if outputs.is_empty() {
+            return Err(BtcError::new(
+                "no_outputs",
+                "a transaction has at least one output",
+            ));
+        }
+        let body_end = r.pos;
+        if has_witness {
+            let mut any = false;
+            for input in inputs.iter_mut() {
+                let n = r.compact_size("witness item count")?;
+                r.check_count(n, 1, "witness items")?;
+                let mut stack = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    let len = r.compact_size("witness item length")?;
+                    stack.push(r.bytes(len, "witness item")?.to_vec());
+                }
+                any |= !stack.is_empty();
+                input.witness = stack;
+            }
+            if !any {
+                return Err(BtcError::new(
+                    "bad_witness",
+                    "transaction has the witness flag but no witness data (superfluous witness record)",
+                ));
+            }
+        }
+        let lock_start = r.pos;
+        let lock_time = r.u32("lock time")?;
+        let end = r.pos;
+        let size = end - start;
+        if size > MAX_TX_BYTES {
+            return Err(BtcError::new(
+                "too_large",
+                format!("transaction is larger than {MAX_TX_BYTES} bytes"),
+            ));
+        }
+        let full = &r.buf[start..end];
+        let wtxid = sha256d(full);
+        let (txid, base_size) = if has_witness {
+            let mut h = Sha256::new();
+            h.update(&r.buf[start..after_version]);
+            h.update(&r.buf[body_start..body_end]);
+            h.update(&r.buf[lock_start..end]);
+            let base = (after_version - start) + (body_end - body_start) + (end - lock_start);
+            (Sha256::digest(h.finalize()).into(), base)
+        } else {
+            (wtxid, size)
+        };
+        Ok(Transaction {
+            version,
+            inputs,
+            outputs,
+            lock_time,
+            has_witness,
+            txid,
+            wtxid,
+            size,
+            base_size,
+        })
+    }
+}
+
+fn read_inputs(r: &mut Cursor<'_>) -> Result<Vec<TxIn>> {
+    let n = r.compact_size("input count")?;
+    r.check_count(n, 41, "inputs")?;
+    let mut v = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let mut prev = [0u8; 32];
+        prev.copy_from_slice(r.bytes(32, "input outpoint")?);
+        let prev_vout = r.u32("input outpoint index")?;
+        let len = r.compact_size("scriptSig length")?;
+        let script_sig = r.bytes(len, "scriptSig")?.to_vec();
+        let sequence = r.u32("sequence")?;
+        v.push(TxIn {
+            prev_txid: prev,
+            prev_vout,
+            script_sig,
+            sequence,
+            witness: Vec::new(),
+        });
+    }
+    Ok(v)
+}
+
+fn read_outputs(r: &mut Cursor<'_>) -> Result<Vec<TxOut>> {
+    let n = r.compact_size("output count")?;
+    r.check_count(n, 9, "outputs")?;
+    let mut v = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let value = r.u64("output value")?;
+        let len = r.compact_size("scriptPubKey length")?;
+        let script_pubkey = r.bytes(len, "scriptPubKey")?.to_vec();
+        v.push(TxOut {
+            value,
+            script_pubkey,
+        });
+    }
+    Ok(v)
+}
+
+/// A whole block: header and transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// The header.
+    pub header: BlockHeader,
+    /// The transactions, coinbase first.
+    pub transactions: Vec<Transaction>,
+}
+
+impl Block {
+    /// Parses a serialized block (header, compact size count, transactions).
+    pub fn parse(b: &[u8]) -> Result<Block> {
+        if b.len() > MAX_BLOCK_BYTES {
+            return Err(BtcError::new(
+                "too_large",
+                format!("a block is at most {MAX_BLOCK_BYTES} bytes"),
+            ));
+        }
+        let mut r = Cursor::new(b);
+        let header = BlockHeader::parse(r.bytes(80, "block header")?)?;
+        let n = r.compact_size("transaction count")?;
+        r.check_count(n, 60, "transactions")?;
+        let mut transactions = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            transactions.push(Transaction::read(&mut r)?);
+        }
+        r.end("block")?;
+        Ok(Block {
+            header,
+            transactions,
+        })
+    }
+
+    /// Parses hex.
+    pub fn from_hex(s: &str) -> Result<Block> {
+        if s.len() > 2 * MAX_BLOCK_BYTES {
+            return Err(BtcError::new(
+                "too_large",
+                format!("a block is at most {MAX_BLOCK_BYTES} bytes"),
+            ));
+        }
+        Block::parse(&decode_hex(s)?)
+    }
+
+    /// The txids, internal order.
+    pub fn txids(&self) -> Vec<[u8; 32]> {
+        self.transactions.iter().map(|t| t.txid).collect()
+    }
+
+    /// Recomputes the merkle root from the txids; refuses an empty block and
+    /// a mutated tree (CVE-2012-2459: two equal sibling hashes).
+    pub fn compute_merkle_root(&self) -> Result<[u8; 32]> {
+        let (root, mutated) = super::spv::merkle_root(&self.txids()).ok_or_else(|| {
+            BtcError::new("empty_block", "a block has at least one transaction")
+        })?;
+        if mutated {
+            return Err(BtcError::new(
+                "mutated_merkle_tree",
+                "the transaction list has two equal sibling hashes (CVE-2012-2459)",
+            ));
+        }
+        Ok(root)
+    }
+
+    /// Checks that the header's merkle root is the one recomputed from the transactions.
+    pub fn check_merkle_root(&self) -> Result<()> {
+        let root = self.compute_merkle_root()?;
+        if root != self.header.merkle_root {
+            return Err(BtcError::new(
+                "bad_merkle_root",
+                format!(
+                    "the transactions hash to merkle root {}, the header says {}",
+                    display_hex(&root),
+                    display_hex(&self.header.merkle_root)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The BIP 34 height in the coinbase's scriptSig (blocks of version >= 2).
+    pub fn bip34_height(&self) -> Option<u64> {
+        let cb = self.transactions.first()?.inputs.first()?;
+        let s = &cb.script_sig;
+        let n = *s.first()? as usize;
+        if !(1..=8).contains(&n) {
+            return None;
+        }
+        let b = s.get(1..1 + n)?;
+        let mut v: u64 = 0;
+        for (i, x) in b.iter().enumerate() {
+            v |= u64::from(*x) << (8 * i);
+        }
+        Some(v)
+    }
+}
+
+/// A bounds-checked reader of Bitcoin serializations.
+pub(crate) struct Cursor<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Cursor { buf, pos: 0 }
+    }
+
+    fn truncated(&self, what: &str) -> BtcError {
+        BtcError::new(
+            "truncated",
+            format!("input ends inside the {what} (at byte {})", self.pos),
+        )
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    pub(crate) fn bytes(&mut self, n: u64, what: &str) -> Result<&'a [u8]> {
+        if n > self.remaining() as u64 {
+            return Err(self.truncated(what));
+        }
+        let n = n as usize;
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    pub(crate) fn u8(&mut self, what: &str) -> Result<u8> {
+        Ok(self.bytes(1, what)?[0])
+    }
+
+    pub(crate) fn u32(&mut self, what: &str) -> Result<u32> {
+        let b = self.bytes(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64> {
+        let b = self.bytes(8, what)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    /// Bitcoin's CompactSize, minimal encoding only (as Bitcoin Core), at most 0x02000000.
+    pub(crate) fn compact_size(&mut self, what: &str) -> Result<u64> {
+        let at = self.pos;
+        let first = self.u8(what)?;
+        let (v, min) = match first {
+            0xfd => {
+                let b = self.bytes(2, what)?;
+                (u64::from(u16::from_le_bytes([b[0], b[1]])), 0xfd)
+            }
+            0xfe => {
+                let b = self.bytes(4, what)?;
+                (u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])), 0x1_0000)
+            }
+            0xff => (self.u64(what)?, 0x1_0000_0000),
+            n => (u64::from(n), 0),
+        };
+        if v < min {
+            return Err(BtcError::new(
+                "bad_compact_size",
+                format!("the {what} at byte {at} is not minimally encoded"),
+            ));
+        }
+        if v > 0x0200_0000 {
+            return Err(BtcError::new(
+                "bad_compact_size",
+                format!("the {what} at byte {at} is too large ({v})"),
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Refuses a count of items that cannot fit in the remaining bytes.
+    pub(crate) fn check_count(&self, n: u64, min_item_bytes: u64, what: &str) -> Result<()> {
+        if n.saturating_mul(min_item_bytes) > self.remaining() as u64 {
+            return Err(BtcError::new(
+                "truncated",
+                format!(
+                    "{n} {what} cannot fit in the {} remaining bytes",
+                    self.remaining()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn end(&self, what: &str) -> Result<()> {
+        if self.pos != self.buf.len() {
+            return Err(BtcError::new(
+                "trailing_data",
+                format!(
+                    "{} bytes after the end of the {what}",
+                    self.buf.len() - self.pos
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_targets() {
+        let t = target_from_bits(0x1d00ffff).unwrap();
+        assert_eq!(to_hex(&t), format!("00000000ffff{}", "0".repeat(52)));
+        let t = target_from_bits(0x181686f5).unwrap();
+        assert_eq!(
+            to_hex(&t),
+            "00000000000000001686f5000000000000000000000000000000000000000000"
+        );
+        let t = target_from_bits(0x207fffff).unwrap();
+        assert_eq!(to_hex(&t), format!("7fffff{}", "0".repeat(58)));
+        assert_eq!(target_from_bits(0x01003456).unwrap_err().code, "bad_target"); // zero
+        assert_eq!(
+            to_hex(&target_from_bits(0x01123456).unwrap()),
+            format!("{}12", "0".repeat(62))
+        );
+        assert_eq!(
+            to_hex(&target_from_bits(0x02123456).unwrap()),
+            format!("{}1234", "0".repeat(60))
+        );
+        assert_eq!(target_from_bits(0x04923456).unwrap_err().code, "bad_target"); // negative
+        assert_eq!(target_from_bits(0xff123456).unwrap_err().code, "bad_target"); // overflow
+        assert_eq!(target_from_bits(0x00000000).unwrap_err().code, "bad_target");
+        // size 32 with a 3-byte mantissa: first byte lands at index 0
+        let t = target_from_bits(0x20123456).unwrap();
+        assert_eq!(to_hex(&t), format!("123456{}", "0".repeat(58)));
+        let t = target_from_bits(0x21000012).unwrap();
+        assert_eq!(to_hex(&t), format!("12{}", "0".repeat(62)));
+        assert_eq!(target_from_bits(0x21001234).unwrap_err().code, "bad_target");
+    }
+
+    #[test]
+    fn op_return_pushes() {
+        assert_eq!(op_return_data(&[0x6a]), Some(vec![]));
+        assert_eq!(op_return_data(&[0x6a, 0x02, 1, 2]), Some(vec![1, 2]));
+        assert_eq!(op_return_data(&[0x6a, 0x4c, 0x01, 9]), Some(vec![9]));
+        assert_eq!(op_return_data(&[0x6a, 0x02, 1]), None);
+        assert_eq!(op_return_data(&[0x6a, 0xac]), None);
+        assert_eq!(op_return_data(&[0x51]), None);
+    }
+}

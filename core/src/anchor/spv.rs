@@ -1,0 +1,536 @@
+//! Simplified payment verification: Bitcoin's transaction merkle tree, merkle
+//! branches, and the `merkleblock` message (what `gettxoutproof` returns: a
+//! header and a partial merkle tree), with the checks that defeat the
+//! ambiguities of Bitcoin's tree.
+//!
+//! Bitcoin's tree duplicates the last node of an odd level, so two different
+//! transaction lists can give the same root (CVE-2012-2459); a partial tree
+//! whose two children are equal is refused, as Bitcoin Core does. An inner
+//! node is the SHA-256d of 64 bytes, so a 64-byte "transaction" could pose as
+//! an inner node or the other way round; [`check_tx_not_64_bytes`] refuses
+//! such transactions, and a `merkleblock` fixes the tree's height from the
+//! block's transaction count, so a proof cannot stop early or go one level
+//! deeper than the tree.
+//!
+//! ```
+//! use kwh_btc_iot_core::anchor::spv::{merkle_root, PartialMerkleTree};
+//! let txids: Vec<[u8; 32]> = (0u8..5).map(|i| [i; 32]).collect();
+//! let (root, mutated) = merkle_root(&txids).unwrap();
+//! assert!(!mutated);
+//! let pmt = PartialMerkleTree::from_txids(&txids, &[false, false, false, true, false]);
+//! let (r, matches) = pmt.extract_matches().unwrap();
+//! assert_eq!(r, root);
+//! assert_eq!(matches, vec![(3, [3u8; 32])]);
+//! ```
+
+use super::bitcoin::{sha256d_pair, BlockHeader, BtcError, Cursor, Transaction, MAX_BLOCK_TXS};
+
+type Result<T> = std::result::Result<T, BtcError>;
+
+/// The merkle root of txids (internal order) as Bitcoin Core's
+/// `ComputeMerkleRoot`, and whether the list is "mutated" (two equal
+/// siblings somewhere). `None` for an empty list.
+pub fn merkle_root(txids: &[[u8; 32]]) -> Option<([u8; 32], bool)> {
+    if txids.is_empty() {
+        return None;
+    }
+    let mut level = txids.to_vec();
+    let mut mutated = false;
+    while level.len() > 1 {
+        for pair in level.chunks_exact(2) {
+            if pair[0] == pair[1] {
+                mutated = true;
+            }
+        }
+        if level.len() % 2 == 1 {
+            let last = level[level.len() - 1];
+            level.push(last);
+        }
+        level = level
+            .chunks_exact(2)
+            .map(|p| sha256d_pair(&p[0], &p[1]))
+            .collect();
+    }
+    Some((level[0], mutated))
+}
+
+/// The merkle branch (bottom-up siblings) of the txid at `index`, as a block
+/// explorer or Electrum server gives it. At an odd level's end the sibling is
+/// the node itself.
+pub fn merkle_branch(txids: &[[u8; 32]], index: usize) -> Option<Vec<[u8; 32]>> {
+    if index >= txids.len() {
+        return None;
+    }
+    let mut level = txids.to_vec();
+    let mut pos = index;
+    let mut branch = Vec::new();
+    while level.len() > 1 {
+        if level.len() % 2 == 1 {
+            let last = level[level.len() - 1];
+            level.push(last);
+        }
+        branch.push(level[pos ^ 1]);
+        level = level
+            .chunks_exact(2)
+            .map(|p| sha256d_pair(&p[0], &p[1]))
+            .collect();
+        pos /= 2;
+    }
+    Some(branch)
+}
+
+/// Folds a merkle branch: at level k, when bit k of `index` is 1 the sibling
+/// is on the left. Bits of `index` beyond the branch must be 0.
+pub fn branch_root(txid: &[u8; 32], index: u64, branch: &[[u8; 32]]) -> Result<[u8; 32]> {
+    if branch.len() > 32 || index >> branch.len() != 0 {
+        return Err(BtcError::new(
+            "bad_branch",
+            format!(
+                "index {index} does not fit a branch of {} levels",
+                branch.len()
+            ),
+        ));
+    }
+    let mut node = *txid;
+    for (k, sib) in branch.iter().enumerate() {
+        node = if (index >> k) & 1 == 1 {
+            sha256d_pair(sib, &node)
+        } else {
+            sha256d_pair(&node, sib)
+        };
+    }
+    Ok(node)
+}
+
+/// The height of the tree of a block with `n` transactions (levels above the leaves).
+pub fn tree_height(n: u32) -> usize {
+    let mut h = 0;
+    while width(n, h) > 1 {
+        h += 1;
+    }
+    h
+}
+
+fn width(n: u32, height: usize) -> u64 {
+    (u64::from(n) + (1u64 << height) - 1) >> height
+}
+
+/// Folds a branch for a block of `tx_count` transactions, checking what the
+/// count allows: the branch has exactly the tree's height, the index is in
+/// the block, a node at the end of an odd level is paired with itself, and
+/// no other node is paired with an equal hash (CVE-2012-2459).
+pub fn branch_root_with_count(
+    txid: &[u8; 32],
+    index: u32,
+    tx_count: u32,
+    branch: &[[u8; 32]],
+) -> Result<[u8; 32]> {
+    if tx_count == 0 || tx_count > MAX_BLOCK_TXS {
+        return Err(BtcError::new(
+            "bad_branch",
+            format!("a block has 1 to {MAX_BLOCK_TXS} transactions, not {tx_count}"),
+        ));
+    }
+    if index >= tx_count {
+        return Err(BtcError::new(
+            "bad_branch",
+            format!("index {index} is not below the transaction count {tx_count}"),
+        ));
+    }
+    let h = tree_height(tx_count);
+    if branch.len() != h {
+        return Err(BtcError::new(
+            "bad_branch",
+            format!(
+                "a block of {tx_count} transactions needs a branch of {h} hashes, got {}",
+                branch.len()
+            ),
+        ));
+    }
+    let mut node = *txid;
+    for (k, sib) in branch.iter().enumerate() {
+        let pos = u64::from(index) >> k;
+        let last_of_odd = pos % 2 == 0 && pos + 1 == width(tx_count, k);
+        if last_of_odd != (*sib == node) {
+            return Err(BtcError::new(
+                "mutated_merkle_tree",
+                if last_of_odd {
+                    format!("level {k}: the last node of an odd level must be paired with itself")
+                } else {
+                    format!("level {k}: a node is paired with an equal hash (CVE-2012-2459)")
+                },
+            ));
+        }
+        node = if pos & 1 == 1 {
+            sha256d_pair(sib, &node)
+        } else {
+            sha256d_pair(&node, sib)
+        };
+    }
+    Ok(node)
+}
+
+/// Refuses a transaction whose serialization without witness is 64 bytes:
+/// its txid is computed exactly as an inner merkle node is, so it could pose
+/// as one (or an inner node as it).
+pub fn check_tx_not_64_bytes(tx: &Transaction) -> Result<()> {
+    if tx.base_size == 64 {
+        return Err(BtcError::new(
+            "ambiguous_64_byte_tx",
+            "a 64-byte transaction is indistinguishable from an inner merkle node; refused",
+        ));
+    }
+    Ok(())
+}
+
+/// A partial merkle tree (Bitcoin Core `CPartialMerkleTree`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialMerkleTree {
+    /// Transactions in the block.
+    pub total_transactions: u32,
+    /// Hashes, depth-first.
+    pub hashes: Vec<[u8; 32]>,
+    /// Flag bits, depth-first, packed least significant bit first.
+    pub flags: Vec<u8>,
+}
+
+impl PartialMerkleTree {
+    /// Builds the tree that proves the txids where `matches` is true (as
+    /// Bitcoin Core does). `matches` must have one entry per txid.
+    pub fn from_txids(txids: &[[u8; 32]], matches: &[bool]) -> PartialMerkleTree {
+        let n = txids.len().min(matches.len()).min(u32::MAX as usize) as u32;
+        let mut b = Builder {
+            n,
+            txids,
+            matches,
+            bits: Vec::new(),
+            hashes: Vec::new(),
+        };
+        if n > 0 {
+            b.build(tree_height(n), 0);
+        }
+        let mut flags = vec![0u8; b.bits.len().div_ceil(8)];
+        for (i, bit) in b.bits.iter().enumerate() {
+            if *bit {
+                flags[i / 8] |= 1 << (i % 8);
+            }
+        }
+        PartialMerkleTree {
+            total_transactions: n,
+            hashes: b.hashes,
+            flags,
+        }
+    }
+
+    /// Walks the tree as Bitcoin Core's `ExtractMatches`: returns the merkle
+    /// root and the matched (index, txid) pairs, or why the tree is malformed.
+    /// Stricter than Core in one point: the padding bits of the last flag
+    /// byte must be zero.
+    pub fn extract_matches(&self) -> Result<([u8; 32], Vec<(u32, [u8; 32])>)> {
+        let n = self.total_transactions;
+        let bad = |m: String| BtcError::new("bad_partial_tree", m);
+        if n == 0 {
+            return Err(bad("the block has no transactions".into()));
+        }
+        if n > MAX_BLOCK_TXS {
+            return Err(bad(format!(
+                "{n} transactions is more than a block can hold ({MAX_BLOCK_TXS})"
+            )));
+        }
+        if self.hashes.len() > n as usize {
+            return Err(bad(format!(
+                "{} hashes for {n} transactions",
+                self.hashes.len()
+            )));
+        }
+        let nbits = self.flags.len() * 8;
+        if nbits < self.hashes.len() {
+            return Err(bad(format!(
+                "{nbits} flag bits for {} hashes",
+                self.hashes.len()
+            )));
+        }
+        let mut w = Walker {
+            t: self,
+            nbits,
+            bits_used: 0,
+            hashes_used: 0,
+            matches: Vec::new(),
+        };
+        let root = w.walk(tree_height(n), 0)?;
+        if w.bits_used.div_ceil(8) != self.flags.len() {
+            return Err(bad(format!(
+                "{} flag bytes, but only {} bits were used",
+                self.flags.len(),
+                w.bits_used
+            )));
+        }
+        // Bitcoin Core ignores the padding bits; they are always zero in
+        // what it writes, and refusing others keeps one encoding per proof.
+        if (w.bits_used..nbits).any(|i| (self.flags[i / 8] >> (i % 8)) & 1 == 1) {
+            return Err(bad("a padding bit after the last used flag bit is set".into()));
+        }
+        if w.hashes_used != self.hashes.len() {
+            return Err(bad(format!(
+                "{} hashes, but only {} were used",
+                self.hashes.len(),
+                w.hashes_used
+            )));
+        }
+        Ok((root, w.matches))
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.total_transactions.to_le_bytes());
+        write_compact_size(out, self.hashes.len() as u64);
+        for h in &self.hashes {
+            out.extend_from_slice(h);
+        }
+        write_compact_size(out, self.flags.len() as u64);
+        out.extend_from_slice(&self.flags);
+    }
+}
+
+struct Builder<'a> {
+    n: u32,
+    txids: &'a [[u8; 32]],
+    matches: &'a [bool],
+    bits: Vec<bool>,
+    hashes: Vec<[u8; 32]>,
+}
+
+impl Builder<'_> {
+    fn hash(&self, height: usize, pos: u64) -> [u8; 32] {
+        if height == 0 {
+            return self.txids[pos as usize];
+        }
+        let left = self.hash(height - 1, pos * 2);
+        let right = if pos * 2 + 1 < width(self.n, height - 1) {
+            self.hash(height - 1, pos * 2 + 1)
+        } else {
+            left
+        };
+        sha256d_pair(&left, &right)
+    }
+
+    fn build(&mut self, height: usize, pos: u64) {
+        let lo = pos << height;
+        let hi = ((pos + 1) << height).min(u64::from(self.n));
+        let parent_of_match = (lo..hi).any(|p| self.matches[p as usize]);
+        self.bits.push(parent_of_match);
+        if height == 0 || !parent_of_match {
+            let h = self.hash(height, pos);
+            self.hashes.push(h);
+        } else {
+            self.build(height - 1, pos * 2);
+            if pos * 2 + 1 < width(self.n, height - 1) {
+                self.build(height - 1, pos * 2 + 1);
+            }
+        }
+    }
+}
+
+struct Walker<'a> {
+    t: &'a PartialMerkleTree,
+    nbits: usize,
+    bits_used: usize,
+    hashes_used: usize,
+    matches: Vec<(u32, [u8; 32])>,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, height: usize, pos: u64) -> Result<[u8; 32]> {
+        let bad = |m: &str| BtcError::new("bad_partial_tree", m);
+        if self.bits_used >= self.nbits {
+            return Err(bad("the flag bits run out"));
+        }
+        let bit = (self.t.flags[self.bits_used / 8] >> (self.bits_used % 8)) & 1 == 1;
+        self.bits_used += 1;
+        if height == 0 || !bit {
+            let h = *self
+                .t
+                .hashes
+                .get(self.hashes_used)
+                .ok_or_else(|| bad("the hashes run out"))?;
+            self.hashes_used += 1;
+            if height == 0 && bit {
+                self.matches.push((pos as u32, h));
+            }
+            return Ok(h);
+        }
+        let left = self.walk(height - 1, pos * 2)?;
+        let right = if pos * 2 + 1 < width(self.t.total_transactions, height - 1) {
+            let right = self.walk(height - 1, pos * 2 + 1)?;
+            if right == left {
+                return Err(BtcError::new(
+                    "mutated_merkle_tree",
+                    "two sibling hashes of the partial tree are equal (CVE-2012-2459)",
+                ));
+            }
+            right
+        } else {
+            left
+        };
+        Ok(sha256d_pair(&left, &right))
+    }
+}
+
+/// A `merkleblock` (the serialization `gettxoutproof` returns): a block
+/// header and a partial merkle tree of its transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MerkleBlock {
+    /// The block header.
+    pub header: BlockHeader,
+    /// The partial tree.
+    pub tree: PartialMerkleTree,
+}
+
+/// A `merkleblock` that checked out: the root it recomputes is the header's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedMerkleBlock {
+    /// The header.
+    pub header: BlockHeader,
+    /// Matched (index in block, txid internal order).
+    pub matches: Vec<(u32, [u8; 32])>,
+}
+
+impl MerkleBlock {
+    /// Parses the serialization; the whole input must be consumed.
+    pub fn parse(b: &[u8]) -> Result<MerkleBlock> {
+        let mut r = Cursor::new(b);
+        let header = BlockHeader::parse(r.bytes(80, "block header")?)?;
+        let total_transactions = r.u32("transaction count")?;
+        let n = r.compact_size("hash count")?;
+        r.check_count(n, 32, "hashes")?;
+        let mut hashes = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(r.bytes(32, "hash")?);
+            hashes.push(h);
+        }
+        let nf = r.compact_size("flag byte count")?;
+        let flags = r.bytes(nf, "flag bytes")?.to_vec();
+        r.end("merkleblock")?;
+        Ok(MerkleBlock {
+            header,
+            tree: PartialMerkleTree {
+                total_transactions,
+                hashes,
+                flags,
+            },
+        })
+    }
+
+    /// Parses hex.
+    pub fn from_hex(s: &str) -> Result<MerkleBlock> {
+        if s.len() > 2 * 1024 * 1024 {
+            return Err(BtcError::new("too_large", "merkleblock is larger than 1 MiB"));
+        }
+        MerkleBlock::parse(&super::bitcoin::decode_hex(s)?)
+    }
+
+    /// A merkleblock proving the txids where `matches` is true.
+    pub fn new(header: BlockHeader, txids: &[[u8; 32]], matches: &[bool]) -> MerkleBlock {
+        MerkleBlock {
+            header,
+            tree: PartialMerkleTree::from_txids(txids, matches),
+        }
+    }
+
+    /// The serialization.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.header.to_bytes().to_vec();
+        self.tree.write(&mut out);
+        out
+    }
+
+    /// Walks the partial tree and checks that it leads to the header's
+    /// merkle root (proof of work is checked separately).
+    pub fn verify(&self) -> Result<VerifiedMerkleBlock> {
+        let (root, matches) = self.tree.extract_matches()?;
+        if root != self.header.merkle_root {
+            return Err(BtcError::new(
+                "bad_merkle_root",
+                format!(
+                    "the partial tree leads to merkle root {}, the header says {}",
+                    super::bitcoin::display_hex(&root),
+                    super::bitcoin::display_hex(&self.header.merkle_root)
+                ),
+            ));
+        }
+        Ok(VerifiedMerkleBlock {
+            header: self.header,
+            matches,
+        })
+    }
+}
+
+/// Writes a Bitcoin CompactSize.
+pub fn write_compact_size(out: &mut Vec<u8>, n: u64) {
+    match n {
+        0..=0xfc => out.push(n as u8),
+        0xfd..=0xffff => {
+            out.push(0xfd);
+            out.extend_from_slice(&(n as u16).to_le_bytes());
+        }
+        0x1_0000..=0xffff_ffff => {
+            out.push(0xfe);
+            out.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+        _ => {
+            out.push(0xff);
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: u8) -> Vec<[u8; 32]> {
+        (0..n).map(|i| [i.wrapping_add(1); 32]).collect()
+    }
+
+    #[test]
+    fn partial_trees_round_trip_for_every_shape() {
+        for n in 1..=9u8 {
+            let txids = ids(n);
+            let (root, _) = merkle_root(&txids).unwrap();
+            for i in 0..n as usize {
+                let mut m = vec![false; n as usize];
+                m[i] = true;
+                let t = PartialMerkleTree::from_txids(&txids, &m);
+                let (r, matches) = t.extract_matches().unwrap();
+                assert_eq!(r, root);
+                assert_eq!(matches, vec![(i as u32, txids[i])]);
+                let branch = merkle_branch(&txids, i).unwrap();
+                assert_eq!(branch_root(&txids[i], i as u64, &branch).unwrap(), root);
+                assert_eq!(
+                    branch_root_with_count(&txids[i], i as u32, n as u32, &branch).unwrap(),
+                    root
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn duplicated_leaves_are_refused() {
+        // [a, b, c] and [a, b, c, c] have the same root; the second is mutated.
+        let mut txids = ids(3);
+        let (root3, m3) = merkle_root(&txids).unwrap();
+        txids.push(txids[2]);
+        let (root4, m4) = merkle_root(&txids).unwrap();
+        assert_eq!(root3, root4);
+        assert!(!m3 && m4);
+        // A partial tree over the 4-list proving index 3 is refused.
+        let t = PartialMerkleTree::from_txids(&txids, &[false, false, false, true]);
+        assert_eq!(t.extract_matches().unwrap_err().code, "mutated_merkle_tree");
+        // A branch for index 3 of 4 with an equal sibling is refused with the count.
+        let branch = merkle_branch(&txids, 3).unwrap();
+        assert_eq!(
+            branch_root_with_count(&txids[3], 3, 4, &branch).unwrap_err().code,
+            "mutated_merkle_tree"
+        );
+    }
+}
