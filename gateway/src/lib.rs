@@ -39,6 +39,7 @@ pub mod error;
 pub mod ingest;
 pub mod keys;
 pub mod storage;
+pub mod web;
 
 use batcher::Batcher;
 use config::Config;
@@ -188,8 +189,8 @@ async fn track(req: Request, next: Next) -> Response {
     resp
 }
 
-/// The router: every route of the API, the Swagger UI at `/docs` and the
-/// OpenAPI document at `/openapi.json`.
+/// The router: every route of the API, the web page at `/`, the Swagger UI
+/// at `/docs` and the OpenAPI document at `/openapi.json`.
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .route("/api/v1/logs", post(api::post_log).get(api::list_logs))
@@ -209,6 +210,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(protected)
         .merge(public)
+        .merge(web::routes())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api::ApiDoc::openapi()))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
