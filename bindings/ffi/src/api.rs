@@ -4,7 +4,9 @@
 use kwh_btc_iot_core::{self as core, batch, merkle, Error, ErrorCode, Hash};
 
 use crate::error::KwhError;
-use crate::types::{BatchParams, BatchWarning, BuiltBatch, EnergyLog, LogWarning, NormalizedLog, Verification};
+use crate::types::{
+    BatchParams, BatchWarning, BuiltBatch, EnergyLog, LogWarning, NormalizedLog, Verification,
+};
 
 type Result<T, E = KwhError> = std::result::Result<T, E>;
 
@@ -19,7 +21,10 @@ fn hash(s: &str, member: &str) -> Result<Hash> {
 }
 
 fn hashes(list: &[String], member: &str) -> Result<Vec<Hash>> {
-    list.iter().enumerate().map(|(i, s)| hash(s, &format!("{member}[{i}]"))).collect()
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| hash(s, &format!("{member}[{i}]")))
+        .collect()
 }
 
 fn hex_list(list: &[Hash]) -> Vec<String> {
@@ -71,14 +76,20 @@ pub fn merkle_root(leaf_hashes: Vec<String>) -> Result<String> {
 /// `index` in the tree over `leaf_hashes`.
 #[uniffi::export]
 pub fn inclusion_proof(leaf_hashes: Vec<String>, index: u64) -> Result<Vec<String>> {
-    Ok(hex_list(&merkle::inclusion_path(&hashes(&leaf_hashes, "leaf_hashes")?, index)?))
+    Ok(hex_list(&merkle::inclusion_path(
+        &hashes(&leaf_hashes, "leaf_hashes")?,
+        index,
+    )?))
 }
 
 /// The RFC 9162 consistency proof between the tree over the first
 /// `old_size` leaves and the tree over all of them.
 #[uniffi::export]
 pub fn consistency_proof(leaf_hashes: Vec<String>, old_size: u64) -> Result<Vec<String>> {
-    Ok(hex_list(&merkle::consistency_proof(&hashes(&leaf_hashes, "leaf_hashes")?, old_size)?))
+    Ok(hex_list(&merkle::consistency_proof(
+        &hashes(&leaf_hashes, "leaf_hashes")?,
+        old_size,
+    )?))
 }
 
 /// Verifies an inclusion path; returns normally when it leads from
@@ -86,7 +97,13 @@ pub fn consistency_proof(leaf_hashes: Vec<String>, old_size: u64) -> Result<Vec<
 /// (Merkle family: `invalid_proof`, `index_out_of_range`, `invalid_hex`)
 /// otherwise.
 #[uniffi::export]
-pub fn verify_inclusion(leaf_hash: String, index: u64, size: u64, path: Vec<String>, root: String) -> Result<()> {
+pub fn verify_inclusion(
+    leaf_hash: String,
+    index: u64,
+    size: u64,
+    path: Vec<String>,
+    root: String,
+) -> Result<()> {
     let leaf = hash(&leaf_hash, "leaf_hash")?;
     let path = hashes(&path, "inclusion_path")?;
     let root = hash(&root, "root")?;
@@ -97,11 +114,19 @@ pub fn verify_inclusion(leaf_hash: String, index: u64, size: u64, path: Vec<Stri
 /// with `root1` and one of `size2` leaves with `root2`; throws when it does
 /// not hold.
 #[uniffi::export]
-pub fn verify_consistency(size1: u64, size2: u64, root1: String, root2: String, proof: Vec<String>) -> Result<()> {
+pub fn verify_consistency(
+    size1: u64,
+    size2: u64,
+    root1: String,
+    root2: String,
+    proof: Vec<String>,
+) -> Result<()> {
     let root1 = hash(&root1, "root1")?;
     let root2 = hash(&root2, "root2")?;
     let proof = hashes(&proof, "consistency_proof")?;
-    Ok(merkle::verify_consistency(size1, size2, &root1, &root2, &proof)?)
+    Ok(merkle::verify_consistency(
+        size1, size2, &root1, &root2, &proof,
+    )?)
 }
 
 /// Verifies an `emreceipt-1` receipt given as JSON text. A malformed or
@@ -131,11 +156,22 @@ pub fn public_key(signing_key: String) -> Result<String> {
 /// receipt per log. The first invalid log stops the build; its error names
 /// the log's index (`[2].tx.channel`).
 #[uniffi::export]
-pub fn build_batch(logs: Vec<String>, params: BatchParams, signing_key: Option<String>) -> Result<BuiltBatch> {
-    let key = signing_key.as_deref().map(batch::Keypair::from_hex).transpose()?;
+pub fn build_batch(
+    logs: Vec<String>,
+    params: BatchParams,
+    signing_key: Option<String>,
+) -> Result<BuiltBatch> {
+    let key = signing_key
+        .as_deref()
+        .map(batch::Keypair::from_hex)
+        .transpose()?;
     let created_at = core::time::Timestamp::parse(&params.created_at)
         .map_err(|rule| Error::member(ErrorCode::InvalidTimestamp, "created_at", rule))?;
-    let prev_head_hash = params.prev_head_hash.as_deref().map(|h| hash(h, "prev_head_hash")).transpose()?;
+    let prev_head_hash = params
+        .prev_head_hash
+        .as_deref()
+        .map(|h| hash(h, "prev_head_hash"))
+        .transpose()?;
     let core_params = batch::BatchParams {
         gateway_id: params.gateway_id,
         batch_id: params.batch_id,
@@ -151,13 +187,22 @@ pub fn build_batch(logs: Vec<String>, params: BatchParams, signing_key: Option<S
         head_hash: b.head_hash.to_hex(),
         merkle_root: b.head.merkle_root.to_hex(),
         log_count: b.head.log_count,
-        signature: b.signature.as_ref().map(|s| core::hash::to_hex(&s.signature)),
-        public_key: b.signature.as_ref().map(|s| core::hash::to_hex(&s.public_key)),
+        signature: b
+            .signature
+            .as_ref()
+            .map(|s| core::hash::to_hex(&s.signature)),
+        public_key: b
+            .signature
+            .as_ref()
+            .map(|s| core::hash::to_hex(&s.public_key)),
         receipts: built.receipts.iter().map(|r| r.to_json()).collect(),
         warnings: built
             .warnings
             .into_iter()
-            .map(|(i, w)| BatchWarning { log_index: i as u64, warning: w.into() })
+            .map(|(i, w)| BatchWarning {
+                log_index: i as u64,
+                warning: w.into(),
+            })
             .collect(),
     })
 }

@@ -81,10 +81,26 @@ impl From<Error> for KwhError {
         let code = e.code.as_str().to_string();
         let (member, message) = (e.member, e.message);
         match e.code.family() {
-            ErrorFamily::Json => KwhError::Json { code, member, message },
-            ErrorFamily::Validation => KwhError::Validation { code, member, message },
-            ErrorFamily::Merkle => KwhError::Merkle { code, member, message },
-            ErrorFamily::Crypto => KwhError::Crypto { code, member, message },
+            ErrorFamily::Json => KwhError::Json {
+                code,
+                member,
+                message,
+            },
+            ErrorFamily::Validation => KwhError::Validation {
+                code,
+                member,
+                message,
+            },
+            ErrorFamily::Merkle => KwhError::Merkle {
+                code,
+                member,
+                message,
+            },
+            ErrorFamily::Crypto => KwhError::Crypto {
+                code,
+                member,
+                message,
+            },
         }
     }
 }
@@ -118,7 +134,10 @@ mod tests {
 
     #[test]
     fn error_without_member_keeps_none() {
-        let e = KwhError::from(Error::new(ErrorCode::EmptyBatch, "a batch needs at least one log"));
+        let e = KwhError::from(Error::new(
+            ErrorCode::EmptyBatch,
+            "a batch needs at least one log",
+        ));
         assert_eq!(
             e,
             KwhError::Merkle {

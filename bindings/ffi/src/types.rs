@@ -1,6 +1,8 @@
 //! Records and enums that cross the boundary, converted from the core's types.
 
-use kwh_btc_iot_core::receipt::{self as core_receipt, SignatureStatus as CoreSignature, StepStatus as CoreStep};
+use kwh_btc_iot_core::receipt::{
+    self as core_receipt, SignatureStatus as CoreSignature, StepStatus as CoreStep,
+};
 use kwh_btc_iot_core::{EnergyLog as CoreLog, Verification as CoreVerification, Warning};
 
 /// A plausibility finding that did not reject the log (e.g. `power_mismatch`).
@@ -16,7 +18,11 @@ pub struct LogWarning {
 
 impl From<Warning> for LogWarning {
     fn from(w: Warning) -> Self {
-        LogWarning { code: w.code.to_string(), member: w.member, message: w.message }
+        LogWarning {
+            code: w.code.to_string(),
+            member: w.member,
+            message: w.message,
+        }
     }
 }
 
@@ -238,12 +244,20 @@ impl From<CoreVerification> for Verification {
             steps: v
                 .steps
                 .into_iter()
-                .map(|s| VerificationStep { name: s.name.to_string(), status: s.status.into(), detail: s.detail })
+                .map(|s| VerificationStep {
+                    name: s.name.to_string(),
+                    status: s.status.into(),
+                    detail: s.detail,
+                })
                 .collect(),
             errors: v
                 .errors
                 .into_iter()
-                .map(|e| VerificationError { code: e.code.to_string(), message: e.message, member: e.member })
+                .map(|e| VerificationError {
+                    code: e.code.to_string(),
+                    message: e.message,
+                    member: e.member,
+                })
                 .collect(),
             warnings: v.warnings.into_iter().map(LogWarning::from).collect(),
             json,
@@ -252,7 +266,11 @@ impl From<CoreVerification> for Verification {
 }
 
 fn anchor(a: core_receipt::AnchorResult) -> AnchorState {
-    AnchorState { anchor_type: a.anchor_type, status: a.status.to_string(), detail: a.detail }
+    AnchorState {
+        anchor_type: a.anchor_type,
+        status: a.status.to_string(),
+        detail: a.detail,
+    }
 }
 
 /// What a batch needs besides its logs.
