@@ -15,7 +15,7 @@ VENV=${KWH_PYTHON_VENV:-target/python-venv}
 
 # Test and build requirements (scripts/setup.sh installs them; this covers a
 # machine where it did not run).
-if ! "$PY" -c "import maturin, pytest, hypothesis, rfc8785, pymerkle, cryptography" 2>/dev/null; then
+if ! "$PY" -c "import maturin, pytest, hypothesis, rfc8785, pymerkle, cryptography, mypy" 2>/dev/null; then
   echo "test-python: pip install -r python/requirements-dev.txt"
   "$PY" -m pip install -q -r python/requirements-dev.txt
 fi

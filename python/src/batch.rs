@@ -7,7 +7,7 @@ use kwh_btc_iot_core::{BuiltBatch, Error, ErrorCode};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
-use crate::bulk::Gathered;
+use crate::bulk::{par_map, thread_count, Gathered};
 use crate::convert::value_to_py;
 use crate::errors::{err, member_error};
 use crate::tree::{count_arg, hash_arg};
@@ -195,7 +195,8 @@ impl PyBatch {
     }
 
     fn receipts_json(&self, py: Python<'_>) -> Vec<String> {
-        py.detach(|| self.built.receipts.iter().map(|r| r.to_json()).collect())
+        let receipts = &self.built.receipts;
+        py.detach(|| par_map(receipts, thread_count(None), || (), |_, r| r.to_json()))
     }
 
     fn receipt<'py>(&self, py: Python<'py>, index: i128) -> PyResult<Bound<'py, PyAny>> {

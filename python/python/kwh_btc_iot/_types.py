@@ -39,7 +39,7 @@ class Warning(NamedTuple):  # noqa: A001 - the core's name for it
 class LogWarning(NamedTuple):
     """A :class:`Warning` about the log at ``index`` of a batch."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose
     code: str
     member: str
     message: str
@@ -48,7 +48,7 @@ class LogWarning(NamedTuple):
 class LogError(NamedTuple):
     """Why the item at ``index`` of a bulk call failed; ``code`` is a shared error code."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose
     code: str
     message: str
 
@@ -271,6 +271,7 @@ class Verification:
     """
 
     __slots__ = ("_v",)
+    _v: _NativeVerification
 
     def __init__(self, native: _NativeVerification) -> None:
         object.__setattr__(self, "_v", native)
