@@ -5,18 +5,27 @@
 use kwh_btc_iot_core::batch::{public_key_from_hex, BatchParams, Keypair};
 use kwh_btc_iot_core::hash::to_hex;
 use kwh_btc_iot_core::json::Value;
-use kwh_btc_iot_core::receipt::{verify_receipt as core_verify_receipt, Verification, VerifyOptions};
+use kwh_btc_iot_core::receipt::{
+    verify_receipt as core_verify_receipt, Verification, VerifyOptions,
+};
 use kwh_btc_iot_core::time::Timestamp;
 use kwh_btc_iot_core::{self as core, Error, ErrorCode};
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{
-    date_iso, for_each_json, hash_arg, js_error, js_error_at, json_bytes, key, key_bytes_arg, kind, to_js, type_name,
-    u64_arg, JsList, Kind, Options,
+    date_iso, for_each_json, hash_arg, js_error, js_error_at, json_bytes, key, key_bytes_arg, kind,
+    to_js, type_name, u64_arg, JsList, Kind, Options,
 };
 use crate::log::{at_index, warning_value};
 
-const BUILD_OPTIONS: [&str; 6] = ["gatewayId", "batchId", "seq", "prevHeadHash", "createdAt", "signingKey"];
+const BUILD_OPTIONS: [&str; 6] = [
+    "gatewayId",
+    "batchId",
+    "seq",
+    "prevHeadHash",
+    "createdAt",
+    "signingKey",
+];
 const VERIFY_OPTIONS: [&str; 1] = ["gatewayKey"];
 
 /// Builds a batch over logs: the RFC 9162 tree over their leaf hashes (in the
@@ -39,7 +48,9 @@ pub fn build_batch(
     let opts = Options::new(&opts, "opts", &BUILD_OPTIONS).map_err(js_error)?;
     let params = batch_params(&opts).map_err(js_error)?;
     let key_pair = match opts.get("signingKey").map_err(js_error)? {
-        Some(v) => Some(Keypair::from_seed(&key_bytes_arg(&v, "signing_key").map_err(js_error)?)),
+        Some(v) => Some(Keypair::from_seed(
+            &key_bytes_arg(&v, "signing_key").map_err(js_error)?,
+        )),
         None => None,
     };
     let mut texts = Vec::with_capacity(list.len as usize);
@@ -62,9 +73,27 @@ pub fn build_batch(
     to_js(&Value::Object(vec![
         (key("head"), batch.head.to_value()),
         (key("headHash"), Value::str(batch.head_hash.to_hex())),
-        (key("signature"), batch.signature.as_ref().map_or(Value::Null, |s| s.to_value())),
-        (key("receipts"), Value::Array(built.receipts.iter().map(|r| r.to_value()).collect())),
-        (key("warnings"), Value::Array(built.warnings.iter().map(|(i, w)| warning_value(w, Some(*i))).collect())),
+        (
+            key("signature"),
+            batch
+                .signature
+                .as_ref()
+                .map_or(Value::Null, |s| s.to_value()),
+        ),
+        (
+            key("receipts"),
+            Value::Array(built.receipts.iter().map(|r| r.to_value()).collect()),
+        ),
+        (
+            key("warnings"),
+            Value::Array(
+                built
+                    .warnings
+                    .iter()
+                    .map(|(i, w)| warning_value(w, Some(*i)))
+                    .collect(),
+            ),
+        ),
     ]))
 }
 
@@ -83,16 +112,30 @@ fn batch_params(opts: &Options) -> Result<BatchParams, Error> {
     }
     let text = |name: &str, member: &str| -> Result<String, Error> {
         match opts.get(name)? {
-            None => Err(Error::member(ErrorCode::MissingMember, member, format!("is required (option {name})"))),
+            None => Err(Error::member(
+                ErrorCode::MissingMember,
+                member,
+                format!("is required (option {name})"),
+            )),
             Some(v) => v.as_string().ok_or_else(|| {
-                Error::member(ErrorCode::InvalidType, member, format!("must be a string (option {name}), got {}", type_name(&v)))
+                Error::member(
+                    ErrorCode::InvalidType,
+                    member,
+                    format!("must be a string (option {name}), got {}", type_name(&v)),
+                )
             }),
         }
     };
     let gateway_id = text("gatewayId", "gateway_id")?;
     let batch_id = text("batchId", "batch_id")?;
     let seq = match opts.get("seq")? {
-        None => return Err(Error::member(ErrorCode::MissingMember, "seq", "is required (option seq: 1, 2, 3, ...)")),
+        None => {
+            return Err(Error::member(
+                ErrorCode::MissingMember,
+                "seq",
+                "is required (option seq: 1, 2, 3, ...)",
+            ))
+        }
         Some(v) => u64_arg(&v, "seq")?,
     };
     let prev_head_hash = match opts.get("prevHeadHash")? {
@@ -103,8 +146,13 @@ fn batch_params(opts: &Options) -> Result<BatchParams, Error> {
         None => now()?,
         Some(v) => match kind(&v) {
             Kind::Date => {
-                let iso = date_iso(&v)
-                    .ok_or_else(|| Error::member(ErrorCode::InvalidTimestamp, "created_at", "is an invalid Date"))?;
+                let iso = date_iso(&v).ok_or_else(|| {
+                    Error::member(
+                        ErrorCode::InvalidTimestamp,
+                        "created_at",
+                        "is an invalid Date",
+                    )
+                })?;
                 parse_timestamp(&iso)?
             }
             Kind::String => parse_timestamp(&v.as_string().unwrap_or_default())?,
@@ -112,16 +160,31 @@ fn batch_params(opts: &Options) -> Result<BatchParams, Error> {
                 return Err(Error::member(
                     ErrorCode::InvalidType,
                     "created_at",
-                    format!("must be an RFC 3339 string or a Date (option createdAt), got {}", type_name(&v)),
+                    format!(
+                        "must be an RFC 3339 string or a Date (option createdAt), got {}",
+                        type_name(&v)
+                    ),
                 ))
             }
         },
     };
-    Ok(BatchParams { gateway_id, batch_id, seq, prev_head_hash, created_at })
+    Ok(BatchParams {
+        gateway_id,
+        batch_id,
+        seq,
+        prev_head_hash,
+        created_at,
+    })
 }
 
 fn parse_timestamp(s: &str) -> Result<Timestamp, Error> {
-    Timestamp::parse(s).map_err(|why| Error::member(ErrorCode::InvalidTimestamp, "created_at", format!("\"{s}\" {why}")))
+    Timestamp::parse(s).map_err(|why| {
+        Error::member(
+            ErrorCode::InvalidTimestamp,
+            "created_at",
+            format!("\"{s}\" {why}"),
+        )
+    })
 }
 
 /// The current time, from the JS clock (the core has none).
@@ -130,7 +193,11 @@ fn now() -> Result<Timestamp, Error> {
     let secs = (ms / 1000.0).floor();
     let nanos = ((ms - secs * 1000.0) * 1_000_000.0) as u32;
     if !(0.0..=253_402_300_799.0).contains(&secs) {
-        return Err(Error::member(ErrorCode::InvalidTimestamp, "created_at", "the clock is outside years 1970..9999"));
+        return Err(Error::member(
+            ErrorCode::InvalidTimestamp,
+            "created_at",
+            "the clock is outside years 1970..9999",
+        ));
     }
     Ok(Timestamp::from_unix(secs as i64, nanos))
 }

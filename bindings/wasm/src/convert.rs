@@ -111,7 +111,11 @@ pub fn type_name(v: &JsValue) -> &'static str {
 pub fn js_error(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.message);
     set(&err, "code", &JsValue::from_str(e.code.as_str()));
-    set(&err, "member", &e.member.as_deref().map_or(JsValue::NULL, JsValue::from_str));
+    set(
+        &err,
+        "member",
+        &e.member.as_deref().map_or(JsValue::NULL, JsValue::from_str),
+    );
     set(&err, "family", &JsValue::from_str(e.code.family().as_str()));
     err.into()
 }
@@ -132,7 +136,9 @@ fn too_large(member: &str, n: usize) -> Error {
     Error::member(
         ErrorCode::TooLarge,
         member,
-        format!("is {n} bytes or more, larger than the {MAX_INPUT_BYTES} byte limit of this package"),
+        format!(
+            "is {n} bytes or more, larger than the {MAX_INPUT_BYTES} byte limit of this package"
+        ),
     )
 }
 
@@ -162,7 +168,11 @@ pub fn json_bytes(v: &JsValue, member: &str) -> Result<Vec<u8>, Error> {
 fn plain_bytes(v: &JsValue, member: &str) -> Result<Uint8Array, Error> {
     let bytes = plain_bytes_js(v);
     if bytes.is_null() {
-        return Err(Error::member(ErrorCode::InvalidType, member, "is a Uint8Array whose bytes cannot be read"));
+        return Err(Error::member(
+            ErrorCode::InvalidType,
+            member,
+            "is a Uint8Array whose bytes cannot be read",
+        ));
     }
     Ok(bytes.unchecked_into())
 }
@@ -215,15 +225,31 @@ fn stringify_strict(v: &JsValue, member: &str) -> Result<Vec<u8>, Error> {
     if text.is_null() {
         // A NaN or an Infinity: name its member.
         let (path, n) = find_non_finite(v, 0).unwrap_or((String::new(), f64::NAN));
-        let at = if path.is_empty() { member.to_string() } else { path };
-        let what = if n.is_nan() { "NaN" } else if n > 0.0 { "Infinity" } else { "-Infinity" };
+        let at = if path.is_empty() {
+            member.to_string()
+        } else {
+            path
+        };
+        let what = if n.is_nan() {
+            "NaN"
+        } else if n > 0.0 {
+            "Infinity"
+        } else {
+            "-Infinity"
+        };
         return Err(Error::member(
             ErrorCode::NumberOutOfRange,
             at,
-            format!("is {what}, which JSON cannot represent (JSON.stringify would turn it into null)"),
+            format!(
+                "is {what}, which JSON cannot represent (JSON.stringify would turn it into null)"
+            ),
         ));
     }
-    Err(Error::member(ErrorCode::InvalidType, member, format!("a {} is not JSON-serializable", type_name(v))))
+    Err(Error::member(
+        ErrorCode::InvalidType,
+        member,
+        format!("a {} is not JSON-serializable", type_name(v)),
+    ))
 }
 
 /// The member path of the first NaN/Infinity under `v` (`""` when `v` is
@@ -270,7 +296,10 @@ pub fn describe_js_error(e: &JsValue) -> String {
         return s;
     }
     if kind(e) == Kind::Object {
-        if let Some(m) = Reflect::get(e, &JsValue::from_str("message")).ok().and_then(|m| m.as_string()) {
+        if let Some(m) = Reflect::get(e, &JsValue::from_str("message"))
+            .ok()
+            .and_then(|m| m.as_string())
+        {
             return m;
         }
     }
@@ -288,9 +317,16 @@ pub struct JsList<'a> {
 impl<'a> JsList<'a> {
     pub fn new(v: &'a JsValue, member: &str) -> Result<Self, Error> {
         if kind(v) != Kind::Array {
-            return Err(Error::member(ErrorCode::InvalidType, member, format!("must be an array, got {}", type_name(v))));
+            return Err(Error::member(
+                ErrorCode::InvalidType,
+                member,
+                format!("must be an array, got {}", type_name(v)),
+            ));
         }
-        let len = Reflect::get(v, &JsValue::from_str("length")).ok().and_then(|l| l.as_f64()).unwrap_or(-1.0);
+        let len = Reflect::get(v, &JsValue::from_str("length"))
+            .ok()
+            .and_then(|l| l.as_f64())
+            .unwrap_or(-1.0);
         if !(0.0..=f64::from(MAX_ARRAY_LEN)).contains(&len) {
             return Err(Error::member(
                 ErrorCode::TooLarge,
@@ -298,7 +334,11 @@ impl<'a> JsList<'a> {
                 format!("has a length of {len}, outside 0..={MAX_ARRAY_LEN}"),
             ));
         }
-        Ok(JsList { value: v, len: len as u32, member: member.to_string() })
+        Ok(JsList {
+            value: v,
+            len: len as u32,
+            member: member.to_string(),
+        })
     }
 
     pub fn get(&self, i: u32) -> Result<JsValue, Error> {
@@ -333,7 +373,9 @@ pub fn for_each_json(
             .ok()
             .filter(|v| kind(v) == Kind::String)
             .and_then(|v| js_string_bytes(v.unchecked_ref(), "logs").ok());
-        let pieces = joined.as_ref().map(|t| t.split(|b| *b == 0).collect::<Vec<_>>());
+        let pieces = joined
+            .as_ref()
+            .map(|t| t.split(|b| *b == 0).collect::<Vec<_>>());
         match pieces {
             Some(pieces) if pieces.len() == (end - start) as usize => {
                 for (k, piece) in pieces.iter().enumerate() {
@@ -344,7 +386,10 @@ pub fn for_each_json(
             _ => {
                 for i in start..end {
                     let at = i as usize;
-                    let bytes = list.get(i).and_then(|item| json_bytes(&item, "log")).map_err(|e| (e, at))?;
+                    let bytes = list
+                        .get(i)
+                        .and_then(|item| json_bytes(&item, "log"))
+                        .map_err(|e| (e, at))?;
                     f(at, &bytes).map_err(|e| (e, at))?;
                 }
             }
@@ -371,17 +416,28 @@ pub fn hash_arg(v: &JsValue, member: &str) -> Result<Hash, Error> {
 pub fn hash_list_arg(v: &JsValue, member: &str) -> Result<Vec<Hash>, Error> {
     JsList::new(v, member)?;
     let text = JSON::stringify(v).map_err(|e| {
-        Error::member(ErrorCode::InvalidJson, member, format!("cannot be serialized as JSON: {}", describe_js_error(&e)))
+        Error::member(
+            ErrorCode::InvalidJson,
+            member,
+            format!("cannot be serialized as JSON: {}", describe_js_error(&e)),
+        )
     })?;
     let bytes = js_string_bytes(&text, member)?;
     let parsed = kwh_btc_iot_core::json::parse_with_depth(&bytes, 1).map_err(|e| Error {
         // Only a nested array or object (too_deep) can fail here.
         code: e.code,
         member: Some(member.to_string()),
-        message: format!("{member}: must be a flat array of hex strings ({})", e.message),
+        message: format!(
+            "{member}: must be a flat array of hex strings ({})",
+            e.message
+        ),
     })?;
     let Value::Array(items) = parsed else {
-        return Err(Error::member(ErrorCode::InvalidType, member, "must be an array"));
+        return Err(Error::member(
+            ErrorCode::InvalidType,
+            member,
+            "must be an array",
+        ));
     };
     items
         .iter()
@@ -406,13 +462,25 @@ pub fn u64_arg(v: &JsValue, member: &str) -> Result<u64, Error> {
             if n.fract() == 0.0 && (0.0..=MAX_SAFE as f64).contains(&n) {
                 return Ok(n as u64);
             }
-            Err(Error::member(ErrorCode::OutOfRange, member, format!("must be an integer within 0..2^53-1, got {n}")))
+            Err(Error::member(
+                ErrorCode::OutOfRange,
+                member,
+                format!("must be an integer within 0..2^53-1, got {n}"),
+            ))
         }
         Kind::BigInt => match u64::try_from(v.clone()) {
             Ok(n) if n <= MAX_SAFE => Ok(n),
-            _ => Err(Error::member(ErrorCode::OutOfRange, member, "must be an integer within 0..2^53-1")),
+            _ => Err(Error::member(
+                ErrorCode::OutOfRange,
+                member,
+                "must be an integer within 0..2^53-1",
+            )),
         },
-        _ => Err(Error::member(ErrorCode::InvalidType, member, format!("must be a number, got {}", type_name(v)))),
+        _ => Err(Error::member(
+            ErrorCode::InvalidType,
+            member,
+            format!("must be a number, got {}", type_name(v)),
+        )),
     }
 }
 
@@ -427,14 +495,24 @@ impl Options {
             Kind::Undefined | Kind::Null => return Ok(Options(None)),
             Kind::Object => {}
             _ => {
-                return Err(Error::member(ErrorCode::InvalidType, member, format!("must be an object, got {}", type_name(v))))
+                return Err(Error::member(
+                    ErrorCode::InvalidType,
+                    member,
+                    format!("must be an object, got {}", type_name(v)),
+                ))
             }
         }
         let keys = Reflect::own_keys(v).map_err(|e| {
-            Error::member(ErrorCode::InvalidType, member, format!("cannot be read: {}", describe_js_error(&e)))
+            Error::member(
+                ErrorCode::InvalidType,
+                member,
+                format!("cannot be read: {}", describe_js_error(&e)),
+            )
         })?;
         for key in keys.iter() {
-            let Some(name) = key.as_string() else { continue };
+            let Some(name) = key.as_string() else {
+                continue;
+            };
             if !allowed.contains(&name.as_str()) {
                 return Err(Error::member(
                     ErrorCode::UnknownMember,
@@ -454,7 +532,11 @@ impl Options {
     pub fn get(&self, name: &str) -> Result<Option<JsValue>, Error> {
         let Some(o) = &self.0 else { return Ok(None) };
         let v = Reflect::get(o, &JsValue::from_str(name)).map_err(|e| {
-            Error::member(ErrorCode::InvalidType, name, format!("cannot be read: {}", describe_js_error(&e)))
+            Error::member(
+                ErrorCode::InvalidType,
+                name,
+                format!("cannot be read: {}", describe_js_error(&e)),
+            )
         })?;
         Ok((!v.is_undefined() && !v.is_null()).then_some(v))
     }
@@ -466,7 +548,11 @@ pub fn key_bytes_arg(v: &JsValue, member: &str) -> Result<[u8; 32], Error> {
         Kind::String => {
             let s = v.as_string().unwrap_or_default();
             let h = Hash::from_hex(s.trim(), member).map_err(|_| {
-                Error::member(ErrorCode::InvalidKey, member, "must be 64 lowercase hex characters (32 bytes)")
+                Error::member(
+                    ErrorCode::InvalidKey,
+                    member,
+                    "must be 64 lowercase hex characters (32 bytes)",
+                )
             })?;
             Ok(h.0)
         }

@@ -5,7 +5,9 @@ use kwh_btc_iot_core::json::Value;
 use kwh_btc_iot_core::{self as core, emlog, Error, Warning};
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{for_each_json, hashes_to_js, js_error, js_error_at, json_bytes, key, to_js, JsList};
+use crate::convert::{
+    for_each_json, hashes_to_js, js_error, js_error_at, json_bytes, key, to_js, JsList,
+};
 
 /// Validates and normalizes an `emlog-1.1` log: every member present,
 /// derived and defaulted ones filled in, timestamps in UTC. Plausibility
@@ -16,7 +18,9 @@ use crate::convert::{for_each_json, hashes_to_js, js_error, js_error_at, json_by
 /// `Error` with `.code` (e.g. `"unknown_member"`) and `.member`
 /// (e.g. `"tx.amount_sats"`) when the log is not valid.
 #[wasm_bindgen(unchecked_return_type = "Normalized")]
-pub fn normalize(#[wasm_bindgen(unchecked_param_type = "LogInput | string | Uint8Array")] log: JsValue) -> Result<JsValue, JsValue> {
+pub fn normalize(
+    #[wasm_bindgen(unchecked_param_type = "LogInput | string | Uint8Array")] log: JsValue,
+) -> Result<JsValue, JsValue> {
     let bytes = json_bytes(&log, "log").map_err(js_error)?;
     let n = core::normalize(&bytes).map_err(js_error)?;
     to_js(&Value::Object(vec![
@@ -28,7 +32,9 @@ pub fn normalize(#[wasm_bindgen(unchecked_param_type = "LogInput | string | Uint
 /// The canonical bytes of a log: RFC 8785 (JCS) of the normalized log, the
 /// bytes its leaf hash is computed over.
 #[wasm_bindgen(unchecked_return_type = "Uint8Array")]
-pub fn canonicalize(#[wasm_bindgen(unchecked_param_type = "LogInput | string | Uint8Array")] log: JsValue) -> Result<JsValue, JsValue> {
+pub fn canonicalize(
+    #[wasm_bindgen(unchecked_param_type = "LogInput | string | Uint8Array")] log: JsValue,
+) -> Result<JsValue, JsValue> {
     let bytes = json_bytes(&log, "log").map_err(js_error)?;
     let canonical = core::canonicalize(&bytes).map_err(js_error)?;
     Ok(js_sys::Uint8Array::from(canonical.as_slice()).into())
@@ -39,18 +45,25 @@ pub fn canonicalize(#[wasm_bindgen(unchecked_param_type = "LogInput | string | U
 /// Duplicate members, lone surrogates and numbers outside the IEEE-754
 /// double range are refused.
 #[wasm_bindgen(js_name = canonicalizeJson)]
-pub fn canonicalize_json(#[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue) -> Result<String, JsValue> {
+pub fn canonicalize_json(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
+) -> Result<String, JsValue> {
     let bytes = json_bytes(&value, "value").map_err(js_error)?;
     let canonical = core::canonicalize_json(&bytes).map_err(js_error)?;
     String::from_utf8(canonical).map_err(|_| {
-        js_error(Error::new(core::ErrorCode::InvalidUtf8, "canonical output is not UTF-8 (a bug in the core)"))
+        js_error(Error::new(
+            core::ErrorCode::InvalidUtf8,
+            "canonical output is not UTF-8 (a bug in the core)",
+        ))
     })
 }
 
 /// The leaf hash of a log: SHA-256(0x00 || canonical bytes), 64 lowercase
 /// hex characters.
 #[wasm_bindgen(js_name = leafHash)]
-pub fn leaf_hash(#[wasm_bindgen(unchecked_param_type = "LogInput | string | Uint8Array")] log: JsValue) -> Result<String, JsValue> {
+pub fn leaf_hash(
+    #[wasm_bindgen(unchecked_param_type = "LogInput | string | Uint8Array")] log: JsValue,
+) -> Result<String, JsValue> {
     let bytes = json_bytes(&log, "log").map_err(js_error)?;
     Ok(core::leaf_hash(&bytes).map_err(js_error)?.to_hex())
 }
@@ -80,7 +93,11 @@ pub(crate) fn at_index(e: Error, i: usize) -> Error {
         None | Some("log") => format!("[{i}]"),
         Some(m) => format!("[{i}].{m}"),
     };
-    Error { code: e.code, member: Some(member), message: format!("log {i}: {}", e.message) }
+    Error {
+        code: e.code,
+        member: Some(member),
+        message: format!("log {i}: {}", e.message),
+    }
 }
 
 pub(crate) fn warnings_value(warnings: &[Warning]) -> Value<'static> {

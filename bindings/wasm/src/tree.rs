@@ -9,7 +9,9 @@ use crate::convert::{hash_arg, hash_list_arg, hashes_to_js, js_error, u64_arg};
 /// The RFC 9162 root over leaf hashes (64-hex strings), in order. The empty
 /// list has the root SHA-256("").
 #[wasm_bindgen(js_name = merkleRoot)]
-pub fn merkle_root(#[wasm_bindgen(js_name = leafHashes, unchecked_param_type = "string[]")] leaf_hashes: JsValue) -> Result<String, JsValue> {
+pub fn merkle_root(
+    #[wasm_bindgen(js_name = leafHashes, unchecked_param_type = "string[]")] leaf_hashes: JsValue,
+) -> Result<String, JsValue> {
     let leaves = hash_list_arg(&leaf_hashes, "leafHashes").map_err(js_error)?;
     Ok(merkle::root(&leaves).to_hex())
 }
@@ -23,7 +25,9 @@ pub fn inclusion_proof(
 ) -> Result<JsValue, JsValue> {
     let leaves = hash_list_arg(&leaf_hashes, "leafHashes").map_err(js_error)?;
     let index = u64_arg(&index, "index").map_err(js_error)?;
-    let path = MerkleTree::new(leaves).inclusion_path(index).map_err(js_error)?;
+    let path = MerkleTree::new(leaves)
+        .inclusion_path(index)
+        .map_err(js_error)?;
     hashes_to_js(&path)
 }
 

@@ -39,7 +39,10 @@ fn founding_example_is_accepted_with_a_power_mismatch_warning() {
     assert_eq!(text(&warnings[0], "code"), "power_mismatch");
     assert_eq!(text(&warnings[0], "member"), "power_kw_avg");
     let leaf = kwh::leaf_hash(JsValue::from_str(FOUNDING)).unwrap();
-    assert_eq!(leaf, "fcfaf9b5e51b3c919213338d87566a3d7230ce7903f00ff4e41d8a93835aff21");
+    assert_eq!(
+        leaf,
+        "fcfaf9b5e51b3c919213338d87566a3d7230ce7903f00ff4e41d8a93835aff21"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -56,23 +59,46 @@ fn emlog_vectors() {
                 assert_eq!(code(&e), want, "{desc}");
                 assert_eq!(member(&e), want_member, "{desc}");
                 let e = kwh::normalize(JsValue::from_str(&input)).expect_err(&desc);
-                assert_eq!((code(&e), member(&e)), (want.clone(), want_member.clone()), "{desc}");
+                assert_eq!(
+                    (code(&e), member(&e)),
+                    (want.clone(), want_member.clone()),
+                    "{desc}"
+                );
                 let e = kwh::canonicalize(bytes_of(&input)).expect_err(&desc);
                 assert_eq!((code(&e), member(&e)), (want, want_member), "{desc}");
             }
             None => {
                 let want_leaf = text(c, "leaf_hash");
                 let canonical = text(c, "canonical");
-                assert_eq!(kwh::leaf_hash(JsValue::from_str(&input)).unwrap(), want_leaf, "{desc}");
-                assert_eq!(kwh::leaf_hash(bytes_of(&input)).unwrap(), want_leaf, "{desc} (bytes)");
+                assert_eq!(
+                    kwh::leaf_hash(JsValue::from_str(&input)).unwrap(),
+                    want_leaf,
+                    "{desc}"
+                );
+                assert_eq!(
+                    kwh::leaf_hash(bytes_of(&input)).unwrap(),
+                    want_leaf,
+                    "{desc} (bytes)"
+                );
                 // The same log as a JS object (JSON.parse is lossless for valid logs).
-                assert_eq!(kwh::leaf_hash(parse(&input)).unwrap(), want_leaf, "{desc} (object)");
+                assert_eq!(
+                    kwh::leaf_hash(parse(&input)).unwrap(),
+                    want_leaf,
+                    "{desc} (object)"
+                );
                 let bytes = kwh::canonicalize(JsValue::from_str(&input)).unwrap();
-                assert_eq!(bytes.dyn_into::<Uint8Array>().unwrap().to_vec(), canonical.as_bytes(), "{desc}");
+                assert_eq!(
+                    bytes.dyn_into::<Uint8Array>().unwrap().to_vec(),
+                    canonical.as_bytes(),
+                    "{desc}"
+                );
                 let n = kwh::normalize(JsValue::from_str(&input)).unwrap();
                 // normalize's log, serialized by JS, is the canonical text.
                 assert_eq!(stringify(&get(&n, "log")), canonical, "{desc}");
-                let got: Vec<String> = items(&n, "warnings").iter().map(|w| text(w, "code")).collect();
+                let got: Vec<String> = items(&n, "warnings")
+                    .iter()
+                    .map(|w| text(w, "code"))
+                    .collect();
                 assert_eq!(got, strings(c, "warnings"), "{desc}");
             }
         }
@@ -82,16 +108,29 @@ fn emlog_vectors() {
 #[wasm_bindgen_test]
 fn hash_logs_matches_leaf_hash_for_every_valid_vector() {
     let cases = items(&parse(EMLOG), "cases");
-    let valid: Vec<&JsValue> = cases.iter().filter(|c| get(c, "want_err").is_null()).collect();
+    let valid: Vec<&JsValue> = cases
+        .iter()
+        .filter(|c| get(c, "want_err").is_null())
+        .collect();
     let texts: Vec<JsValue> = valid.iter().map(|c| get(c, "input")).collect();
     let objects: Vec<JsValue> = valid.iter().map(|c| parse(&text(c, "input"))).collect();
     let want: Vec<String> = valid.iter().map(|c| text(c, "leaf_hash")).collect();
     for input in [js_array(&texts), js_array(&objects)] {
         let got = kwh::hash_logs(input).unwrap();
-        assert_eq!(got.dyn_into::<js_sys::Array>().unwrap().iter().map(|h| h.as_string().unwrap()).collect::<Vec<_>>(), want);
+        assert_eq!(
+            got.dyn_into::<js_sys::Array>()
+                .unwrap()
+                .iter()
+                .map(|h| h.as_string().unwrap())
+                .collect::<Vec<_>>(),
+            want
+        );
     }
     // The first invalid log stops the call and is named by its index.
-    let first_bad = cases.iter().find(|c| !get(c, "want_err").is_null()).unwrap();
+    let first_bad = cases
+        .iter()
+        .find(|c| !get(c, "want_err").is_null())
+        .unwrap();
     let mut mixed = texts.clone();
     mixed.insert(3, get(first_bad, "input"));
     let e = kwh::hash_logs(js_array(&mixed)).unwrap_err();
@@ -107,8 +146,16 @@ fn jcs_vectors() {
         let desc = text(c, "desc");
         let input = JsValue::from_str(&text(c, "input"));
         match opt_text(c, "want_err") {
-            Some(want) => assert_eq!(code(&kwh::canonicalize_json(input).expect_err(&desc)), want, "{desc}"),
-            None => assert_eq!(kwh::canonicalize_json(input).unwrap(), text(c, "canonical"), "{desc}"),
+            Some(want) => assert_eq!(
+                code(&kwh::canonicalize_json(input).expect_err(&desc)),
+                want,
+                "{desc}"
+            ),
+            None => assert_eq!(
+                kwh::canonicalize_json(input).unwrap(),
+                text(c, "canonical"),
+                "{desc}"
+            ),
         }
     }
 }
@@ -129,7 +176,14 @@ fn merkle_tree_vectors() {
             let path = kwh::inclusion_proof(leaves.clone(), index.clone()).unwrap();
             assert_eq!(stringify(&path), stringify(&get(&inc, "path")), "{desc}");
             let leaf = items(t, "leaf_hashes")[num(&inc, "index") as usize].clone();
-            assert!(kwh::verify_inclusion(leaf, index, size.clone(), path, JsValue::from_str(&root)).unwrap());
+            assert!(kwh::verify_inclusion(
+                leaf,
+                index,
+                size.clone(),
+                path,
+                JsValue::from_str(&root)
+            )
+            .unwrap());
         }
         for cons in items(t, "consistency") {
             let ok = kwh::verify_consistency(
@@ -149,17 +203,32 @@ fn merkle_verifier_vectors_reject_every_want_err_case() {
     let doc = parse(MERKLE);
     for c in items(&doc, "verify_inclusion") {
         let desc = text(&c, "desc");
-        let r = kwh::verify_inclusion(get(&c, "leaf_hash"), get(&c, "index"), get(&c, "size"), get(&c, "path"), get(&c, "root"));
+        let r = kwh::verify_inclusion(
+            get(&c, "leaf_hash"),
+            get(&c, "index"),
+            get(&c, "size"),
+            get(&c, "path"),
+            get(&c, "root"),
+        );
         if get(&c, "want_err").as_bool().unwrap() {
             let e = r.expect_err(&desc);
-            assert!(["invalid_proof", "index_out_of_range", "invalid_hex"].contains(&code(&e).as_str()), "{desc}");
+            assert!(
+                ["invalid_proof", "index_out_of_range", "invalid_hex"].contains(&code(&e).as_str()),
+                "{desc}"
+            );
         } else {
             assert!(r.unwrap(), "{desc}");
         }
     }
     for c in items(&doc, "verify_consistency") {
         let desc = text(&c, "desc");
-        let r = kwh::verify_consistency(get(&c, "size1"), get(&c, "size2"), get(&c, "root1"), get(&c, "root2"), get(&c, "proof"));
+        let r = kwh::verify_consistency(
+            get(&c, "size1"),
+            get(&c, "size2"),
+            get(&c, "root1"),
+            get(&c, "root2"),
+            get(&c, "proof"),
+        );
         if get(&c, "want_err").as_bool().unwrap() {
             code(&r.expect_err(&desc));
         } else {
@@ -181,7 +250,10 @@ fn batch_vector_is_rebuilt_byte_for_byte() {
         ("signingKey", get(&doc, "signing_key_seed")),
     ]);
     let built = kwh::build_batch(get(&doc, "logs"), opts).unwrap();
-    assert_eq!(stringify(&get(&built, "head")), text(&doc, "head_canonical"));
+    assert_eq!(
+        stringify(&get(&built, "head")),
+        text(&doc, "head_canonical")
+    );
     assert_eq!(text(&built, "headHash"), text(&doc, "head_hash"));
     let sig = get(&built, "signature");
     assert_eq!(text(&sig, "signature"), text(&doc, "signature"));
@@ -190,16 +262,26 @@ fn batch_vector_is_rebuilt_byte_for_byte() {
     let want = items(&doc, "receipts");
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(&want) {
-        assert_eq!(kwh::canonicalize_json(g.clone()).unwrap(), kwh::canonicalize_json(w.clone()).unwrap());
+        assert_eq!(
+            kwh::canonicalize_json(g.clone()).unwrap(),
+            kwh::canonicalize_json(w.clone()).unwrap()
+        );
     }
     let leaves = kwh::hash_logs(get(&doc, "logs")).unwrap();
     assert_eq!(stringify(&leaves), stringify(&get(&doc, "leaf_hashes")));
-    assert_eq!(kwh::merkle_root(leaves).unwrap(), text(&get(&doc, "head"), "merkle_root"));
+    assert_eq!(
+        kwh::merkle_root(leaves).unwrap(),
+        text(&get(&doc, "head"), "merkle_root")
+    );
     // Every receipt verifies against the published key.
     let key_opts = obj(&[("gatewayKey", get(&doc, "public_key"))]);
     for r in &got {
         let v = kwh::verify_receipt(r.clone(), key_opts.clone()).unwrap();
-        assert!(get(&v, "valid").as_bool().unwrap(), "{}", stringify(&get(&v, "errors")));
+        assert!(
+            get(&v, "valid").as_bool().unwrap(),
+            "{}",
+            stringify(&get(&v, "errors"))
+        );
         assert_eq!(text(&v, "head_hash"), text(&doc, "head_hash"));
     }
 }
@@ -218,12 +300,23 @@ fn receipt_vectors() {
         };
         let v = kwh::verify_receipt(receipt.clone(), opts.clone()).unwrap();
         let want_valid = get(c, "want_valid").as_bool().unwrap();
-        assert_eq!(get(&v, "valid").as_bool().unwrap(), want_valid, "{desc}: {}", stringify(&get(&v, "errors")));
-        let got_codes: Vec<String> = items(&v, "errors").iter().map(|e| text(e, "code")).collect();
+        assert_eq!(
+            get(&v, "valid").as_bool().unwrap(),
+            want_valid,
+            "{desc}: {}",
+            stringify(&get(&v, "errors"))
+        );
+        let got_codes: Vec<String> = items(&v, "errors")
+            .iter()
+            .map(|e| text(e, "code"))
+            .collect();
         assert_eq!(got_codes, strings(c, "want_errors"), "{desc}");
         assert_eq!(text(&v, "signature"), text(c, "want_signature"), "{desc}");
         assert_eq!(want_valid, got_codes.is_empty(), "{desc}");
-        for (got, want) in [("leaf_hash", "want_leaf_hash"), ("head_hash", "want_head_hash")] {
+        for (got, want) in [
+            ("leaf_hash", "want_leaf_hash"),
+            ("head_hash", "want_head_hash"),
+        ] {
             assert_eq!(opt_text(&v, got), opt_text(c, want), "{desc}: {got}");
         }
         if want_valid {

@@ -15,7 +15,9 @@ pub fn get(v: &JsValue, key: &str) -> JsValue {
 }
 
 pub fn text(v: &JsValue, key: &str) -> String {
-    get(v, key).as_string().unwrap_or_else(|| panic!("{key} is not a string"))
+    get(v, key)
+        .as_string()
+        .unwrap_or_else(|| panic!("{key} is not a string"))
 }
 
 pub fn opt_text(v: &JsValue, key: &str) -> Option<String> {
@@ -23,15 +25,23 @@ pub fn opt_text(v: &JsValue, key: &str) -> Option<String> {
 }
 
 pub fn num(v: &JsValue, key: &str) -> f64 {
-    get(v, key).as_f64().unwrap_or_else(|| panic!("{key} is not a number"))
+    get(v, key)
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} is not a number"))
 }
 
 pub fn items(v: &JsValue, key: &str) -> Vec<JsValue> {
-    get(v, key).dyn_into::<Array>().unwrap_or_else(|_| panic!("{key} is not an array")).to_vec()
+    get(v, key)
+        .dyn_into::<Array>()
+        .unwrap_or_else(|_| panic!("{key} is not an array"))
+        .to_vec()
 }
 
 pub fn strings(v: &JsValue, key: &str) -> Vec<String> {
-    items(v, key).iter().map(|s| s.as_string().expect("string item")).collect()
+    items(v, key)
+        .iter()
+        .map(|s| s.as_string().expect("string item"))
+        .collect()
 }
 
 pub fn stringify(v: &JsValue) -> String {
@@ -41,11 +51,20 @@ pub fn stringify(v: &JsValue) -> String {
 /// The `.code` of a thrown error, checking it is a real `Error` with a
 /// string code, a member that is a string or null, and a family.
 pub fn code(err: &JsValue) -> String {
-    assert!(err.is_instance_of::<js_sys::Error>(), "thrown value is not an Error: {err:?}");
+    assert!(
+        err.is_instance_of::<js_sys::Error>(),
+        "thrown value is not an Error: {err:?}"
+    );
     let member = get(err, "member");
-    assert!(member.is_null() || member.is_string(), "member is neither string nor null: {member:?}");
+    assert!(
+        member.is_null() || member.is_string(),
+        "member is neither string nor null: {member:?}"
+    );
     let family = text(err, "family");
-    assert!(["json", "validation", "merkle", "crypto"].contains(&family.as_str()), "family {family}");
+    assert!(
+        ["json", "validation", "merkle", "crypto"].contains(&family.as_str()),
+        "family {family}"
+    );
     let message = String::from(err.unchecked_ref::<js_sys::Error>().message());
     assert!(!message.is_empty(), "empty message");
     text(err, "code")
@@ -56,5 +75,10 @@ pub fn member(err: &JsValue) -> Option<String> {
 }
 
 pub fn js_array<T: Into<JsValue> + Clone>(items: &[T]) -> JsValue {
-    items.iter().cloned().map(Into::into).collect::<Array>().into()
+    items
+        .iter()
+        .cloned()
+        .map(Into::into)
+        .collect::<Array>()
+        .into()
 }
