@@ -3,7 +3,9 @@ use std::time::Instant;
 fn main() {
     let f = include_str!("../../tests/vectors/founding_example.json");
     let compact = String::from_utf8(core::canonicalize_json(f.as_bytes()).unwrap()).unwrap();
-    let n = 200_000;
+    let n: usize = std::env::args()
+        .nth(1)
+        .map_or(200_000, |s| s.parse().unwrap());
     let logs: Vec<String> = (0..n)
         .map(|i| compact.replace("MTR-001", &format!("MTR-{i:07}")))
         .collect();

@@ -116,7 +116,6 @@ fn parse_str_with_depth(text: &str, max_depth: usize) -> Result<Value<'_>> {
         bytes: text.as_bytes(),
         pos: 0,
         max_depth,
-        path: Vec::new(),
     };
     // A leading byte-order mark is not JSON (RFC 8259 section 8.1 lets parsers
     // ignore it, I-JSON forbids it); report it plainly.
@@ -124,7 +123,7 @@ fn parse_str_with_depth(text: &str, max_depth: usize) -> Result<Value<'_>> {
         return Err(p.syntax("a byte-order mark is not allowed"));
     }
     p.skip_ws();
-    let v = p.value(0)?;
+    let v = p.value(0).map_err(finish_error)?;
     p.skip_ws();
     if p.pos != p.bytes.len() {
         return Err(p.syntax("unexpected data after the JSON value"));
@@ -137,39 +136,69 @@ struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
     max_depth: usize,
-    /// The member path of the value being parsed, rendered only for errors.
-    path: Vec<Seg<'a>>,
 }
 
-enum Seg<'a> {
-    Key(Cow<'a, str>),
-    Index(usize),
+// Errors about a member are built on the way out: the innermost level makes
+// an error whose `member` is the path so far (empty) and whose `message` is
+// only the rule; each enclosing object or array prepends its key or index;
+// `finish_error` writes the final message. Nothing is tracked on success.
+
+fn prefix_key(mut e: Error, key: &str) -> Error {
+    if let Some(m) = &mut e.member {
+        *m = if m.is_empty() {
+            key.to_string()
+        } else if m.starts_with('[') {
+            format!("{key}{m}")
+        } else {
+            format!("{key}.{m}")
+        };
+    }
+    e
+}
+
+fn prefix_index(mut e: Error, i: usize) -> Error {
+    if let Some(m) = &mut e.member {
+        *m = if m.is_empty() || m.starts_with('[') {
+            format!("[{i}]{m}")
+        } else {
+            format!("[{i}].{m}")
+        };
+    }
+    e
+}
+
+fn finish_error(mut e: Error) -> Error {
+    match e.member.as_deref() {
+        None => e,
+        Some("") if e.code == ErrorCode::NumberOutOfRange => {
+            Error::member(e.code, "value", e.message)
+        }
+        Some("") => {
+            e.member = None;
+            e.message = format!("invalid JSON: {}", e.message);
+            e
+        }
+        Some(m) => {
+            e.message = format!("{m}: {}", e.message);
+            e
+        }
+    }
+}
+
+fn relative(code: ErrorCode, rule: String) -> Error {
+    Error {
+        code,
+        member: Some(String::new()),
+        message: rule,
+    }
 }
 
 impl<'a> Parser<'a> {
-    fn render_path(&self) -> String {
-        let mut out = String::new();
-        for seg in &self.path {
-            match seg {
-                Seg::Key(k) => {
-                    if !out.is_empty() {
-                        out.push('.');
-                    }
-                    out.push_str(k);
-                }
-                Seg::Index(i) => out.push_str(&format!("[{i}]")),
-            }
-        }
-        out
-    }
-
     fn lone_surrogate(&self, at: usize) -> Error {
-        let rule = format!("escaped lone UTF-16 surrogate at byte {at} (I-JSON forbids it)");
-        if self.path.is_empty() {
-            Error::new(ErrorCode::LoneSurrogate, format!("invalid JSON: {rule}"))
-        } else {
-            Error::member(ErrorCode::LoneSurrogate, self.render_path(), rule)
-        }
+        relative(
+            ErrorCode::LoneSurrogate,
+            format!("escaped lone UTF-16 surrogate at byte {at} (I-JSON forbids it)"),
+        )
     }
 
     fn syntax(&self, what: &str) -> Error {
@@ -246,12 +275,13 @@ impl<'a> Parser<'a> {
                 return Err(self.syntax("expected a member name in double quotes"));
             }
             let key = self.string()?;
-            self.path.push(Seg::Key(key.clone()));
             if members.iter().any(|(k, _)| *k == key) {
-                return Err(Error::member(
-                    ErrorCode::DuplicateMember,
-                    self.render_path(),
-                    "member name appears more than once in the object (I-JSON forbids duplicates)",
+                return Err(prefix_key(
+                    relative(
+                        ErrorCode::DuplicateMember,
+                        "member name appears more than once in the object (I-JSON forbids duplicates)".into(),
+                    ),
+                    &key,
                 ));
             }
             self.skip_ws();
@@ -260,8 +290,10 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
             self.skip_ws();
-            let v = self.value(depth)?;
-            self.path.pop();
+            let v = match self.value(depth) {
+                Ok(v) => v,
+                Err(e) => return Err(prefix_key(e, &key)),
+            };
             members.push((key, v));
             self.skip_ws();
             match self.peek() {
@@ -286,9 +318,10 @@ impl<'a> Parser<'a> {
         }
         loop {
             self.skip_ws();
-            self.path.push(Seg::Index(items.len()));
-            items.push(self.value(depth)?);
-            self.path.pop();
+            match self.value(depth) {
+                Ok(v) => items.push(v),
+                Err(e) => return Err(prefix_index(e, items.len())),
+            }
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -351,14 +384,8 @@ impl<'a> Parser<'a> {
         // Rust's parser is correctly rounded; the grammar was checked above.
         let n: f64 = text.parse().map_err(|_| self.syntax("invalid number"))?;
         if !n.is_finite() {
-            let member = if self.path.is_empty() {
-                "value".to_string()
-            } else {
-                self.render_path()
-            };
-            return Err(Error::member(
+            return Err(relative(
                 ErrorCode::NumberOutOfRange,
-                member,
                 format!("number {text} is outside the IEEE-754 double range"),
             ));
         }
@@ -379,21 +406,36 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<Cow<'a, str>> {
         self.pos += 1; // opening quote
         let start = self.pos;
-        // Fast scan: no escapes -> borrow.
-        loop {
-            match self.bytes.get(self.pos) {
-                None => return Err(self.syntax("unterminated string")),
-                Some(b'"') => {
-                    let s = &self.src[start..self.pos];
-                    self.pos += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                Some(b'\\') => break,
-                Some(&c) if c < 0x20 => {
-                    return Err(self.syntax("control character in string must be escaped"))
-                }
-                Some(_) => self.pos += 1,
+        // Fast scan to the first byte that needs attention; no escapes -> borrow.
+        let rest = &self.bytes[start..];
+        // Most strings are short: a table lookup per byte beats a SIMD search
+        // until about 32 bytes; longer ones go to memchr.
+        let mut n = 0;
+        while n < rest.len() && n < 32 && !STOP[rest[n] as usize] {
+            n += 1;
+        }
+        if n == 32 {
+            let q = n + memchr::memchr2(b'"', b'\\', &rest[n..]).unwrap_or(rest.len() - n);
+            // Control characters are rare: one vectorizable pass over the span.
+            n = if rest[n..q].iter().any(|&c| c < 0x20) {
+                n + rest[n..]
+                    .iter()
+                    .position(|&c| c < 0x20)
+                    .expect("found above")
+            } else {
+                q
+            };
+        }
+        self.pos = start + n;
+        match rest.get(n) {
+            None => return Err(self.syntax("unterminated string")),
+            Some(b'"') => {
+                let s = &self.src[start..self.pos];
+                self.pos += 1;
+                return Ok(Cow::Borrowed(s));
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.syntax("control character in string must be escaped")),
         }
         let mut out = String::with_capacity(self.pos - start + 16);
         out.push_str(&self.src[start..self.pos]);
@@ -465,6 +507,19 @@ impl<'a> Parser<'a> {
         }
     }
 }
+
+/// Bytes that end the plain run of a string: quote, backslash, controls.
+static STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// Clinger's fast path: a decimal without exponent whose digits fit in 53
 /// bits, divided by an exactly representable power of ten, is correctly
