@@ -84,6 +84,13 @@ def make_logs(n: int, seed: int = 7) -> List[bytes]:
 # --- the pure-Python pipeline ---------------------------------------------
 
 
+def _root_hex(tree: Any) -> str:
+    # pymerkle 7 calls it get_root, pymerkle 6 (the last for Python 3.9) get_state.
+    get = tree.get_root if hasattr(tree, "get_root") else tree.get_state
+    root: bytes = get()
+    return root.hex()
+
+
 def py_hash_and_root(lines: List[bytes]) -> Tuple[List[bytes], str]:
     tree = pymerkle.InmemoryTree(algorithm="sha256")  # RFC 9162 hashing (0x00/0x01 prefixes)
     leaves = []
@@ -92,7 +99,7 @@ def py_hash_and_root(lines: List[bytes]) -> Tuple[List[bytes], str]:
         canonical = rfc8785.dumps(json.loads(line))
         leaves.append(sha256(b"\x00" + canonical).digest())
         tree.append_entry(canonical)
-    return leaves, tree.get_root().hex()
+    return leaves, _root_hex(tree)
 
 
 def py_build_batch(lines: List[bytes], seed: bytes, created_at: str) -> Tuple[str, List[str]]:
@@ -112,7 +119,7 @@ def py_build_batch(lines: List[bytes], seed: bytes, created_at: str) -> Tuple[st
         tree.append_entry(canonical)
     head = {
         "batch_id": "batch-1", "created_at": created_at, "gateway_id": "gw-bench", "head_version": "embatch-1",
-        "log_count": len(logs), "merkle_root": tree.get_root().hex(), "prev_head_hash": None, "seq": 1,
+        "log_count": len(logs), "merkle_root": _root_hex(tree), "prev_head_hash": None, "seq": 1,
     }
     head_bytes = rfc8785.dumps(head)
     signature = {
