@@ -139,7 +139,12 @@ pub fn verify_receipt(receipt_json: String, gateway_key: Option<String>) -> Resu
     let gateway_key = gateway_key
         .map(|k| batch::public_key_from_hex(&k.to_ascii_lowercase(), "gateway_key"))
         .transpose()?;
-    let opts = core::VerifyOptions { gateway_key };
+    // The core's options may grow (e.g. anchoring); new ones keep their defaults.
+    #[allow(clippy::needless_update)]
+    let opts = core::VerifyOptions {
+        gateway_key,
+        ..Default::default()
+    };
     Ok(core::verify_receipt(receipt_json.as_bytes(), &opts).into())
 }
 
