@@ -60,6 +60,9 @@ enum Command {
         /// Report bad lines on stderr and go on (exit status 1 at the end).
         #[arg(long)]
         skip_invalid: bool,
+        /// Worker threads (default: the number of CPUs).
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Build one batch offline: DIR/batch.json and DIR/receipts.jsonl.
     #[command(
@@ -179,7 +182,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             jcs,
             skip_invalid,
         } => canon(&file, jcs, skip_invalid),
-        Command::Hash { file, skip_invalid } => hash_cmd(&file, skip_invalid),
+        Command::Hash {
+            file,
+            skip_invalid,
+            threads,
+        } => hash_cmd(
+            &file,
+            skip_invalid,
+            threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        ),
         Command::Batch {
             logs,
             out,
@@ -250,31 +261,79 @@ fn canon(file: &str, jcs: bool, skip_invalid: bool) -> Result<ExitCode> {
     })
 }
 
-fn hash_cmd(file: &str, skip_invalid: bool) -> Result<ExitCode> {
+/// Lines are hashed in batches, each batch split over the worker threads;
+/// results are written in input order.
+struct LineBatch {
+    bytes: Vec<u8>,
+    spans: Vec<(usize, usize, usize)>,
+}
+
+fn hash_cmd(file: &str, skip_invalid: bool, threads: usize) -> Result<ExitCode> {
+    const BATCH_LINES: usize = 16_384;
+    let threads = threads.max(1);
     let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
     let mut failed = 0usize;
-    let mut canon_buf = Vec::with_capacity(512);
-    let mut line_out = [0u8; 65];
-    line_out[64] = b'\n';
-    input::for_each_line(file, |line, bytes| {
-        match emlog::leaf_hash_of_json_with(bytes, &mut canon_buf) {
-            Ok(h) => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                for (i, b) in h.0.iter().enumerate() {
-                    line_out[2 * i] = HEX[(b >> 4) as usize];
-                    line_out[2 * i + 1] = HEX[(b & 0xf) as usize];
+    let mut batch = LineBatch {
+        bytes: Vec::with_capacity(BATCH_LINES * 512),
+        spans: Vec::with_capacity(BATCH_LINES),
+    };
+    let mut flush = |batch: &mut LineBatch,
+                     out: &mut BufWriter<io::StdoutLock<'_>>|
+     -> Result<()> {
+        let spans = &batch.spans;
+        let bytes = &batch.bytes;
+        let per = spans.len().div_ceil(threads).max(1);
+        let results: Vec<Vec<core::Result<Hash>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = spans
+                .chunks(per)
+                .map(|chunk| {
+                    s.spawn(move || {
+                        let mut buf = Vec::with_capacity(512);
+                        chunk
+                            .iter()
+                            .map(|&(_, a, b)| emlog::leaf_hash_of_json_with(&bytes[a..b], &mut buf))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("hash worker"))
+                .collect()
+        });
+        let mut line_out = [0u8; 65];
+        line_out[64] = b'\n';
+        for (r, &(line, _, _)) in results.into_iter().flatten().zip(spans.iter()) {
+            match r {
+                Ok(h) => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    for (i, b) in h.0.iter().enumerate() {
+                        line_out[2 * i] = HEX[(b >> 4) as usize];
+                        line_out[2 * i + 1] = HEX[(b & 0xf) as usize];
+                    }
+                    out.write_all(&line_out)?;
                 }
-                out.write_all(&line_out)?;
-                Ok(())
+                Err(e) if skip_invalid => {
+                    failed += 1;
+                    eprintln!("{file}:{line}: {}", describe(&e));
+                }
+                Err(e) => bail!("{file}:{line}: {}", describe(&e)),
             }
-            Err(e) if skip_invalid => {
-                failed += 1;
-                eprintln!("{file}:{line}: {}", describe(&e));
-                Ok(())
-            }
-            Err(e) => Err(anyhow!("{file}:{line}: {}", describe(&e))),
         }
+        batch.bytes.clear();
+        batch.spans.clear();
+        Ok(())
+    };
+    input::for_each_line(file, |line, bytes| {
+        let a = batch.bytes.len();
+        batch.bytes.extend_from_slice(bytes);
+        batch.spans.push((line, a, batch.bytes.len()));
+        if batch.spans.len() == BATCH_LINES {
+            flush(&mut batch, &mut out)?;
+        }
+        Ok(())
     })?;
+    flush(&mut batch, &mut out)?;
     out.flush()?;
     Ok(if failed > 0 {
         ExitCode::from(1)
