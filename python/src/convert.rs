@@ -3,7 +3,7 @@
 //! Every function of the wheel takes JSON either as text (`str`, `bytes`,
 //! `bytearray`, `memoryview`) or as a Python value (`dict`, `list`, `tuple`,
 //! `str`, `int`, `float`, `bool`, `None`). Python values are written out as
-//! RFC 8785 text and handed to the core's byte API, so both forms go through
+//! JSON text and handed to the core's byte API, so both forms go through
 //! exactly the same parser rules (size and depth limits, number range).
 //!
 //! Values coming back from the core become plain Python objects; a number that
@@ -82,8 +82,10 @@ pub fn write_source<'py>(obj: &Bound<'py, PyAny>, buf: &mut Vec<u8>) -> Result<S
             })?;
         buf.extend_from_slice(bytes.as_bytes());
     } else {
-        let value = py_to_value(obj)?;
-        jcs::write_value(buf, &value);
+        if let Err(e) = write_py_json(obj, buf) {
+            buf.truncate(start);
+            return Err(e);
+        }
     }
     Ok(Source::Written(start, buf.len()))
 }
@@ -98,18 +100,20 @@ fn str_of<'a>(s: &'a Bound<'_, PyString>, member: &str) -> Result<Cow<'a, str>, 
     })
 }
 
-/// Converts a Python value into a JSON value.
-pub fn py_to_value(obj: &Bound<'_, PyAny>) -> Result<Value<'static>, Error> {
+/// Writes a Python value as JSON text (members in dict order; the core's
+/// parser reads it next, with all its rules).
+pub fn write_py_json(obj: &Bound<'_, PyAny>, buf: &mut Vec<u8>) -> Result<(), Error> {
     let mut path = Vec::new();
-    to_value(obj, 0, &mut path)
+    write_value(obj, buf, 0, &mut path)
 }
 
-enum Seg {
-    Key(String),
+enum Seg<'py> {
+    Key(Bound<'py, PyString>),
     Index(usize),
 }
 
-fn render(path: &[Seg]) -> String {
+/// The member path, rendered only for error messages.
+fn render(path: &[Seg<'_>]) -> String {
     let mut out = String::new();
     for seg in path {
         match seg {
@@ -117,7 +121,7 @@ fn render(path: &[Seg]) -> String {
                 if !out.is_empty() {
                     out.push('.');
                 }
-                out.push_str(k);
+                out.push_str(&k.to_string_lossy());
             }
             Seg::Index(i) => out.push_str(&format!("[{i}]")),
         }
@@ -128,19 +132,23 @@ fn render(path: &[Seg]) -> String {
     out
 }
 
-fn to_value(
-    obj: &Bound<'_, PyAny>,
+fn write_value<'py>(
+    obj: &Bound<'py, PyAny>,
+    buf: &mut Vec<u8>,
     depth: usize,
-    path: &mut Vec<Seg>,
-) -> Result<Value<'static>, Error> {
+    path: &mut Vec<Seg<'py>>,
+) -> Result<(), Error> {
     if obj.is_none() {
-        return Ok(Value::Null);
+        buf.extend_from_slice(b"null");
+        return Ok(());
     }
     if let Ok(b) = obj.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
+        buf.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+        return Ok(());
     }
     if obj.is_instance_of::<PyInt>() {
-        return int_value(obj, path);
+        jcs::write_number(buf, int_value(obj, path)?);
+        return Ok(());
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         let n = f.value();
@@ -151,12 +159,12 @@ fn to_value(
                 format!("{n} is not a finite number; JSON has no NaN or Infinity"),
             ));
         }
-        return Ok(Value::Number(n));
+        jcs::write_number(buf, n);
+        return Ok(());
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(Cow::Owned(
-            str_of(s, &render(path))?.into_owned(),
-        )));
+        jcs::write_string(buf, &str_of(s, &render(path))?);
+        return Ok(());
     }
     // One level more than the parser allows, so that the parser (which sees
     // the serialized text) reports the depth error with its own limit, and
@@ -171,29 +179,38 @@ fn to_value(
         ));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
-        let mut members = Vec::with_capacity(d.len());
-        for (k, v) in d.iter() {
-            let Ok(ks) = k.cast::<PyString>() else {
-                let type_name = type_name(&k);
+        buf.push(b'{');
+        for (i, (k, v)) in d.iter().enumerate() {
+            if !k.is_instance_of::<PyString>() {
                 return Err(Error::member(
                     ErrorCode::InvalidJson,
                     render(path),
-                    format!("has a key of type {type_name}; JSON member names are strings"),
+                    format!(
+                        "has a key of type {}; JSON member names are strings",
+                        type_name(&k)
+                    ),
                 ));
-            };
-            let key = str_of(ks, &render(path))?.into_owned();
-            path.push(Seg::Key(key.clone()));
-            let value = to_value(&v, depth + 1, path)?;
+            }
+            let key = k
+                .cast_into::<PyString>()
+                .map_err(|_| Error::new(ErrorCode::InvalidJson, "key"))?;
+            if i > 0 {
+                buf.push(b',');
+            }
+            jcs::write_string(buf, &str_of(&key, &render(path))?);
+            buf.push(b':');
+            path.push(Seg::Key(key));
+            write_value(&v, buf, depth + 1, path)?;
             path.pop();
-            members.push((Cow::Owned(key), value));
         }
-        return Ok(Value::Object(members));
+        buf.push(b'}');
+        return Ok(());
     }
     if let Ok(l) = obj.cast::<PyList>() {
-        return seq_value(l.iter(), l.len(), depth, path);
+        return write_seq(l.iter(), buf, depth, path);
     }
     if let Ok(t) = obj.cast::<PyTuple>() {
-        return seq_value(t.iter(), t.len(), depth, path);
+        return write_seq(t.iter(), buf, depth, path);
     }
     Err(Error::member(
         ErrorCode::InvalidJson,
@@ -202,29 +219,33 @@ fn to_value(
     ))
 }
 
-fn seq_value<'py>(
+fn write_seq<'py>(
     items: impl Iterator<Item = Bound<'py, PyAny>>,
-    len: usize,
+    buf: &mut Vec<u8>,
     depth: usize,
-    path: &mut Vec<Seg>,
-) -> Result<Value<'static>, Error> {
-    let mut out = Vec::with_capacity(len);
+    path: &mut Vec<Seg<'py>>,
+) -> Result<(), Error> {
+    buf.push(b'[');
     for (i, item) in items.enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
         path.push(Seg::Index(i));
-        out.push(to_value(&item, depth + 1, path)?);
+        write_value(&item, buf, depth + 1, path)?;
         path.pop();
     }
-    Ok(Value::Array(out))
+    buf.push(b']');
+    Ok(())
 }
 
-fn int_value(obj: &Bound<'_, PyAny>, path: &[Seg]) -> Result<Value<'static>, Error> {
+fn int_value(obj: &Bound<'_, PyAny>, path: &[Seg<'_>]) -> Result<f64, Error> {
     // Rust's i64 -> f64 cast rounds to nearest, ties to even: the same double
     // the parser reads from the decimal text.
     if let Ok(i) = obj.extract::<i64>() {
-        return Ok(Value::Number(i as f64));
+        return Ok(i as f64);
     }
     match obj.extract::<f64>() {
-        Ok(n) if n.is_finite() => Ok(Value::Number(n)),
+        Ok(n) if n.is_finite() => Ok(n),
         _ => Err(Error::member(
             ErrorCode::NumberOutOfRange,
             render(path),
