@@ -27,6 +27,7 @@
 
 #![deny(missing_docs)]
 
+pub mod anchor;
 pub mod batch;
 pub mod emlog;
 pub mod error;

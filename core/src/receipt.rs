@@ -154,16 +154,86 @@ impl From<Error> for VerifyError {
     }
 }
 
-/// The state of one anchor.
+/// The state of one anchor (see [`crate::anchor`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AnchorResult {
     /// The anchor's `type` (or `""` when it has none).
     #[serde(rename = "type")]
     pub anchor_type: String,
-    /// `verified`, `pending`, `invalid` or `unknown`.
+    /// `verified`, `pending`, `needs_header`, `invalid`, `unknown` or
+    /// `not_checked` (see [`crate::anchor::status`]).
     pub status: &'static str,
     /// What was found.
     pub detail: String,
+    /// When invalid: the step that failed (`format`, `network`, `head_chain`,
+    /// `ots_parse`, `ots_digest`, `ots_replay`, `header`, `header_pow`,
+    /// `merkle_root`, `raw_tx`, `tx_commitment`, `merkle_proof`, `tx_inclusion`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<&'static str>,
+    /// The network whose proof-of-work rules were applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<&'static str>,
+    /// The head hash the anchor commits to (the receipt's head, or the last
+    /// of the anchor's `heads` chain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchored_head_hash: Option<String>,
+    /// Block height (verified: the attested block; needs_header: the block
+    /// whose header is missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
+    /// Block hash (display order), for the caller to check against its node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_hash: Option<String>,
+    /// Block time from the header, Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_time: Option<u64>,
+    /// The Bitcoin transaction carrying the commitment (display order), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub txid: Option<String>,
+    /// Calendars holding pending attestations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calendars: Vec<String>,
+    /// What the verifier did not check (for a verified anchor: that the
+    /// block is in Bitcoin's best chain at that height).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_checked: Option<String>,
+}
+
+impl AnchorResult {
+    /// The result as a JSON value (members that are absent are left out).
+    pub fn to_value(&self) -> Value<'static> {
+        let k = |s: &str| Cow::Owned(s.to_string());
+        let mut m = vec![
+            (k("type"), Value::str(&self.anchor_type)),
+            (k("status"), Value::str(self.status)),
+            (k("detail"), Value::str(&self.detail)),
+        ];
+        let mut opt = |name: &str, v: Option<Value<'static>>| {
+            if let Some(v) = v {
+                m.push((k(name), v));
+            }
+        };
+        opt("failed_step", self.failed_step.map(Value::str));
+        opt("network", self.network.map(Value::str));
+        opt(
+            "anchored_head_hash",
+            self.anchored_head_hash.as_deref().map(Value::str),
+        );
+        opt("height", self.height.map(|h| Value::Number(h as f64)));
+        opt("block_hash", self.block_hash.as_deref().map(Value::str));
+        opt(
+            "block_time",
+            self.block_time.map(|t| Value::Number(t as f64)),
+        );
+        opt("txid", self.txid.as_deref().map(Value::str));
+        opt(
+            "calendars",
+            (!self.calendars.is_empty())
+                .then(|| Value::Array(self.calendars.iter().map(Value::str).collect())),
+        );
+        opt("not_checked", self.not_checked.as_deref().map(Value::str));
+        Value::Object(m)
+    }
 }
 
 /// The structured result of verifying a receipt (SPEC section 5).
@@ -218,18 +288,7 @@ impl Verification {
             ("log_signature", Value::str(self.log_signature.as_str())),
             (
                 "anchors",
-                Value::Array(
-                    self.anchors
-                        .iter()
-                        .map(|a| {
-                            obj(vec![
-                                ("type", Value::str(&a.anchor_type)),
-                                ("status", Value::str(a.status)),
-                                ("detail", Value::str(&a.detail)),
-                            ])
-                        })
-                        .collect(),
-                ),
+                Value::Array(self.anchors.iter().map(AnchorResult::to_value).collect()),
             ),
             (
                 "steps",
@@ -755,45 +814,17 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
         },
     }
 
-    // 4. Anchors: reported one by one; an unknown type is not fatal.
-    let mut anchor_failed = false;
-    for (i, a) in parts.anchors.iter().enumerate() {
-        let r = match a.get("type") {
-            Some(Value::String(t)) => AnchorResult {
-                anchor_type: t.to_string(),
-                status: "unknown",
-                detail: format!("anchor type \"{t}\" is not known to this verifier; not checked"),
-            },
-            _ => {
-                anchor_failed = true;
-                c.v.errors.push(
-                    Error::member(
-                        ErrorCode::InvalidAnchor,
-                        format!("anchors[{i}]"),
-                        format!("anchors[{i}]: must be an object with a string \"type\""),
-                    )
-                    .into(),
-                );
-                AnchorResult {
-                    anchor_type: String::new(),
-                    status: "invalid",
-                    detail: "no type".into(),
-                }
-            }
-        };
-        c.v.anchors.push(r);
-    }
-    if parts.anchors.is_empty() {
-        c.step("anchors", StepStatus::Skipped, "no anchors yet");
-    } else if anchor_failed {
-        c.step("anchors", StepStatus::Failed, "an anchor is malformed");
-    } else {
-        c.step(
-            "anchors",
-            StepStatus::Passed,
-            format!("{} anchor(s) reported", parts.anchors.len()),
-        );
-    }
+    // 4. Anchors (crate::anchor): each reported as verified / pending /
+    // needs_header / invalid / unknown; an unknown type is not fatal.
+    let anchors = crate::anchor::check_anchors(
+        parts.anchors,
+        head.as_ref(),
+        &crate::anchor::AnchorOptions::default(),
+    );
+    c.v.anchors = anchors.results;
+    c.v.errors
+        .extend(anchors.errors.into_iter().map(VerifyError::from));
+    c.step("anchors", anchors.step_status, anchors.step_detail);
 
     c.v.valid = c.v.errors.is_empty();
     c.v

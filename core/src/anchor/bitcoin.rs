@@ -707,9 +707,8 @@ impl Block {
     /// Recomputes the merkle root from the txids; refuses an empty block and
     /// a mutated tree (CVE-2012-2459: two equal sibling hashes).
     pub fn compute_merkle_root(&self) -> Result<[u8; 32]> {
-        let (root, mutated) = super::spv::merkle_root(&self.txids()).ok_or_else(|| {
-            BtcError::new("empty_block", "a block has at least one transaction")
-        })?;
+        let (root, mutated) = super::spv::merkle_root(&self.txids())
+            .ok_or_else(|| BtcError::new("empty_block", "a block has at least one transaction"))?;
         if mutated {
             return Err(BtcError::new(
                 "mutated_merkle_tree",
@@ -811,7 +810,10 @@ impl<'a> Cursor<'a> {
             }
             0xfe => {
                 let b = self.bytes(4, what)?;
-                (u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])), 0x1_0000)
+                (
+                    u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    0x1_0000,
+                )
             }
             0xff => (self.u64(what)?, 0x1_0000_0000),
             n => (u64::from(n), 0),
@@ -890,8 +892,13 @@ mod tests {
         let t = target_from_bits(0x20123456).unwrap();
         assert_eq!(to_hex(&t), format!("123456{}", "0".repeat(58)));
         let t = target_from_bits(0x21000012).unwrap();
+        assert_eq!(to_hex(&t), format!("0012{}", "0".repeat(60)));
+        let t = target_from_bits(0x22000012).unwrap();
         assert_eq!(to_hex(&t), format!("12{}", "0".repeat(62)));
-        assert_eq!(target_from_bits(0x21001234).unwrap_err().code, "bad_target");
+        assert_eq!(target_from_bits(0x23000012).unwrap_err().code, "bad_target");
+        assert_eq!(to_hex(&target_from_bits(0x21001234).unwrap()), format!("1234{}", "0".repeat(60)));
+        assert_eq!(target_from_bits(0x22001234).unwrap_err().code, "bad_target");
+        assert_eq!(target_from_bits(0x21123456).unwrap_err().code, "bad_target");
     }
 
     #[test]

@@ -129,7 +129,12 @@ pub fn opentimestamps_anchor(ots: &[u8], headers: &[(u64, BlockHeader)]) -> Valu
 }
 
 /// A `bitcoin` anchor object for a receipt.
-pub fn bitcoin_anchor(raw_tx: &[u8], merkle_proof: &[u8], header: &BlockHeader, height: u64) -> Value<'static> {
+pub fn bitcoin_anchor(
+    raw_tx: &[u8],
+    merkle_proof: &[u8],
+    header: &BlockHeader,
+    height: u64,
+) -> Value<'static> {
     let k = |s: &str| Cow::Owned(s.to_string());
     Value::Object(vec![
         (k("type"), Value::str(TYPE_BITCOIN)),
@@ -287,11 +292,7 @@ pub fn verify_anchor(
             (r, None)
         }
         Err(f) => {
-            let mut r = new_result(
-                &t,
-                status::INVALID,
-                format!("{}: {}", f.step, f.message),
-            );
+            let mut r = new_result(&t, status::INVALID, format!("{}: {}", f.step, f.message));
             r.failed_step = Some(f.step);
             r.network = Some(opts.network.as_str());
             let e = Error::member(
@@ -331,7 +332,11 @@ pub struct AnchorsOutcome {
 
 /// Checks every anchor of a receipt. With `head` `None` (the receipt's
 /// head is malformed), typed anchors are reported `not_checked`.
-pub fn check_anchors(anchors: &[Value<'_>], head: Option<&BatchHead>, opts: &AnchorOptions) -> AnchorsOutcome {
+pub fn check_anchors(
+    anchors: &[Value<'_>],
+    head: Option<&BatchHead>,
+    opts: &AnchorOptions,
+) -> AnchorsOutcome {
     let mut results = Vec::with_capacity(anchors.len());
     let mut errors = Vec::new();
     for (i, a) in anchors.iter().enumerate() {
@@ -387,7 +392,11 @@ pub fn check_anchors(anchors: &[Value<'_>], head: Option<&BatchHead>, opts: &Anc
 
 /// Verifies a receipt as [`crate::verify_receipt`] does, but checks its
 /// anchors with the caller's options (network, trusted headers).
-pub fn verify_receipt(input: &[u8], opts: &VerifyOptions, anchor_opts: &AnchorOptions) -> Verification {
+pub fn verify_receipt(
+    input: &[u8],
+    opts: &VerifyOptions,
+    anchor_opts: &AnchorOptions,
+) -> Verification {
     let mut v = crate::receipt::verify_receipt(input, opts);
     if *anchor_opts == AnchorOptions::default() {
         return v;
@@ -400,7 +409,11 @@ pub fn verify_receipt(input: &[u8], opts: &VerifyOptions, anchor_opts: &AnchorOp
     let Some(Value::Array(anchors)) = value.get("anchors") else {
         return v;
     };
-    if !v.steps.iter().any(|s| s.name == "anchors" && s.detail != "not checked: an earlier step failed") {
+    if !v
+        .steps
+        .iter()
+        .any(|s| s.name == "anchors" && s.detail != "not checked: an earlier step failed")
+    {
         return v;
     }
     let head = value
@@ -409,9 +422,12 @@ pub fn verify_receipt(input: &[u8], opts: &VerifyOptions, anchor_opts: &AnchorOp
     let out = check_anchors(anchors, head.as_ref(), anchor_opts);
     v.errors.retain(|e| {
         !(e.code == ErrorCode::InvalidAnchor.as_str()
-            && e.member.as_deref().is_some_and(|m| m.starts_with("anchors[")))
+            && e.member
+                .as_deref()
+                .is_some_and(|m| m.starts_with("anchors[")))
     });
-    v.errors.extend(out.errors.into_iter().map(VerifyError::from));
+    v.errors
+        .extend(out.errors.into_iter().map(VerifyError::from));
     v.anchors = out.results;
     if let Some(s) = v.steps.iter_mut().find(|s| s.name == "anchors") {
         *s = Step {
@@ -434,7 +450,11 @@ fn check_members(anchor: &Value<'_>, base: &str, allowed: &[&str]) -> Result<(),
                 return Err(fail(
                     "format",
                     format!("{base}.{k}"),
-                    format!("is not a member of a {} anchor (allowed: {})", anchor_type_of(anchor), allowed.join(", ")),
+                    format!(
+                        "is not a member of a {} anchor (allowed: {})",
+                        anchor_type_of(anchor),
+                        allowed.join(", ")
+                    ),
                 ));
             }
         }
@@ -463,11 +483,16 @@ fn get_str<'v>(anchor: &'v Value<'_>, base: &str, name: &str) -> Result<&'v str,
 
 fn get_height(v: &Value<'_>, member: &str) -> Result<u64, Fail> {
     match v {
-        Value::Number(n) if n.fract() == 0.0 && *n >= 0.0 && *n <= 9_007_199_254_740_991.0 => Ok(*n as u64),
+        Value::Number(n) if n.fract() == 0.0 && *n >= 0.0 && *n <= 9_007_199_254_740_991.0 => {
+            Ok(*n as u64)
+        }
         other => Err(fail(
             "format",
             member,
-            format!("must be a block height (an integer >= 0), got {}", other.type_name()),
+            format!(
+                "must be a block height (an integer >= 0), got {}",
+                other.type_name()
+            ),
         )),
     }
 }
@@ -520,7 +545,8 @@ fn anchored_hash(anchor: &Value<'_>, base: &str, head: &BatchHead) -> Result<(Ha
     let mut prev_seq = head.seq;
     for (k, hv) in heads.iter().enumerate() {
         let hm = format!("{m}[{k}]");
-        let h = BatchHead::from_value(hv, &hm).map_err(|e| fail("head_chain", e.member.unwrap_or(hm.clone()), e.message))?;
+        let h = BatchHead::from_value(hv, &hm)
+            .map_err(|e| fail("head_chain", e.member.unwrap_or(hm.clone()), e.message))?;
         if h.prev_head_hash != Some(prev) {
             return Err(fail(
                 "head_chain",
@@ -536,7 +562,10 @@ fn anchored_hash(anchor: &Value<'_>, base: &str, head: &BatchHead) -> Result<(Ha
             return Err(fail(
                 "head_chain",
                 format!("{hm}.gateway_id"),
-                format!("is \"{}\", the receipt's gateway is \"{}\"", h.gateway_id, head.gateway_id),
+                format!(
+                    "is \"{}\", the receipt's gateway is \"{}\"",
+                    h.gateway_id, head.gateway_id
+                ),
             ));
         }
         if h.seq != prev_seq.saturating_add(1) {
@@ -559,48 +588,91 @@ fn header_from_hex(s: &str, member: &str, step: &'static str) -> Result<BlockHea
 // ---------------------------------------------------------------------------
 // opentimestamps
 
-fn verify_ots_anchor(anchor: &Value<'_>, base: &str, head: &BatchHead, opts: &AnchorOptions) -> Result<AnchorResult, Fail> {
-    check_members(anchor, base, &["type", "ots", "headers", "heads", "network"])?;
+fn verify_ots_anchor(
+    anchor: &Value<'_>,
+    base: &str,
+    head: &BatchHead,
+    opts: &AnchorOptions,
+) -> Result<AnchorResult, Fail> {
+    check_members(
+        anchor,
+        base,
+        &["type", "ots", "headers", "heads", "network"],
+    )?;
     check_network(anchor, base, opts)?;
     let (anchored, chain_len) = anchored_hash(anchor, base, head)?;
     let ots_member = format!("{base}.ots");
     let text = get_str(anchor, base, "ots")?;
     if text.len() > 2 * ots::MAX_FILE_BYTES + 8 {
-        return Err(fail("ots_parse", ots_member, format!("is larger than {} bytes", ots::MAX_FILE_BYTES)));
+        return Err(fail(
+            "ots_parse",
+            ots_member,
+            format!("is larger than {} bytes", ots::MAX_FILE_BYTES),
+        ));
     }
-    let bytes = decode_hex_or_base64(text)
-        .ok_or_else(|| fail("ots_parse", ots_member.clone(), "must be hex or base64 of a detached .ots file"))?;
+    let bytes = decode_hex_or_base64(text).ok_or_else(|| {
+        fail(
+            "ots_parse",
+            ots_member.clone(),
+            "must be hex or base64 of a detached .ots file",
+        )
+    })?;
     // Headers carried in the anchor; the verifier's own take precedence.
     let mut headers = BTreeMap::new();
     if let Some(hv) = anchor.get("headers") {
         let hm = format!("{base}.headers");
         let Value::Object(members) = hv else {
-            return Err(fail("format", hm, "must be an object {\"<height>\": \"<header hex>\"}"));
+            return Err(fail(
+                "format",
+                hm,
+                "must be an object {\"<height>\": \"<header hex>\"}",
+            ));
         };
         if members.len() > MAX_ANCHOR_HEADERS {
-            return Err(fail("format", hm, format!("has more than {MAX_ANCHOR_HEADERS} headers")));
+            return Err(fail(
+                "format",
+                hm,
+                format!("has more than {MAX_ANCHOR_HEADERS} headers"),
+            ));
         }
         for (k, v) in members {
             let km = format!("{hm}.{k}");
             let height: u64 = match k.parse::<u64>() {
                 Ok(h) if h.to_string() == *k => h,
-                _ => return Err(fail("format", km, "the key must be a block height in decimal")),
+                _ => {
+                    return Err(fail(
+                        "format",
+                        km,
+                        "the key must be a block height in decimal",
+                    ))
+                }
             };
             let Value::String(s) = v else {
                 return Err(fail("format", km, "must be an 80-byte header in hex"));
             };
             if !opts.headers.contains_key(&height) {
-                headers.insert(height, (header_from_hex(s, &km, "header")?, HeaderSource::Carried));
+                headers.insert(
+                    height,
+                    (header_from_hex(s, &km, "header")?, HeaderSource::Carried),
+                );
             }
         }
     }
     for (h, hd) in &opts.headers {
         headers.insert(*h, (*hd, HeaderSource::Trusted));
     }
-    let file = DetachedTimestampFile::parse(&bytes)
-        .map_err(|e| fail("ots_parse", ots_member.clone(), format!("{} ({})", e.message, e.code)))?;
+    let file = DetachedTimestampFile::parse(&bytes).map_err(|e| {
+        fail(
+            "ots_parse",
+            ots_member.clone(),
+            format!("{} ({})", e.message, e.code),
+        )
+    })?;
     let label = if chain_len > 0 {
-        format!("head hash (through {chain_len} later head(s) ending at {})", anchored.to_hex())
+        format!(
+            "head hash (through {chain_len} later head(s) ending at {})",
+            anchored.to_hex()
+        )
     } else {
         "head hash".to_string()
     };
@@ -610,7 +682,11 @@ fn verify_ots_anchor(anchor: &Value<'_>, base: &str, head: &BatchHead, opts: &An
             r
         })
         .map_err(|f| Fail {
-            member: if f.member.is_empty() { ots_member.clone() } else { format!("{base}.{}", f.member) },
+            member: if f.member.is_empty() {
+                ots_member.clone()
+            } else {
+                format!("{base}.{}", f.member)
+            },
             ..f
         })
 }
@@ -711,9 +787,9 @@ fn ots_core(
                     continue;
                 };
                 let hm = format!("headers.{height}");
-                header
-                    .check_pow(network)
-                    .map_err(|e| fail("header_pow", hm, format!("block {height}: {}", e.message)))?;
+                header.check_pow(network).map_err(|e| {
+                    fail("header_pow", hm, format!("block {height}: {}", e.message))
+                })?;
                 if r.msg.len() != 32 || r.msg[..] != header.merkle_root[..] {
                     return Err(fail(
                         "merkle_root",
@@ -752,7 +828,11 @@ fn ots_core(
                 .unwrap_or_default(),
             source.describe()
         );
-        res.not_checked = Some(not_checked_note(&bh, *height, "the height the proof states"));
+        res.not_checked = Some(not_checked_note(
+            &bh,
+            *height,
+            "the height the proof states",
+        ));
     } else if let Some(h) = needs.iter().min() {
         res.status = status::NEEDS_HEADER;
         res.height = Some(*h);
@@ -783,8 +863,25 @@ fn ots_core(
 // ---------------------------------------------------------------------------
 // bitcoin
 
-fn verify_bitcoin_anchor(anchor: &Value<'_>, base: &str, head: &BatchHead, opts: &AnchorOptions) -> Result<AnchorResult, Fail> {
-    check_members(anchor, base, &["type", "raw_tx", "merkle_proof", "header", "height", "heads", "network"])?;
+fn verify_bitcoin_anchor(
+    anchor: &Value<'_>,
+    base: &str,
+    head: &BatchHead,
+    opts: &AnchorOptions,
+) -> Result<AnchorResult, Fail> {
+    check_members(
+        anchor,
+        base,
+        &[
+            "type",
+            "raw_tx",
+            "merkle_proof",
+            "header",
+            "height",
+            "heads",
+            "network",
+        ],
+    )?;
     check_network(anchor, base, opts)?;
     let (anchored, chain_len) = anchored_hash(anchor, base, head)?;
     let height_m = format!("{base}.height");
@@ -795,11 +892,21 @@ fn verify_bitcoin_anchor(anchor: &Value<'_>, base: &str, head: &BatchHead, opts:
         &height_m,
     )?;
     let tx_m = format!("{base}.raw_tx");
-    let tx = Transaction::from_hex(get_str(anchor, base, "raw_tx")?)
-        .map_err(|e| fail("raw_tx", tx_m.clone(), format!("{} ({})", e.message, e.code)))?;
+    let tx = Transaction::from_hex(get_str(anchor, base, "raw_tx")?).map_err(|e| {
+        fail(
+            "raw_tx",
+            tx_m.clone(),
+            format!("{} ({})", e.message, e.code),
+        )
+    })?;
     let mp_m = format!("{base}.merkle_proof");
-    let mb = MerkleBlock::from_hex(get_str(anchor, base, "merkle_proof")?)
-        .map_err(|e| fail("merkle_proof", mp_m.clone(), format!("{} ({})", e.message, e.code)))?;
+    let mb = MerkleBlock::from_hex(get_str(anchor, base, "merkle_proof")?).map_err(|e| {
+        fail(
+            "merkle_proof",
+            mp_m.clone(),
+            format!("{} ({})", e.message, e.code),
+        )
+    })?;
     let header_m = format!("{base}.header");
     if let Some(hv) = anchor.get("header") {
         let Value::String(s) = hv else {
@@ -807,23 +914,38 @@ fn verify_bitcoin_anchor(anchor: &Value<'_>, base: &str, head: &BatchHead, opts:
         };
         let h = header_from_hex(s, &header_m, "header")?;
         if h != mb.header {
-            return Err(fail("header", header_m, "differs from the header inside merkle_proof"));
+            return Err(fail(
+                "header",
+                header_m,
+                "differs from the header inside merkle_proof",
+            ));
         }
     }
     let label = if chain_len > 0 {
-        format!("head hash (through {chain_len} later head(s) ending at {})", anchored.to_hex())
+        format!(
+            "head hash (through {chain_len} later head(s) ending at {})",
+            anchored.to_hex()
+        )
     } else {
         "head hash".to_string()
     };
-    bitcoin_core(&tx, &mb, &anchored.0, height, opts.headers.get(&height), opts.network, &label)
-        .map(|mut r| {
-            r.anchored_head_hash = Some(anchored.to_hex());
-            r
-        })
-        .map_err(|f| Fail {
-            member: format!("{base}.{}", f.member),
-            ..f
-        })
+    bitcoin_core(
+        &tx,
+        &mb,
+        &anchored.0,
+        height,
+        opts.headers.get(&height),
+        opts.network,
+        &label,
+    )
+    .map(|mut r| {
+        r.anchored_head_hash = Some(anchored.to_hex());
+        r
+    })
+    .map_err(|f| Fail {
+        member: format!("{base}.{}", f.member),
+        ..f
+    })
 }
 
 /// Verifies that transaction `tx` commits to `digest` in an `OP_RETURN`
@@ -839,7 +961,8 @@ pub fn verify_bitcoin_proof(
     trusted_header: Option<&BlockHeader>,
     network: Network,
 ) -> Result<AnchorResult, AnchorFailure> {
-    bitcoin_core(tx, proof, digest, height, trusted_header, network, "digest").map_err(AnchorFailure::from)
+    bitcoin_core(tx, proof, digest, height, trusted_header, network, "digest")
+        .map_err(AnchorFailure::from)
 }
 
 fn bitcoin_core(
@@ -889,9 +1012,13 @@ fn bitcoin_core(
     header
         .check_pow(network)
         .map_err(|e| fail("header_pow", "header", e.message))?;
-    let proven = mb
-        .verify()
-        .map_err(|e| fail("merkle_proof", "merkle_proof", format!("{} ({})", e.message, e.code)))?;
+    let proven = mb.verify().map_err(|e| {
+        fail(
+            "merkle_proof",
+            "merkle_proof",
+            format!("{} ({})", e.message, e.code),
+        )
+    })?;
     let Some((index, _)) = proven.matches.iter().find(|(_, id)| *id == tx.txid) else {
         return Err(fail(
             "tx_inclusion",
@@ -924,7 +1051,11 @@ fn bitcoin_core(
     res.block_hash = Some(bh.clone());
     res.block_time = Some(u64::from(header.time));
     res.txid = Some(tx.txid_display());
-    res.not_checked = Some(not_checked_note(&bh, height, "the height the anchor states"));
+    res.not_checked = Some(not_checked_note(
+        &bh,
+        height,
+        "the height the anchor states",
+    ));
     Ok(res)
 }
 
@@ -935,7 +1066,10 @@ mod tests {
     #[test]
     fn base64_and_hex() {
         assert_eq!(decode_hex_or_base64("00ff").unwrap(), vec![0, 255]);
-        assert_eq!(decode_hex_or_base64("AE9w").unwrap(), vec![0x00, 0x4f, 0x70]);
+        assert_eq!(
+            decode_hex_or_base64("AE9w").unwrap(),
+            vec![0x00, 0x4f, 0x70]
+        );
         assert_eq!(decode_hex_or_base64("AE8=").unwrap(), vec![0x00, 0x4f]);
         assert_eq!(decode_hex_or_base64("AE8").unwrap(), vec![0x00, 0x4f]);
         assert_eq!(decode_hex_or_base64("AA==").unwrap(), vec![0]);
@@ -952,7 +1086,11 @@ mod tests {
         let t = op_return_template(&h);
         assert_eq!(
             to_hex(&t),
-            format!("02000000000100000000000000002{}{}00000000", "26a20", "11".repeat(32))
+            format!(
+                "02000000000100000000000000002{}{}00000000",
+                "26a20",
+                "11".repeat(32)
+            )
         );
     }
 }

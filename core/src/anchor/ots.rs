@@ -766,7 +766,12 @@ impl Timestamp {
     /// for a pending commitment) at every node of this tree whose message,
     /// replayed from `msg`, is `target`. Returns how many nodes matched; an
     /// error `not_found` when none did.
-    pub fn merge_at_message(&mut self, msg: &[u8], target: &[u8], other: &Timestamp) -> Result<usize> {
+    pub fn merge_at_message(
+        &mut self,
+        msg: &[u8],
+        target: &[u8],
+        other: &Timestamp,
+    ) -> Result<usize> {
         let mut budget = Budget::new();
         let n = self.merge_at_message_inner(msg, target, other, 0, &mut budget)?;
         if n == 0 {
@@ -872,7 +877,10 @@ impl DetachedTimestampFile {
             _ => {
                 return Err(OtsError::new(
                     "unknown_file_hash_op",
-                    format!("{} is not a file hash op (sha1, ripemd160, sha256)", file_hash_op.name()),
+                    format!(
+                        "{} is not a file hash op (sha1, ripemd160, sha256)",
+                        file_hash_op.name()
+                    ),
                 ))
             }
         }
@@ -893,7 +901,10 @@ impl DetachedTimestampFile {
         }
         let mut r = Reader::new(bytes);
         let magic = r.bytes(MAGIC.len(), "header magic").map_err(|_| {
-            OtsError::new("bad_magic", "not an OpenTimestamps proof (header magic missing)")
+            OtsError::new(
+                "bad_magic",
+                "not an OpenTimestamps proof (header magic missing)",
+            )
         })?;
         if magic != MAGIC {
             return Err(OtsError::new(
@@ -1104,18 +1115,33 @@ mod tests {
             assert_eq!(r.varuint("x").unwrap(), v);
             assert_eq!(r.pos, b.len());
         }
-        assert_eq!(Reader::new(&[0x80, 0x00]).varuint("x").unwrap_err().code, "bad_varuint");
+        assert_eq!(
+            Reader::new(&[0x80, 0x00]).varuint("x").unwrap_err().code,
+            "bad_varuint"
+        );
         let too_big = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
-        assert_eq!(Reader::new(&too_big).varuint("x").unwrap_err().code, "bad_varuint");
-        assert_eq!(Reader::new(&[0x80]).varuint("x").unwrap_err().code, "truncated");
+        assert_eq!(
+            Reader::new(&too_big).varuint("x").unwrap_err().code,
+            "bad_varuint"
+        );
+        assert_eq!(
+            Reader::new(&[0x80]).varuint("x").unwrap_err().code,
+            "truncated"
+        );
     }
 
     #[test]
     fn op_limits() {
         assert!(Op::Hexlify.apply(&[0u8; 2048]).is_ok());
-        assert_eq!(Op::Hexlify.apply(&[0u8; 2049]).unwrap_err().code, "invalid_message");
+        assert_eq!(
+            Op::Hexlify.apply(&[0u8; 2049]).unwrap_err().code,
+            "invalid_message"
+        );
         assert_eq!(Op::Reverse.apply(&[]).unwrap_err().code, "invalid_message");
-        assert_eq!(Op::Append(vec![1; 4000]).apply(&[0; 97]).unwrap_err().code, "invalid_message");
+        assert_eq!(
+            Op::Append(vec![1; 4000]).apply(&[0; 97]).unwrap_err().code,
+            "invalid_message"
+        );
         assert_eq!(Op::Hexlify.apply(&[0xab, 0x01]).unwrap(), b"ab01");
         assert_eq!(Op::Reverse.apply(&[1, 2, 3]).unwrap(), vec![3, 2, 1]);
         assert_eq!(

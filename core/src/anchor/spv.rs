@@ -27,6 +27,9 @@ use super::bitcoin::{sha256d_pair, BlockHeader, BtcError, Cursor, Transaction, M
 
 type Result<T> = std::result::Result<T, BtcError>;
 
+/// A merkle root and the matched (index in block, txid) pairs of a partial tree.
+pub type Matches = ([u8; 32], Vec<(u32, [u8; 32])>);
+
 /// The merkle root of txids (internal order) as Bitcoin Core's
 /// `ComputeMerkleRoot`, and whether the list is "mutated" (two equal
 /// siblings somewhere). `None` for an empty list.
@@ -226,7 +229,7 @@ impl PartialMerkleTree {
     /// root and the matched (index, txid) pairs, or why the tree is malformed.
     /// Stricter than Core in one point: the padding bits of the last flag
     /// byte must be zero.
-    pub fn extract_matches(&self) -> Result<([u8; 32], Vec<(u32, [u8; 32])>)> {
+    pub fn extract_matches(&self) -> Result<Matches> {
         let n = self.total_transactions;
         let bad = |m: String| BtcError::new("bad_partial_tree", m);
         if n == 0 {
@@ -268,7 +271,9 @@ impl PartialMerkleTree {
         // Bitcoin Core ignores the padding bits; they are always zero in
         // what it writes, and refusing others keeps one encoding per proof.
         if (w.bits_used..nbits).any(|i| (self.flags[i / 8] >> (i % 8)) & 1 == 1) {
-            return Err(bad("a padding bit after the last used flag bit is set".into()));
+            return Err(bad(
+                "a padding bit after the last used flag bit is set".into()
+            ));
         }
         if w.hashes_used != self.hashes.len() {
             return Err(bad(format!(
@@ -424,7 +429,10 @@ impl MerkleBlock {
     /// Parses hex.
     pub fn from_hex(s: &str) -> Result<MerkleBlock> {
         if s.len() > 2 * 1024 * 1024 {
-            return Err(BtcError::new("too_large", "merkleblock is larger than 1 MiB"));
+            return Err(BtcError::new(
+                "too_large",
+                "merkleblock is larger than 1 MiB",
+            ));
         }
         MerkleBlock::parse(&super::bitcoin::decode_hex(s)?)
     }
@@ -529,7 +537,9 @@ mod tests {
         // A branch for index 3 of 4 with an equal sibling is refused with the count.
         let branch = merkle_branch(&txids, 3).unwrap();
         assert_eq!(
-            branch_root_with_count(&txids[3], 3, 4, &branch).unwrap_err().code,
+            branch_root_with_count(&txids[3], 3, 4, &branch)
+                .unwrap_err()
+                .code,
             "mutated_merkle_tree"
         );
     }
