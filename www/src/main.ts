@@ -72,7 +72,7 @@ async function route(): Promise<void> {
   for (const a of nav.querySelectorAll("a")) a.toggleAttribute("aria-current", a.dataset["page"] === name);
   const entry = pages[name]!;
   document.title = `${entry.title} · kwh-btc-iot`;
-  const root = h("div", { class: "page", "data-page": name });
+  const root = h("div", { class: "page", "data-page": name, "data-gen": gen });
   mount(main, root);
   const ctx: Ctx = {
     path: path.length ? path : [name],

@@ -15,11 +15,23 @@ export const VERIFY_HANDOFF = "kwh-btc-iot.verify-input";
 const DETAIL_LIMIT = 50;
 const HEX64 = /^[0-9a-f]{64}$/;
 
+/**
+ * Throws the core's `invalid_key` error unless `key` is an Ed25519 public key
+ * (64 hex characters that decode to a curve point): the WASM package checks
+ * the key before it looks at the receipt.
+ */
+function checkKey(key: string): void {
+  if (!HEX64.test(key)) throw Object.assign(new Error("gateway_key: must be 64 lowercase hex characters (32 bytes)"), { code: "invalid_key", member: "gateway_key" });
+  verifyReceipt("{}", { gatewayKey: key });
+}
+
 /** The pinned gateway public key (a public value, so kept in localStorage). */
 export function pinnedKey(): string | null {
   try {
     const k = localStorage.getItem(PIN_STORAGE);
-    return k && HEX64.test(k) ? k : null;
+    if (!k) return null;
+    checkKey(k);
+    return k;
   } catch {
     return null;
   }
@@ -105,8 +117,10 @@ export async function verifyPage(root: HTMLElement, _ctx: Ctx): Promise<void> {
   };
   const pin = (k: string) => {
     const key = k.trim().toLowerCase();
-    if (!HEX64.test(key)) {
-      mount(pinMsg, errorBox({ code: "invalid_key", member: "gateway_key", message: "gateway_key: must be 64 hex characters (32 bytes)" }));
+    try {
+      checkKey(key);
+    } catch (e) {
+      mount(pinMsg, errorBox(e));
       return;
     }
     localStorage.setItem(PIN_STORAGE, key);
@@ -193,8 +207,8 @@ export async function verifyPage(root: HTMLElement, _ctx: Ctx): Promise<void> {
     h("section", { class: "card" }, h("h2", null, "Receipt"), drop),
     results,
   );
-  renderPin();
   await loadWasm();
+  renderPin();
   const handed = sessionStorage.getItem(VERIFY_HANDOFF);
   if (handed) {
     sessionStorage.removeItem(VERIFY_HANDOFF);
