@@ -5,7 +5,7 @@
 import init, { canonicalize } from "kwh-btc-iot/web";
 
 export { canonicalizeJson, leafHash, normalize, verifyReceipt } from "kwh-btc-iot/web";
-export type { KwhError, Log, LogInput, Normalized, Receipt, Verification, VerificationStep, Warning } from "kwh-btc-iot/web";
+export type { AnchorResult, KwhError, Log, LogInput, Normalized, Receipt, Verification, VerificationStep, Warning } from "kwh-btc-iot/web";
 
 let ready: Promise<void> | null = null;
 

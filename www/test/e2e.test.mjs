@@ -347,6 +347,30 @@ test("pin the gateway key: the receipt passes with it, fails with another key; a
   await page.getByTestId("pinned-key").waitFor();
 });
 
+test("every shared receipt vector (tests/vectors/receipts.json) gets the core's verdict, signature state and error codes on the Verify page", async () => {
+  const vectors = JSON.parse(readFileSync(new URL("../../tests/vectors/receipts.json", import.meta.url), "utf8"));
+  await nav(page, "#/verify");
+  let checked = 0;
+  for (const c of vectors.cases) {
+    if (!c.receipt.trim()) continue; // the page treats empty input as nothing to verify
+    await page.evaluate((k) => (k ? localStorage.setItem("kwh-btc-iot.pinned-gateway-key", k) : localStorage.removeItem("kwh-btc-iot.pinned-gateway-key")), c.gateway_key);
+    await page.getByTestId("receipt-input").fill(c.receipt);
+    await page.getByTestId("verify").click();
+    const result = page.locator(".receipt-result[data-index='0']");
+    await result.waitFor();
+    assert.equal(await result.getAttribute("data-valid"), String(c.want_valid), c.desc);
+    assert.equal(await result.getByTestId("signature-status").innerText(), c.want_signature, c.desc);
+    const codes = await result.locator(".errors .err-code").allInnerTexts();
+    assert.deepEqual([...new Set(codes)].sort(), [...new Set(c.want_errors)].sort(), c.desc);
+    if (c.desc.startsWith("unknown anchor type")) {
+      assert.equal(await result.locator("[data-anchor-type]").getAttribute("data-anchor-status"), "unknown");
+    }
+    checked++;
+  }
+  assert.ok(checked >= 39);
+  await page.evaluate((k) => localStorage.setItem("kwh-btc-iot.pinned-gateway-key", k), state.gatewayKey);
+});
+
 test("download all receipts of the batch as JSON Lines; the CLI and the Verify page (dropped file) accept every one", async () => {
   await nav(page, `#/batches/${encodeURIComponent(state.batchId)}`);
   const [dl] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-receipts").click()]);

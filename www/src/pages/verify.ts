@@ -7,7 +7,7 @@ import { badge, errorBox, facts, h, hex, mount } from "../dom";
 import * as fmt from "../format";
 import type { Ctx } from "../router";
 import { stepsList, verdict } from "../ui";
-import { loadWasm, type Verification, verifyReceipt } from "../wasm";
+import { type AnchorResult, loadWasm, type Verification, verifyReceipt } from "../wasm";
 
 const PIN_STORAGE = "kwh-btc-iot.pinned-gateway-key";
 /** sessionStorage slot other pages use to hand a receipt to this page. */
@@ -67,6 +67,27 @@ function peekLog(text: string): LogPeek | null {
   }
 }
 
+/** One anchor's state, with the block it reaches when there is one. */
+function anchorItem(a: AnchorResult): HTMLElement {
+  const kind = a.status === "verified" ? "ok" : a.status === "invalid" ? "bad" : a.status === "pending" || a.status === "needs_header" ? "warn" : "muted";
+  const rows: Array<[string, string | number | undefined]> = [
+    ["network", a.network],
+    ["block height", a.height],
+    ["block hash", a.block_hash],
+    ["block time", a.block_time === undefined ? undefined : new Date(a.block_time * 1000).toISOString()],
+    ["txid", a.txid],
+    ["calendars", a.calendars?.join(", ")],
+    ["failed step", a.failed_step],
+    ["not checked", a.not_checked],
+  ];
+  return h(
+    "li",
+    { "data-anchor-type": a.type, "data-anchor-status": a.status },
+    badge(a.status, kind), " ", h("strong", null, a.type), ": ", a.detail,
+    h("div", { class: "anchor-facts small" }, rows.filter(([, v]) => v !== undefined && v !== "").map(([k, v]) => h("div", null, h("span", { class: "muted" }, `${k}: `), h("code", { class: "hex" }, String(v))))),
+  );
+}
+
 function summary(v: Verification, text: string, i: number): HTMLElement {
   const log = peekLog(text);
   const failed = v.steps.filter((s) => s.status === "failed").map((s) => s.name);
@@ -85,7 +106,7 @@ function summary(v: Verification, text: string, i: number): HTMLElement {
       ["Head signature", h("span", { "data-testid": "signature-status" }, badge(v.signature, v.signature === "valid" ? "ok" : v.signature === "absent" || v.signature === "not_checked" ? "muted" : "bad"))],
       ["Signed by", hex(v.signer)],
       ["Device signature", badge(v.log_signature, v.log_signature === "valid" ? "ok" : v.log_signature === "invalid" || v.log_signature === "untrusted_key" ? "bad" : "muted")],
-      ["Anchors", v.anchors.length ? h("ul", null, v.anchors.map((a) => h("li", null, badge(a.status, a.status === "verified" ? "ok" : a.status === "invalid" ? "bad" : "warn"), ` ${a.type}: ${a.detail}`))) : "none"],
+      ["Anchors", v.anchors.length ? h("ul", { class: "anchors" }, v.anchors.map(anchorItem)) : "none"],
       ...(log ? [["Energy", `${fmt.kwh(log.energy_kwh ?? 0)}, ${fmt.sats(log.tx?.amount_sats ?? 0)}`] as [string, string]] : []),
     ]),
     v.warnings.length ? h("ul", { class: "warnings" }, v.warnings.map((w) => h("li", null, badge(w.code, "warn"), " ", w.message))) : null,
