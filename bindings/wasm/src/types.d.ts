@@ -166,11 +166,36 @@ export interface VerificationError {
   member?: string;
 }
 
-/** The state of one anchor. */
+/** The state of one anchor (an OpenTimestamps proof, a Bitcoin transaction, ...). */
 export interface AnchorResult {
   type: string;
-  status: "verified" | "pending" | "invalid" | "unknown";
+  /**
+   * verified: the proof reaches a Bitcoin block header with valid proof of
+   * work; pending: only calendar attestations so far; needs_header: the proof
+   * reaches a block whose header was not supplied; invalid: see failed_step;
+   * unknown: a type this verifier does not check; not_checked: the batch head
+   * is malformed.
+   */
+  status: "verified" | "pending" | "needs_header" | "invalid" | "unknown" | "not_checked";
   detail: string;
+  /** When invalid: the step that failed (format, network, head_chain, ots_parse, ...). */
+  failed_step?: string;
+  /** The network whose proof-of-work rules were applied. */
+  network?: string;
+  /** The head hash the anchor commits to. */
+  anchored_head_hash?: string;
+  /** Block height (verified: the attested block; needs_header: the block whose header is missing). */
+  height?: number;
+  /** Block hash (display order), to check against your own node. */
+  block_hash?: string;
+  /** Block time from the header, Unix seconds. */
+  block_time?: number;
+  /** The Bitcoin transaction carrying the commitment (display order), when known. */
+  txid?: string;
+  /** Calendars holding pending attestations. */
+  calendars?: string[];
+  /** What the verifier did not check (e.g. that the block is in the best chain). */
+  not_checked?: string;
 }
 
 /** The structured result of `verifyReceipt` (SPEC section 5). */
