@@ -360,7 +360,8 @@ fn tx_member(tx: Option<Value<'_>>, energy_kwh: f64) -> Result<Tx<'_>> {
     let amount_sats = match amount {
         None => {
             let derived = (product + 0.5).floor();
-            if !(derived <= MAX_AMOUNT_SATS as f64) {
+            // NaN-safe: a NaN product fails this test too.
+            if derived.is_nan() || derived > MAX_AMOUNT_SATS as f64 {
                 return Err(Error::member(
                     ErrorCode::OutOfRange,
                     "tx.amount_sats",
@@ -388,7 +389,7 @@ fn tx_member(tx: Option<Value<'_>>, energy_kwh: f64) -> Result<Tx<'_>> {
                     format!("must be within 0..{MAX_AMOUNT_SATS}, got {}", fmt_num(n)),
                 ));
             }
-            if !((n - product).abs() <= 1.0) {
+            if (n - product).abs().is_nan() || (n - product).abs() > 1.0 {
                 return Err(Error::member(
                     ErrorCode::AmountMismatch,
                     "tx.amount_sats",
@@ -478,7 +479,7 @@ fn tags_member(tags: Option<Value<'_>>) -> Result<Vec<Cow<'_, str>>> {
                 format!("must be 1..{MAX_TAG_CHARS} characters, got {n}"),
             ));
         }
-        if out.iter().any(|t| *t == s) {
+        if out.contains(&s) {
             return Err(Error::member(
                 ErrorCode::DuplicateTag,
                 member(),

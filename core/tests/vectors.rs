@@ -737,10 +737,9 @@ fn receipt_vectors(built: &core::BuiltBatch) -> J {
         "inclusion path hash changed",
         edit(&|r| {
             let s = r["inclusion_path"][0].as_str().unwrap().to_string();
-            let flipped = if s.starts_with('0') {
-                format!("1{}", &s[1..])
-            } else {
-                format!("0{}", &s[1..])
+            let flipped = match s.strip_prefix('0') {
+                Some(rest) => format!("1{rest}"),
+                None => format!("0{}", &s[1..]),
             };
             r["inclusion_path"][0] = json!(flipped);
         }),
