@@ -13,8 +13,6 @@ use axum::routing::get;
 use axum::Router;
 use sha2::{Digest, Sha256};
 
-use crate::AppState;
-
 /// One embedded file.
 struct Asset {
     path: &'static str,
@@ -139,7 +137,7 @@ fn serve(index: usize, headers: &HeaderMap) -> Response {
 }
 
 /// `GET /` and the page's files (public: the page asks for an API key itself).
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     let mut router = Router::new().route(
         "/",
         get(|headers: HeaderMap| async move { serve(0, &headers) }),
@@ -151,4 +149,69 @@ pub fn routes() -> Router<AppState> {
         );
     }
     router
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn get_with(path: &str, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let mut req = Request::get(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = routes::<()>()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = resp.into_parts();
+        (
+            parts.status,
+            parts.headers,
+            body.collect().await.unwrap().to_bytes().to_vec(),
+        )
+    }
+
+    #[tokio::test]
+    async fn serves_the_page_at_root_with_a_csp() {
+        let (status, headers, body) = get_with("/", &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert!(headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'"));
+        assert!(String::from_utf8(body).unwrap().contains("src=\"app.js\""));
+    }
+
+    #[tokio::test]
+    async fn wasm_has_its_mime_type_and_gzip_only_when_accepted() {
+        let (_, plain_headers, plain) = get_with("/kwh_btc_iot_wasm_bg.wasm", &[]).await;
+        assert_eq!(plain_headers[header::CONTENT_TYPE], "application/wasm");
+        assert!(plain_headers.get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(&plain[..4], b"\0asm");
+        let (_, gz_headers, gz) = get_with(
+            "/kwh_btc_iot_wasm_bg.wasm",
+            &[("accept-encoding", "br, gzip;q=0.8")],
+        )
+        .await;
+        assert_eq!(gz_headers[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(&gz[..2], &[0x1f, 0x8b]);
+        assert!(gz.len() < plain.len());
+    }
+
+    #[tokio::test]
+    async fn etag_revalidates_to_304() {
+        let (_, headers, _) = get_with("/app.js", &[]).await;
+        let etag = headers[header::ETAG].to_str().unwrap().to_owned();
+        let (status, _, body) = get_with("/app.js", &[("if-none-match", &etag)]).await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED);
+        assert!(body.is_empty());
+        let (status, _, _) = get_with("/app.js", &[("if-none-match", "\"other\"")]).await;
+        assert_eq!(status, StatusCode::OK);
+    }
 }

@@ -9,6 +9,8 @@ import { anchorBadge, apiError } from "../ui";
 import { canonicalizeJson, loadWasm, verifyReceipt } from "../wasm";
 import { pinnedKey, VERIFY_HANDOFF } from "./verify";
 
+const BIG_BATCH = 20_000;
+
 export async function batchesPage(root: HTMLElement, ctx: Ctx): Promise<void> {
   if (ctx.path[1]) return batchDetail(root, ctx, ctx.path[1]);
   const cursor = ctx.params.get("cursor");
@@ -85,6 +87,8 @@ async function batchDetail(root: HTMLElement, ctx: Ctx, id: string): Promise<voi
   const downloadBtn = h("button", { type: "button", class: "btn btn-primary", "data-testid": "download-receipts" }, "Download all receipts (JSON Lines)");
   const verifyBtn = h("button", { type: "button", class: "btn", "data-testid": "verify-all" }, "Verify all in the browser");
   const fetchAll = async (): Promise<string[] | null> => {
+    // One request per receipt (the gateway has no batch-receipts endpoint yet).
+    if (b.head.log_count > BIG_BATCH && !confirm(`This batch has ${fmt.int(b.head.log_count)} logs: fetching every receipt makes as many requests. Go on?`)) return null;
     downloadBtn.disabled = verifyBtn.disabled = true;
     try {
       return await batchReceipts(b.batch_id, (done, total) => (progress.textContent = `${done} / ${total} receipts`));
