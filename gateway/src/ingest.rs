@@ -19,6 +19,8 @@ use crate::storage::{Inserted, NewLog, Storage};
 
 /// Largest group written in one transaction (a bulk request is never split).
 pub const MAX_GROUP: usize = 16_384;
+/// Groups written or waiting for their fsync at once.
+pub const MAX_IN_FLIGHT: usize = 3;
 
 struct Job {
     logs: Vec<NewLog>,
@@ -45,8 +47,11 @@ impl Ingestor {
     /// Starts the writer task.
     pub fn start(storage: Arc<dyn Storage>, pending: Arc<Pending>) -> (Ingestor, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<Job>(65_536);
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         let handle = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
+                // Waiting for a slot lets the next group grow meanwhile.
+                let permit = in_flight.clone().acquire_owned().await.expect("semaphore open");
                 let mut n = first.logs.len();
                 let mut jobs = vec![first];
                 while n < MAX_GROUP {
@@ -67,26 +72,34 @@ impl Ingestor {
                     replies.push(j.reply);
                 }
                 metrics::histogram!("kwh_btc_iot_commit_group_logs").record(n as f64);
-                match storage.insert_logs(all).await {
-                    Ok(results) => {
-                        let created = results.iter().filter(|r| r.created).count() as u64;
-                        metrics::counter!("kwh_btc_iot_logs_ingested_total").increment(created);
-                        metrics::counter!("kwh_btc_iot_logs_duplicate_total").increment(n as u64 - created);
-                        pending.count.fetch_add(created, Ordering::Relaxed);
-                        let mut it = results.into_iter();
-                        for (size, reply) in sizes.into_iter().zip(replies) {
-                            let _ = reply.send(Ok(it.by_ref().take(size).collect()));
+                // Several groups may be in flight: the storage orders the
+                // writes, and one group's fsync overlaps the next one's write.
+                let (storage, pending) = (storage.clone(), pending.clone());
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    match storage.insert_logs(all).await {
+                        Ok(results) => {
+                            let created = results.iter().filter(|r| r.created).count() as u64;
+                            metrics::counter!("kwh_btc_iot_logs_ingested_total").increment(created);
+                            metrics::counter!("kwh_btc_iot_logs_duplicate_total").increment(n as u64 - created);
+                            pending.count.fetch_add(created, Ordering::Relaxed);
+                            let mut it = results.into_iter();
+                            for (size, reply) in sizes.into_iter().zip(replies) {
+                                let _ = reply.send(Ok(it.by_ref().take(size).collect()));
+                            }
+                            pending.notify.notify_one();
                         }
-                        pending.notify.notify_one();
-                    }
-                    Err(e) => {
-                        tracing::error!("storing a group of {n} logs failed: {e}");
-                        for reply in replies {
-                            let _ = reply.send(Err(e.to_string()));
+                        Err(e) => {
+                            tracing::error!("storing a group of {n} logs failed: {e}");
+                            for reply in replies {
+                                let _ = reply.send(Err(e.to_string()));
+                            }
                         }
                     }
-                }
+                });
             }
+            // Wait for the groups still in flight before the task ends.
+            let _ = in_flight.acquire_many(MAX_IN_FLIGHT as u32).await;
         });
         (Ingestor { tx }, handle)
     }
