@@ -134,6 +134,14 @@ fn every_ots_file_parses_replays_to_the_documented_digests_and_round_trips() {
         );
         // Byte-exact round trip.
         assert_eq!(f.to_bytes().unwrap(), bytes, "{rel}: write(parse(x)) != x");
+        // Files written by python-opentimestamps are in its canonical form
+        // (javascript-opentimestamps keeps ops in insertion order instead).
+        let mut c = f.clone();
+        c.canonicalize();
+        if !rel.contains("javascript-opentimestamps") {
+            assert_eq!(c.to_bytes().unwrap(), bytes, "{rel}: not canonical");
+        }
+        assert_eq!(c.replay().unwrap().len(), f.replay().unwrap().len());
         // The stamped files hash to the digest (hashed as a stream: osdsp.txt
         // is larger than an op's 4096-byte limit).
         let stamped: Vec<&str> = match (&entry["stamped_file"], &entry["stamped_files"]) {
@@ -2059,5 +2067,243 @@ fn bench_anchor_verification() {
         "block 702861 (1.38 MB, 2500 txs): parse + merkle root",
         20,
         || Block::parse(&block).unwrap().check_merkle_root().unwrap(),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Interop with python-opentimestamps (PyPI) and javascript-opentimestamps
+// (npm): scripts/test-anchoring.sh runs tests/vectors/anchoring/interop/
+// interop.py and interop.js `gen`, then this test, then their `check`.
+
+fn interop_entries(reached: &[ots::Reached]) -> Vec<String> {
+    let mut v: Vec<String> = reached
+        .iter()
+        .map(|r| {
+            let a = match &r.attestation {
+                Attestation::Pending { uri } => format!("pending {uri}"),
+                Attestation::Bitcoin { height } => format!("bitcoin {height}"),
+                Attestation::Litecoin { height } => format!("litecoin {height}"),
+                Attestation::Ethereum { height } => format!("ethereum {height}"),
+                Attestation::Unknown { tag, payload } => {
+                    format!("unknown {} {}", hash::to_hex(tag), hash::to_hex(payload))
+                }
+            };
+            format!("{a} {}", hash::to_hex(&r.msg))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+#[ignore = "needs OTS_INTEROP_DIR with files from interop.py/interop.js gen; run by scripts/test-anchoring.sh"]
+fn interop_with_the_reference_implementations() {
+    let dir = PathBuf::from(std::env::var("OTS_INTEROP_DIR").expect("set OTS_INTEROP_DIR"));
+    // Theirs, read and written back by ours.
+    let (mut py, mut js) = (0, 0);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in &names {
+        let theirs = name.starts_with("py-") || name.starts_with("js-");
+        if !theirs || !name.ends_with(".ots") {
+            continue;
+        }
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let f = DetachedTimestampFile::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(f.to_bytes().unwrap(), bytes, "{name}: write(parse(x)) != x");
+        if name.starts_with("py-") {
+            // python-opentimestamps writes the canonical form.
+            let mut c = f.clone();
+            c.canonicalize();
+            assert_eq!(c.to_bytes().unwrap(), bytes, "{name}: not canonical");
+            py += 1;
+        } else {
+            js += 1;
+        }
+        let want: Vec<String> = serde_json::from_slice(
+            &std::fs::read(dir.join(name.replace(".ots", ".json"))).unwrap(),
+        )
+        .unwrap();
+        let mut want = want;
+        want.sort();
+        assert_eq!(interop_entries(&f.replay().unwrap()), want, "{name}");
+    }
+    assert!(
+        py >= 7 && js >= 2,
+        "python files {py}, javascript files {js}"
+    );
+
+    // Ours, for theirs to read.
+    let write = |name: &str, mut f: DetachedTimestampFile| {
+        f.canonicalize();
+        let b = f.to_bytes().unwrap();
+        assert_eq!(
+            DetachedTimestampFile::parse(&b)
+                .unwrap()
+                .to_bytes()
+                .unwrap(),
+            b
+        );
+        std::fs::write(dir.join(format!("{name}.ots")), &b).unwrap();
+        let e = serde_json::to_string(&interop_entries(&f.replay().unwrap())).unwrap();
+        std::fs::write(dir.join(format!("{name}.json")), e).unwrap();
+    };
+    // 1. The anchor a gateway puts in a receipt (calendar-shaped, pending + Bitcoin).
+    let (_, heads) = chain(1);
+    let (proof, _) = ots_proof(&heads[0].hash().0, 150);
+    write("rs-anchor", DetachedTimestampFile::parse(&proof).unwrap());
+    // 2. A pending proof upgraded with the calendar's real answer.
+    let answer: J =
+        serde_json::from_slice(&read("ots/derived/incomplete.txt.calendar-answer.json")).unwrap();
+    let commitment = unhex(answer["commitment_hex"].as_str().unwrap());
+    let upgrade = Timestamp::parse(
+        &unhex(answer["answer_timestamp_hex"].as_str().unwrap()),
+        &commitment,
+    )
+    .unwrap();
+    let mut f = ots("ots/opentimestamps-client/incomplete.txt.ots");
+    let d = f.digest.clone();
+    f.timestamp
+        .merge_at_message(&d, &commitment, &upgrade)
+        .unwrap();
+    write("rs-upgraded", f);
+    // 3. Built here: several calendars merged, attestations added out of order.
+    let digest = Sha256::digest(b"kwh-btc-iot rust head").to_vec();
+    let mut commit_node = Timestamp::default();
+    for (i, uri) in [
+        "https://finney.calendar.eternitywall.com",
+        "https://alice.btc.calendar.opentimestamps.org",
+        "https://bob.btc.calendar.opentimestamps.org",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut t = Timestamp::default();
+        let mut leaf = Timestamp::default();
+        leaf.push_op(
+            Op::Sha256,
+            Timestamp::with_attestation(Attestation::Pending {
+                uri: uri.to_string(),
+            }),
+        );
+        t.push_op(Op::Append(vec![0x5f, 0, 0, i as u8]), leaf);
+        commit_node.merge(t).unwrap();
+    }
+    commit_node.push_attestation(Attestation::Bitcoin { height: 800_000 });
+    commit_node.push_attestation(Attestation::Litecoin { height: 7 });
+    let mut n = Timestamp::default();
+    n.push_op(Op::Sha256, commit_node);
+    let mut top = Timestamp::default();
+    top.push_op(Op::Prepend(vec![0xee; 16]), n);
+    write(
+        "rs-calendars",
+        DetachedTimestampFile::new(Op::Sha256, digest, top).unwrap(),
+    );
+    // 4. SHA-1 and RIPEMD-160 file digests, unknown attestation.
+    let mut t = Timestamp::with_attestation(Attestation::Unknown {
+        tag: [9, 8, 7, 6, 5, 4, 3, 2],
+        payload: b"future".to_vec(),
+    });
+    t.push_attestation(Attestation::Pending {
+        uri: "https://a.example".into(),
+    });
+    let mut top = Timestamp::default();
+    top.push_op(Op::Ripemd160, t);
+    write(
+        "rs-sha1",
+        DetachedTimestampFile::new(Op::Sha1, Sha256::digest(b"x")[..20].to_vec(), top.clone())
+            .unwrap(),
+    );
+    write(
+        "rs-ripemd160",
+        DetachedTimestampFile::new(Op::Ripemd160, Sha256::digest(b"y")[..20].to_vec(), top)
+            .unwrap(),
+    );
+    // 5. Every op, keccak256 and hexlify included (python only: the npm
+    //    package has no keccak256 and a broken hexlify).
+    let mut t = Timestamp::with_attestation(Attestation::Bitcoin { height: 1 });
+    for op in [
+        Op::Keccak256,
+        Op::Ripemd160,
+        Op::Sha1,
+        Op::Hexlify,
+        Op::Reverse,
+        Op::Prepend(vec![1]),
+        Op::Append(vec![2]),
+        Op::Sha256,
+    ] {
+        let mut p = Timestamp::default();
+        p.push_op(op, t);
+        t = p;
+    }
+    write(
+        "rs-pyonly-all-ops",
+        DetachedTimestampFile::new(Op::Sha256, vec![3; 32], t).unwrap(),
+    );
+    println!(
+        "read {py} python and {js} javascript files; wrote rs-*.ots to {}",
+        dir.display()
+    );
+}
+
+#[test]
+fn canonicalize_sorts_and_merges_as_the_reference() {
+    let mut t = Timestamp::default();
+    t.push_op(
+        Op::Sha256,
+        Timestamp::with_attestation(Attestation::Bitcoin { height: 2 }),
+    );
+    t.push_op(
+        Op::Append(vec![2]),
+        Timestamp::with_attestation(Attestation::Bitcoin { height: 3 }),
+    );
+    t.push_op(
+        Op::Append(vec![1]),
+        Timestamp::with_attestation(Attestation::Bitcoin { height: 4 }),
+    );
+    t.push_op(
+        Op::Sha256,
+        Timestamp::with_attestation(Attestation::Bitcoin { height: 1 }),
+    );
+    t.push_attestation(Attestation::Pending {
+        uri: "https://b".into(),
+    });
+    t.push_attestation(Attestation::Bitcoin { height: 9 });
+    t.push_attestation(Attestation::Pending {
+        uri: "https://a".into(),
+    });
+    t.push_attestation(Attestation::Pending {
+        uri: "https://a".into(),
+    });
+    t.canonicalize();
+    let kinds: Vec<String> = t
+        .items
+        .iter()
+        .map(|i| match i {
+            Item::Attestation(a) => a.to_string(),
+            Item::Op(op, c) => format!(
+                "{op} -> {}",
+                c.attestations()
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+        .collect();
+    // Tags: bitcoin 0588.. < pending 83df..; ops: sha256 (08) < append (f0), args by bytes.
+    assert_eq!(
+        kinds,
+        vec![
+            "Bitcoin block 9",
+            "pending at https://a",
+            "pending at https://b",
+            "sha256 -> Bitcoin block 1, Bitcoin block 2",
+            "append 01 -> Bitcoin block 4",
+            "append 02 -> Bitcoin block 3",
+        ]
     );
 }

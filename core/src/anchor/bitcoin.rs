@@ -896,7 +896,10 @@ mod tests {
         let t = target_from_bits(0x22000012).unwrap();
         assert_eq!(to_hex(&t), format!("12{}", "0".repeat(62)));
         assert_eq!(target_from_bits(0x23000012).unwrap_err().code, "bad_target");
-        assert_eq!(to_hex(&target_from_bits(0x21001234).unwrap()), format!("1234{}", "0".repeat(60)));
+        assert_eq!(
+            to_hex(&target_from_bits(0x21001234).unwrap()),
+            format!("1234{}", "0".repeat(60))
+        );
         assert_eq!(target_from_bits(0x22001234).unwrap_err().code, "bad_target");
         assert_eq!(target_from_bits(0x21123456).unwrap_err().code, "bad_target");
     }

@@ -318,6 +318,21 @@ impl Attestation {
         }
     }
 
+    /// The reference implementation's order (python-opentimestamps
+    /// `TimeAttestation.__lt__`): by tag, then by URI, height or payload.
+    pub fn cmp_reference(&self, other: &Attestation) -> std::cmp::Ordering {
+        let key = |a: &Attestation| -> ([u8; 8], u64, Vec<u8>) {
+            match a {
+                Attestation::Pending { uri } => (a.tag(), 0, uri.as_bytes().to_vec()),
+                Attestation::Bitcoin { height }
+                | Attestation::Litecoin { height }
+                | Attestation::Ethereum { height } => (a.tag(), *height, Vec::new()),
+                Attestation::Unknown { tag, payload } => (*tag, 0, payload.clone()),
+            }
+        };
+        key(self).cmp(&key(other))
+    }
+
     /// The serialized payload (without tag and length).
     pub fn payload(&self) -> Vec<u8> {
         let mut p = Vec::new();
@@ -685,15 +700,62 @@ impl Timestamp {
         Ok(())
     }
 
-    /// Every attestation in the tree, without replaying.
+    /// Puts the tree in the reference implementation's form, the one its
+    /// writer produces: in each node, attestations first and then ops, each
+    /// sorted as python-opentimestamps sorts them, duplicates merged. Files
+    /// written after this read back byte for byte in python-opentimestamps
+    /// and javascript-opentimestamps. Parsing keeps the file's order, so
+    /// this is only needed for trees built or merged here.
+    pub fn canonicalize(&mut self) {
+        self.canonicalize_at(0);
+    }
+
+    fn canonicalize_at(&mut self, depth: usize) {
+        let items = std::mem::take(&mut self.items);
+        let mut atts: Vec<Attestation> = Vec::new();
+        let mut ops: Vec<(Op, Timestamp)> = Vec::new();
+        for item in items {
+            match item {
+                Item::Attestation(a) => {
+                    if !atts.contains(&a) {
+                        atts.push(a);
+                    }
+                }
+                Item::Op(op, child) => match ops.iter_mut().find(|(o, _)| *o == op) {
+                    // Depth was checked when the trees were built or parsed;
+                    // a failure here can only come from a tree already too deep.
+                    Some((_, mine)) => {
+                        let _ = mine.merge_at_depth(child, depth + 1);
+                    }
+                    None => ops.push((op, child)),
+                },
+            }
+        }
+        atts.sort_by(|a, b| a.cmp_reference(b));
+        ops.sort_by(|a, b| a.0.cmp(&b.0));
+        self.items = atts.into_iter().map(Item::Attestation).collect();
+        for (op, mut child) in ops {
+            if depth + 1 < MAX_DEPTH {
+                child.canonicalize_at(depth + 1);
+            }
+            self.items.push(Item::Op(op, child));
+        }
+    }
+
+    /// Every attestation in the tree, without replaying: a node's own
+    /// before those below it, in file order.
     pub fn attestations(&self) -> Vec<&Attestation> {
         let mut out = Vec::new();
         let mut stack = vec![self];
         while let Some(t) = stack.pop() {
+            for item in &t.items {
+                if let Item::Attestation(a) = item {
+                    out.push(a);
+                }
+            }
             for item in t.items.iter().rev() {
-                match item {
-                    Item::Attestation(a) => out.push(a),
-                    Item::Op(_, c) => stack.push(c),
+                if let Item::Op(_, c) = item {
+                    stack.push(c);
                 }
             }
         }
@@ -961,6 +1023,12 @@ impl DetachedTimestampFile {
         let mut out = Vec::new();
         self.write(&mut out)?;
         Ok(out)
+    }
+
+    /// Puts the tree in the reference implementation's form (see
+    /// [`Timestamp::canonicalize`]).
+    pub fn canonicalize(&mut self) {
+        self.timestamp.canonicalize();
     }
 
     /// Replays the tree from the digest.
