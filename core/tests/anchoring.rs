@@ -1704,6 +1704,12 @@ fn a_receipt_anchored_through_a_later_head_verifies_link_by_link() {
         let r = with_anchors(&receipts[0], json!([anchor_with(hs)]));
         let v = verify(&r, &regtest());
         assert!(!v.valid);
+        let m = v.errors[0].member.clone().unwrap();
+        assert!(
+            !v.errors[0].message.contains(&format!("{m}: {m}")),
+            "{}",
+            v.errors[0].message
+        );
         assert_eq!(
             v.errors[0].member.as_deref(),
             Some(member),

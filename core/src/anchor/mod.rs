@@ -298,7 +298,7 @@ pub fn verify_anchor(
             let e = Error::member(
                 ErrorCode::InvalidAnchor,
                 f.member.clone(),
-                format!("{}: {} (step {})", f.member, f.message, f.step),
+                format!("{} (step {})", f.message, f.step),
             );
             (r, Some(e))
         }
@@ -311,7 +311,7 @@ fn untyped(index: usize) -> (AnchorResult, Option<Error>) {
         Some(Error::member(
             ErrorCode::InvalidAnchor,
             format!("anchors[{index}]"),
-            format!("anchors[{index}]: must be an object with a string \"type\""),
+            "must be an object with a string \"type\"",
         )),
     )
 }
@@ -401,21 +401,20 @@ pub fn verify_receipt(
     if *anchor_opts == AnchorOptions::default() {
         return v;
     }
-    // The receipt parsed far enough to reach the anchors step only when that
-    // step is not "skipped: an earlier step failed".
+    // When the receipt did not parse, its anchors were not looked at.
+    if !v
+        .steps
+        .iter()
+        .any(|s| s.name == "parse" && s.status == StepStatus::Passed)
+    {
+        return v;
+    }
     let Ok(value) = json::parse_with_depth(input, 32) else {
         return v;
     };
     let Some(Value::Array(anchors)) = value.get("anchors") else {
         return v;
     };
-    if !v
-        .steps
-        .iter()
-        .any(|s| s.name == "anchors" && s.detail != "not checked: an earlier step failed")
-    {
-        return v;
-    }
     let head = value
         .get("batch_head")
         .and_then(|h| BatchHead::from_value(h, "batch_head").ok());
@@ -545,8 +544,16 @@ fn anchored_hash(anchor: &Value<'_>, base: &str, head: &BatchHead) -> Result<(Ha
     let mut prev_seq = head.seq;
     for (k, hv) in heads.iter().enumerate() {
         let hm = format!("{m}[{k}]");
-        let h = BatchHead::from_value(hv, &hm)
-            .map_err(|e| fail("head_chain", e.member.unwrap_or(hm.clone()), e.message))?;
+        let h = BatchHead::from_value(hv, &hm).map_err(|e| {
+            let member = e.member.unwrap_or_else(|| hm.clone());
+            // Error::member already put the member in front of the rule.
+            let rule = e
+                .message
+                .strip_prefix(&format!("{member}: "))
+                .unwrap_or(&e.message)
+                .to_string();
+            fail("head_chain", member, rule)
+        })?;
         if h.prev_head_hash != Some(prev) {
             return Err(fail(
                 "head_chain",
