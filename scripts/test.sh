@@ -13,7 +13,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 [ "${SKIP_SETUP:-}" = 1 ] || bash scripts/setup.sh
 
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(rust wasm python kotlin gateway mqtt www e2e)
+[ ${#suites[@]} -eq 0 ] && suites=(rust wasm python kotlin gateway mqtt www anchoring e2e)
 
 run_rust() {
   cargo fmt --all -- --check
