@@ -540,6 +540,13 @@ impl Batch {
                 format!("is not the log at index {index} of the batch"),
             ));
         }
+        self.receipt_for_leaf(index, log)
+    }
+
+    /// The receipt of the log at `index` when the caller built the batch
+    /// from these very logs (no re-hash of the log).
+    pub(crate) fn receipt_for_leaf(&self, index: u64, log: &EnergyLog<'_>) -> Result<Receipt> {
+        let leaf_hash = self.tree.leaves()[index as usize];
         Ok(Receipt {
             log: log.to_value(),
             leaf_hash,

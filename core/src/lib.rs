@@ -43,7 +43,7 @@ pub use emlog::{EnergyLog, Normalized};
 pub use error::{Error, ErrorCode, ErrorFamily, Result, Warning};
 pub use hash::Hash;
 pub use merkle::{MerkleTree, RootBuilder};
-pub use receipt::{verify_receipt, Receipt, Verification, VerifyOptions};
+pub use receipt::{verify_receipt, Receipt, ReceiptVerifier, Verification, VerifyOptions};
 
 /// Validates and normalizes a log given as JSON bytes.
 pub fn normalize(log_json: &[u8]) -> Result<Normalized<'_>> {
@@ -111,7 +111,7 @@ pub fn build_batch_normalized(
     let receipts = logs
         .iter()
         .enumerate()
-        .map(|(i, l)| batch.receipt(i as u64, l))
+        .map(|(i, l)| batch.receipt_for_leaf(i as u64, l))
         .collect::<Result<Vec<_>>>()?;
     Ok((batch, receipts))
 }

@@ -357,11 +357,62 @@ pub struct VerifyOptions {
     pub gateway_key: Option<[u8; 32]>,
 }
 
-struct Checker {
+struct Checker<'c> {
     v: Verification,
+    /// Head signatures already verified in this bulk run (see [`ReceiptVerifier`]).
+    cache: Option<&'c mut SignatureCache>,
 }
 
-impl Checker {
+/// (public key, signature, head hash) triples whose Ed25519 check passed.
+#[derive(Debug, Default)]
+struct SignatureCache {
+    verified: std::collections::HashSet<[u8; 128]>,
+}
+
+impl SignatureCache {
+    const MAX: usize = 4096;
+
+    fn key(sig: &Signature, head_hash: &Hash) -> [u8; 128] {
+        let mut k = [0u8; 128];
+        k[..32].copy_from_slice(&sig.public_key);
+        k[32..96].copy_from_slice(&sig.signature);
+        k[96..].copy_from_slice(&head_hash.0);
+        k
+    }
+}
+
+/// Verifies many receipts, checking each distinct signed head once: in a
+/// batch every receipt carries the same head and signature, and the Ed25519
+/// check is most of the cost of a receipt. The results are exactly those of
+/// [`verify_receipt`] one by one.
+///
+/// ```
+/// use kwh_btc_iot_core::receipt::{ReceiptVerifier, VerifyOptions};
+/// let mut v = ReceiptVerifier::new(VerifyOptions::default());
+/// assert!(!v.verify(b"[]").valid);
+/// ```
+#[derive(Debug, Default)]
+pub struct ReceiptVerifier {
+    opts: VerifyOptions,
+    cache: SignatureCache,
+}
+
+impl ReceiptVerifier {
+    /// A verifier with these options.
+    pub fn new(opts: VerifyOptions) -> Self {
+        ReceiptVerifier {
+            opts,
+            cache: SignatureCache::default(),
+        }
+    }
+
+    /// Verifies one receipt given as JSON bytes.
+    pub fn verify(&mut self, input: &[u8]) -> Verification {
+        verify_with(input, &self.opts, Some(&mut self.cache))
+    }
+}
+
+impl Checker<'_> {
     fn step(&mut self, name: &'static str, status: StepStatus, detail: impl Into<String>) {
         self.v.steps.push(Step {
             name,
@@ -404,7 +455,16 @@ const STEPS: [&str; 7] = [
 /// assert_eq!(v.errors[0].code, "invalid_json");
 /// ```
 pub fn verify_receipt(input: &[u8], opts: &VerifyOptions) -> Verification {
+    verify_with(input, opts, None)
+}
+
+fn verify_with(
+    input: &[u8],
+    opts: &VerifyOptions,
+    cache: Option<&mut SignatureCache>,
+) -> Verification {
     let mut c = Checker {
+        cache,
         v: Verification {
             valid: false,
             leaf_hash: None,
@@ -565,7 +625,7 @@ fn read_parts<'v, 'a>(v: &'v Value<'a>) -> Result<Parts<'v, 'a>, Error> {
     })
 }
 
-fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Verification {
+fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker<'_>) -> Verification {
     let parts = match read_parts(value) {
         Ok(p) => p,
         Err(e) => {
@@ -717,7 +777,22 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker) -> Veri
                 }
                 Ok(sig) => {
                     c.v.signer = Some(crate::hash::to_hex(&sig.public_key));
-                    match sig.verify(&hb) {
+                    let head_hash = crate::hash::head_hash_bytes(&hb);
+                    let key = SignatureCache::key(&sig, &head_hash);
+                    let cached = c
+                        .cache
+                        .as_ref()
+                        .is_some_and(|cache| cache.verified.contains(&key));
+                    let checked = if cached { Ok(()) } else { sig.verify(&hb) };
+                    if checked.is_ok() && !cached {
+                        if let Some(cache) = c.cache.as_mut() {
+                            if cache.verified.len() >= SignatureCache::MAX {
+                                cache.verified.clear();
+                            }
+                            cache.verified.insert(key);
+                        }
+                    }
+                    match checked {
                         Err(e) => {
                             c.v.signature = SignatureStatus::Invalid;
                             let e = Error {

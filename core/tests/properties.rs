@@ -91,3 +91,28 @@ fn every_byte_flip_of_a_receipt_is_caught_or_harmless() {
         "{still_valid} flips still valid"
     );
 }
+
+/// The bulk verifier's cache of checked head signatures never changes a
+/// verdict: every receipt vector, in order and twice over, gives exactly the
+/// result of the one-by-one verifier.
+#[test]
+fn bulk_verifier_agrees_with_single_verification() {
+    use kwh_btc_iot_core::ReceiptVerifier;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/receipts.json"
+    ))
+    .unwrap();
+    let vectors: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut bulk = ReceiptVerifier::new(VerifyOptions::default());
+    let mut invalid = 0;
+    for _ in 0..2 {
+        for case in vectors["cases"].as_array().unwrap() {
+            let receipt = case["receipt"].as_str().unwrap().as_bytes();
+            let single = verify_receipt(receipt, &VerifyOptions::default());
+            assert_eq!(bulk.verify(receipt), single, "{}", case["desc"]);
+            invalid += usize::from(!single.valid);
+        }
+    }
+    assert!(invalid > 20);
+}
