@@ -39,8 +39,13 @@ fi
 WASM_OPT="$HERE/node_modules/.bin/wasm-opt"
 
 # --- compile ---------------------------------------------------------------
-log "cargo build -p $CRATE --target wasm32-unknown-unknown --profile wasm-release"
-(cd "$ROOT" && cargo build -q -p "$CRATE" --target wasm32-unknown-unknown --profile wasm-release)
+# WASM_OPT_LEVEL=s (or 3, z) overrides the profile's opt-level for a
+# measurement without editing the root Cargo.toml (see PERFORMANCE.md).
+cfg=()
+[ -n "${WASM_OPT_LEVEL:-}" ] && cfg=(--config "profile.wasm-release.opt-level=\"$WASM_OPT_LEVEL\"")
+[ "${WASM_OPT_LEVEL:-}" = 3 ] && cfg=(--config "profile.wasm-release.opt-level=3")
+log "cargo build -p $CRATE --target wasm32-unknown-unknown --profile wasm-release ${cfg[*]}"
+(cd "$ROOT" && cargo build -q -p "$CRATE" --target wasm32-unknown-unknown --profile wasm-release "${cfg[@]}")
 TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps 2>/dev/null \
   | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
 WASM="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/$STEM.wasm"
