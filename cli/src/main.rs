@@ -578,7 +578,11 @@ fn verify(files: &[String], gateway_key: Option<String>, json: bool) -> Result<E
         .map(|k| core::batch::public_key_from_hex(&k.to_ascii_lowercase(), "--gateway-key"))
         .transpose()
         .map_err(|e| anyhow!("{}", e.message))?;
-    let opts = VerifyOptions { gateway_key };
+    // Receipts of one batch share a signed head: check it once.
+    let mut verifier = core::ReceiptVerifier::new(VerifyOptions {
+        gateway_key,
+        ..Default::default()
+    });
     let mut out = BufWriter::new(io::stdout().lock());
     let (mut ok, mut bad) = (0usize, 0usize);
     for file in files {
@@ -587,7 +591,7 @@ fn verify(files: &[String], gateway_key: Option<String>, json: bool) -> Result<E
             bail!("{file}: no receipt found");
         }
         for r in records {
-            let v = core::verify_receipt(&r.bytes, &opts);
+            let v = verifier.verify(&r.bytes);
             if v.valid {
                 ok += 1;
             } else {

@@ -4,7 +4,7 @@ use kwh_btc_iot_core::batch::public_key_from_hex;
 use kwh_btc_iot_core::hash::to_hex;
 use kwh_btc_iot_core::receipt::{SignatureStatus, Step, StepStatus, VerifyError};
 use kwh_btc_iot_core::{
-    verify_receipt as core_verify, Error, ErrorCode, Verification, VerifyOptions,
+    verify_receipt as core_verify, Error, ErrorCode, ReceiptVerifier, Verification, VerifyOptions,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
@@ -126,9 +126,11 @@ pub fn verify_receipts(
         par_map(
             &sources,
             threads,
-            || (),
-            |_, s| match s {
-                Ok(bytes) => core_verify(bytes, &opts),
+            // One bulk verifier per thread: each distinct signed head is
+            // checked once, not once per receipt.
+            || ReceiptVerifier::new(opts.clone()),
+            |verifier, s| match s {
+                Ok(bytes) => verifier.verify(bytes),
                 Err(e) => unreadable(e),
             },
         )
