@@ -168,9 +168,13 @@ impl Gateway {
         let _ = self.flusher.await;
         let Gateway { state, writer, .. } = self;
         drop(state);
-        // The writer ends when the last sender (in the state) is gone; if a
-        // router clone is still alive somewhere, do not wait for ever.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), writer).await;
+        // The writer ends when the last sender (in the state) is gone, after
+        // writing everything queued. A router clone still alive elsewhere
+        // keeps it running: then there is nothing to wait for here.
+        let last = Arc::strong_count(&state.0) == 1;
+        if last {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), writer).await;
+        }
     }
 }
 

@@ -91,8 +91,8 @@ async fn key_file_is_private_and_identity_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let (gw, app) = start(config(dir.path())).await;
     let pk1 = get(&app, "/api/v1/gateway").await.json()["public_key"].clone();
-    gw.shutdown().await;
     drop(app);
+    gw.shutdown().await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -101,8 +101,11 @@ async fn key_file_is_private_and_identity_is_kept() {
     }
     let (gw, app) = start(config(dir.path())).await;
     assert_eq!(get(&app, "/api/v1/gateway").await.json()["public_key"], pk1, "same key after restart");
-    gw.shutdown().await;
+    // One process per SQLite data directory.
+    let err = kwh_btc_iot_gateway::Gateway::start(config(dir.path())).await.err().expect("second instance refused");
+    assert!(err.to_string().contains("another gateway process"), "{err}");
     drop(app);
+    gw.shutdown().await;
     // A lost key must not silently start a new chain on the same database.
     std::fs::remove_file(dir.path().join("gateway.key")).unwrap();
     let err = kwh_btc_iot_gateway::Gateway::start(config(dir.path())).await.err().expect("refused");

@@ -28,7 +28,6 @@ CREATE TABLE logs (
   batch_seq INTEGER,
   leaf_index INTEGER
 );
-CREATE UNIQUE INDEX logs_leaf_hash ON logs(leaf_hash);
 CREATE INDEX logs_unbatched ON logs(log_id) WHERE batch_seq IS NULL;
 CREATE INDEX logs_batch ON logs(batch_seq, leaf_index) WHERE batch_seq IS NOT NULL;
 CREATE INDEX logs_device ON logs(iot_device_id, log_id);
@@ -74,6 +73,75 @@ pub struct SqliteStorage {
 /// database file. If an fsync fails, the storage refuses every later write
 /// (as PostgreSQL does): the page cache can no longer be trusted.
 struct Durability {
+    leaves: Arc<std::sync::RwLock<LeafIndex>>,
+    _lock: std::fs::File,
+}
+
+/// The leaf hash → log_id index, in memory. A B-tree index on 32 random
+/// bytes makes every stored log rewrite one random page of the index, and
+/// SQLite's WAL writes whole pages: 4 KiB of WAL per log, which is what bounds
+/// ingest on this storage. So SQLite keeps no such index: the one writer
+/// process (held by an exclusive lock on the data directory) keeps the first
+/// 8 bytes of every leaf hash in memory (about 30 bytes per stored log), reads
+/// the row to confirm a match, and rebuilds the map from the table at start.
+/// PostgreSQL, shared by several processes, keeps its unique index.
+#[derive(Default)]
+struct LeafIndex {
+    by_prefix: std::collections::HashMap<u64, i64>,
+    /// Leaves whose 8-byte prefix is already taken by another leaf (rare).
+    overflow: std::collections::HashMap<[u8; 32], i64>,
+}
+
+fn prefix(h: &[u8; 32]) -> u64 {
+    u64::from_le_bytes(h[..8].try_into().expect("8 bytes"))
+}
+
+impl LeafIndex {
+    /// The log_id of `leaf`, confirmed against the stored row.
+    fn find(&self, conn: &Connection, leaf: &[u8; 32]) -> rusqlite::Result<Option<i64>> {
+        let Some(&id) = self.by_prefix.get(&prefix(leaf)) else { return Ok(None) };
+        let stored: Vec<u8> = conn.prepare_cached("SELECT leaf_hash FROM logs WHERE log_id = ?1")?.query_row([id], |r| r.get(0))?;
+        if stored == leaf[..] {
+            return Ok(Some(id));
+        }
+        Ok(self.overflow.get(leaf).copied())
+    }
+
+    fn add(&mut self, leaf: &[u8; 32], id: i64) {
+        match self.by_prefix.entry(prefix(leaf)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(id);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.overflow.insert(*leaf, id);
+            }
+        }
+    }
+}
+
+/// One writer process per data directory: an exclusive `flock` on a lock file.
+fn lock_dir(dir: &Path) -> StoreResult<std::fs::File> {
+    let path = dir.join("kwh-btc-iot.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::Task(format!("opening {}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on a file descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(StoreError::Integrity(format!(
+                "another gateway process uses {} (lock {} is held); one process per SQLite data directory \
+                 (use PostgreSQL for several instances)",
+                dir.display(),
+                path.display()
+            )));
+        }
+    }
+    Ok(f)
     written: std::sync::atomic::AtomicU64,
     wake: (Mutex<bool>, std::sync::Condvar),
     failed: Mutex<Option<String>>,
@@ -312,9 +380,22 @@ impl SqliteStorage {
         });
         // Whatever earlier runs left in the WAL is made durable before the first answer.
         durability.written.store(1, std::sync::atomic::Ordering::Release);
+        let lock = lock_dir(dir)?;
         let (d, p) = (durability.clone(), path.clone());
         std::thread::Builder::new().name("sqlite-fsync".into()).spawn(move || syncer(d, p)).map_err(|e| StoreError::Task(e.to_string()))?;
         let (d, p) = (durability.clone(), path.clone());
+        // Databases made before the in-memory index had a B-tree one.
+        writer.execute_batch("DROP INDEX IF EXISTS logs_leaf_hash")?;
+        let mut leaves = LeafIndex::default();
+        {
+            let mut st = writer.prepare("SELECT log_id, leaf_hash FROM logs")?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let h: Vec<u8> = r.get(1)?;
+                let h = fixed::<32>(Some(h), "leaf_hash")?.expect("some");
+                leaves.add(&h, r.get(0)?);
+            }
+        }
         std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || checkpointer(d, p)).map_err(|e| StoreError::Task(e.to_string()))?;
         durability.notify(false);
         Ok(SqliteStorage {
@@ -337,6 +418,8 @@ impl SqliteStorage {
     ) -> StoreResult<T> {
         if let Some(e) = self.durability.failure() {
             return Err(StoreError::Integrity(e));
+            leaves: Arc::new(std::sync::RwLock::new(leaves)),
+            _lock: lock,
         }
         let w = self.writer.clone();
         let d = self.durability.clone();
@@ -423,19 +506,27 @@ impl Storage for SqliteStorage {
             let tx = c.transaction()?;
             let mut out = Vec::with_capacity(logs.len());
             {
-                // No RETURNING: it costs an ephemeral table per row; changes()
-                // and last_insert_rowid() say the same for one-row inserts.
                 let mut ins = tx.prepare_cached(
                     "INSERT INTO logs (leaf_hash, site_id, iot_device_id, meter_id, ts_start_us, canonical, \
-                     log_signature, signer, received_at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-                     ON CONFLICT (leaf_hash) DO NOTHING",
+                     log_signature, signer, received_at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?;
-                let mut find = tx.prepare_cached("SELECT log_id FROM logs WHERE leaf_hash = ?1")?;
                 for l in &logs {
-                    let changed = ins.execute(params![
+                    let known = match fresh.get(&l.leaf_hash) {
+                        Some(id) => Some(*id),
+                        None => index.find(&tx, &l.leaf_hash)?,
+                    };
+                    if let Some(log_id) = known {
+                        out.push(Inserted { log_id, created: false });
+                        continue;
+                    }
+                    ins.execute(params![
+        let index = self.leaves.clone();
                         &l.leaf_hash[..],
+            let mut index = index.write().unwrap_or_else(|p| p.into_inner());
                         l.site_id,
                         l.iot_device_id,
+            // New in this group: added to the index only once committed.
+            let mut fresh: std::collections::HashMap<[u8; 32], i64> = std::collections::HashMap::new();
                         l.meter_id,
                         l.ts_start_us,
                         l.canonical,
@@ -443,11 +534,9 @@ impl Storage for SqliteStorage {
                         l.signer.as_ref().map(|s| &s[..]),
                         l.received_at_us
                     ])?;
-                    out.push(if changed == 1 {
-                        Inserted { log_id: tx.last_insert_rowid(), created: true }
-                    } else {
-                        Inserted { log_id: find.query_row([&l.leaf_hash[..]], |r| r.get(0))?, created: false }
-                    });
+                    let log_id = tx.last_insert_rowid();
+                    fresh.insert(l.leaf_hash, log_id);
+                    out.push(Inserted { log_id, created: true });
                 }
             }
             tx.commit()?;
@@ -465,6 +554,9 @@ impl Storage for SqliteStorage {
                 })
                 .optional()?;
             let seq = last.as_ref().map_or(1, |l| l.0 + 1);
+            for (h, id) in fresh {
+                index.add(&h, id);
+            }
             let prev = match last {
                 Some((_, h)) => fixed::<32>(Some(h), "head_hash")?,
                 None => None,
@@ -527,11 +619,18 @@ impl Storage for SqliteStorage {
     }
 
     async fn log_by_leaf(&self, leaf_hash: [u8; 32]) -> StoreResult<Option<StoredLog>> {
-        self.read(move |c| {
-            let sql = format!("SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE l.leaf_hash = ?1");
-            c.prepare_cached(&sql)?.query_row([&leaf_hash[..]], row_to_log).optional()?.map(|r| r.0.cook()).transpose()
-        })
-        .await
+        let candidates: Vec<i64> = {
+            let index = self.leaves.read().unwrap_or_else(|p| p.into_inner());
+            index.by_prefix.get(&prefix(&leaf_hash)).copied().into_iter().chain(index.overflow.get(&leaf_hash).copied()).collect()
+        };
+        for id in candidates {
+            if let Some(log) = self.log_by_id(id).await? {
+                if log.leaf_hash == leaf_hash {
+                    return Ok(Some(log));
+                }
+            }
+        }
+        Ok(None)
     }
 
     async fn list_logs(&self, f: LogFilter) -> StoreResult<Vec<StoredLog>> {
