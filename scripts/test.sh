@@ -15,9 +15,10 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(rust wasm python kotlin gateway mqtt www anchoring e2e)
 
+# Each step must pass (set -e does not apply inside a function called with ||).
 run_rust() {
-  cargo fmt --all -- --check
-  cargo clippy --workspace --all-targets -- -D warnings
+  cargo fmt --all -- --check &&
+  cargo clippy --workspace --all-targets -- -D warnings &&
   cargo test --workspace
 }
 
