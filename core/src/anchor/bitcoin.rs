@@ -93,7 +93,48 @@ pub fn hash_from_hex(s: &str) -> Result<[u8; 32]> {
 
 /// Decodes hex (either case, even length).
 pub fn decode_hex(s: &str) -> Result<Vec<u8>> {
-    crate::hash::from_hex(s, "hex").map_err(|e| BtcError::new("bad_hex", e.message))
+    hex_bytes(s.as_bytes()).ok_or_else(|| {
+        BtcError::new(
+            "bad_hex",
+            if s.len() % 2 == 1 {
+                "hex must have an even number of characters"
+            } else {
+                "must be hex (0-9, a-f, A-F)"
+            },
+        )
+    })
+}
+
+/// Hex digit values (0xff: not a hex digit).
+const HEX_VAL: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decodes hex (either case); `None` for an odd length or a non-hex character.
+pub(crate) fn hex_bytes(s: &[u8]) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() / 2);
+    let mut bad = 0u8;
+    for p in s.chunks_exact(2) {
+        let (h, l) = (HEX_VAL[p[0] as usize], HEX_VAL[p[1] as usize]);
+        bad |= h | l;
+        out.push((h << 4) | (l & 0x0f));
+    }
+    (bad & 0xf0 == 0).then_some(out)
 }
 
 /// A Bitcoin network: which proof-of-work limit applies.
@@ -902,6 +943,16 @@ mod tests {
         );
         assert_eq!(target_from_bits(0x22001234).unwrap_err().code, "bad_target");
         assert_eq!(target_from_bits(0x21123456).unwrap_err().code, "bad_target");
+    }
+
+    #[test]
+    fn hex_decoding() {
+        assert_eq!(hex_bytes(b"00fFaB19"), Some(vec![0, 0xff, 0xab, 0x19]));
+        assert_eq!(hex_bytes(b""), Some(vec![]));
+        for bad in [&b"0"[..], b"0g", b"g0", b"  ", "é0".as_bytes(), b"0x"] {
+            assert_eq!(hex_bytes(bad), None, "{bad:?}");
+        }
+        assert_eq!(decode_hex("abc").unwrap_err().code, "bad_hex");
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub const TYPE_BITCOIN: &str = "bitcoin";
 pub const MAX_CHAIN_HEADS: usize = 10_000;
 /// Most block headers an anchor's `headers` may hold.
 pub const MAX_ANCHOR_HEADERS: usize = 1_000;
+/// Most anchors checked in one receipt (each is bounded on its own; this
+/// bounds the whole receipt). Further anchors make the receipt invalid.
+pub const MAX_ANCHORS: usize = 16;
 /// Longest OP_RETURN push accepted as a commitment (standard relay limit).
 pub const MAX_COMMITMENT_PUSH: usize = 80;
 
@@ -172,8 +175,10 @@ pub fn op_return_template(head_hash: &Hash) -> Vec<u8> {
 /// Decodes hex (either case) or, when the text is not hex, base64
 /// (standard or URL-safe alphabet, padding optional).
 pub fn decode_hex_or_base64(s: &str) -> Option<Vec<u8>> {
-    if !s.is_empty() && s.len() % 2 == 0 && s.bytes().all(|c| c.is_ascii_hexdigit()) {
-        return crate::hash::from_hex(s, "").ok();
+    if !s.is_empty() {
+        if let Some(b) = bitcoin::hex_bytes(s.as_bytes()) {
+            return Some(b);
+        }
     }
     decode_base64(s)
 }
@@ -340,6 +345,23 @@ pub fn check_anchors(
     let mut results = Vec::with_capacity(anchors.len());
     let mut errors = Vec::new();
     for (i, a) in anchors.iter().enumerate() {
+        if i >= MAX_ANCHORS {
+            let mut r = new_result(
+                anchor_type_of(a),
+                status::INVALID,
+                format!("format: only {MAX_ANCHORS} anchors per receipt are checked"),
+            );
+            r.failed_step = Some("format");
+            results.push(r);
+            if i == MAX_ANCHORS {
+                errors.push(Error::member(
+                    ErrorCode::InvalidAnchor,
+                    "anchors",
+                    format!("has {} anchors, more than {MAX_ANCHORS}", anchors.len()),
+                ));
+            }
+            continue;
+        }
         let (r, e) = match head {
             Some(h) => verify_anchor(a, i, h, opts),
             None => match a.get("type") {
@@ -363,7 +385,11 @@ pub fn check_anchors(
     } else if !errors.is_empty() {
         (
             StepStatus::Failed,
-            format!("{} of {} anchor(s) invalid", errors.len(), anchors.len()),
+            format!(
+                "{} of {} anchor(s) invalid",
+                count(status::INVALID),
+                anchors.len()
+            ),
         )
     } else {
         let parts: Vec<String> = [
@@ -423,7 +449,7 @@ pub fn verify_receipt(
         !(e.code == ErrorCode::InvalidAnchor.as_str()
             && e.member
                 .as_deref()
-                .is_some_and(|m| m.starts_with("anchors[")))
+                .is_some_and(|m| m == "anchors" || m.starts_with("anchors[")))
     });
     v.errors
         .extend(out.errors.into_iter().map(VerifyError::from));

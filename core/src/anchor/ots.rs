@@ -53,8 +53,9 @@ pub const MAX_DEPTH: usize = 256;
 /// proofs have tens to a few hundred.
 pub const MAX_NODES: usize = 20_000;
 /// Most bytes all ops of a tree may read while replaying it (bounds the
-/// hashing work of any input). Not in the reference.
-pub const MAX_WORK_BYTES: usize = 8 * 1024 * 1024;
+/// hashing work of any input; real proofs need a few tens of KiB). Not in
+/// the reference.
+pub const MAX_WORK_BYTES: usize = 2 * 1024 * 1024;
 /// Largest timestamp or detached file accepted, in bytes. Not in the reference.
 pub const MAX_FILE_BYTES: usize = 2 * 1024 * 1024;
 /// Characters allowed in a calendar URI (reference `ALLOWED_URI_CHARS`).
