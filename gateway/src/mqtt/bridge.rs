@@ -24,7 +24,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kwh_btc_iot_core::Hash;
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS, SubscribeReasonCode, TlsConfiguration, Transport};
+use rumqttc::{
+    AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS,
+    SubscribeReasonCode, TlsConfiguration, Transport,
+};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
@@ -46,12 +49,17 @@ pub const MAX_PACKET_BYTES: usize = 1024 * 1024;
 pub const MAX_GROUP: usize = 4096;
 /// Groups being stored at once.
 const GROUPS_IN_FLIGHT: usize = 4;
-/// Received messages waiting for the processing task.
-const QUEUE: usize = 8192;
-/// rumqttc's request channel: large enough for every PUBACK and
-/// acknowledgement of every message the bridge holds, so that sending them
-/// never waits for the event loop.
-const REQUESTS: usize = 4 * (QUEUE + GROUPS_IN_FLIGHT * MAX_GROUP);
+/// rumqttc's request channel (PUBACKs and acknowledgements): in practice
+/// unbounded, so that the processing never waits for the event loop.
+///
+/// The link task must never wait for the processing either: the broker's
+/// PUBACKs for our acknowledgements arrive on the same connection behind the
+/// readings, so an event loop that stops reading (because a queue is full)
+/// while the processing waits for those PUBACKs (to send more requests)
+/// would stall both for good. Memory stays bounded because the broker sends
+/// at most its in-flight limit of unacknowledged messages (Mosquitto's
+/// `max_inflight_messages`, see docs/mqtt.md).
+const REQUESTS: usize = 1 << 24;
 /// Outgoing QoS 1 acknowledgements not yet confirmed by the broker.
 const OUTGOING_INFLIGHT: u16 = 1024;
 
@@ -97,7 +105,10 @@ impl Bridge {
     /// Connects (in the background; a broker that is down is retried) and
     /// starts bridging into the gateway of `app`.
     pub fn start(app: AppState, cfg: MqttConfig) -> anyhow::Result<Bridge> {
-        let client_id = cfg.client_id.clone().unwrap_or_else(|| format!("kwh-btc-iot-{}", app.gateway_id));
+        let client_id = cfg
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("kwh-btc-iot-{}", app.gateway_id));
         let mut opts = MqttOptions::new(client_id.clone(), cfg.host.clone(), cfg.port);
         opts.set_clean_session(false)
             .set_manual_acks(true)
@@ -108,12 +119,14 @@ impl Bridge {
             opts.set_credentials(user.clone(), cfg.password.clone().unwrap_or_default());
         }
         if cfg.tls {
-            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(cfg.rustls()?)));
+            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(
+                cfg.rustls()?,
+            )));
         }
         let (client, eventloop) = AsyncClient::new(opts, REQUESTS);
         let (stop_tx, stop_rx) = watch::channel(false);
         let (link_tx, link_rx) = watch::channel(LinkState::default());
-        let (queue_tx, queue_rx) = mpsc::channel(QUEUE);
+        let (queue_tx, queue_rx) = mpsc::unbounded_channel();
         let ctx = Arc::new(Ctx {
             app,
             client,
@@ -125,9 +138,20 @@ impl Bridge {
         });
         tracing::info!(broker = %cfg.url(), client_id = %client_id, subscription = %cfg.subscription(), "starting the MQTT bridge");
         let mut tasks = JoinSet::new();
-        tasks.spawn(link(eventloop, ctx.clone(), cfg.subscription(), queue_tx, link_tx));
+        tasks.spawn(link(
+            eventloop,
+            ctx.clone(),
+            cfg.subscription(),
+            queue_tx,
+            link_tx,
+        ));
         tasks.spawn(process(ctx, queue_rx));
-        Ok(Bridge { stop: stop_tx, tasks, link: link_rx, client_id })
+        Ok(Bridge {
+            stop: stop_tx,
+            tasks,
+            link: link_rx,
+            client_id,
+        })
     }
 
     /// The client id (the name of the broker session).
@@ -143,7 +167,9 @@ impl Bridge {
     /// Waits until the subscription is in place; false after `timeout`.
     pub async fn wait_subscribed(&self, timeout: Duration) -> bool {
         let mut rx = self.link.clone();
-        tokio::time::timeout(timeout, rx.wait_for(|s| s.connected && s.subscribed)).await.is_ok_and(|r| r.is_ok())
+        tokio::time::timeout(timeout, rx.wait_for(|s| s.connected && s.subscribed))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Stops: no new message is taken, the groups being stored are finished
@@ -173,7 +199,7 @@ async fn link(
     mut eventloop: EventLoop,
     ctx: Arc<Ctx>,
     subscription: String,
-    queue: mpsc::Sender<Received>,
+    queue: mpsc::UnboundedSender<Received>,
     state: watch::Sender<LinkState>,
 ) {
     let mut stop = ctx.stop.clone();
@@ -188,8 +214,12 @@ async fn link(
                 if *stop.borrow() {
                     continue; // not acknowledged: delivered again after the restart
                 }
-                let r = Received { publish, epoch: ctx.epoch.load(Ordering::SeqCst), received_at_us: ingest::now().1 };
-                let _ = queue.send(r).await;
+                let r = Received {
+                    publish,
+                    epoch: ctx.epoch.load(Ordering::SeqCst),
+                    received_at_us: ingest::now().1,
+                };
+                let _ = queue.send(r);
             }
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 ctx.epoch.fetch_add(1, Ordering::SeqCst);
@@ -214,7 +244,11 @@ async fn link(
                 }
             }
             Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                if ack.return_codes.iter().all(|c| matches!(c, SubscribeReasonCode::Success(_))) {
+                if ack
+                    .return_codes
+                    .iter()
+                    .all(|c| matches!(c, SubscribeReasonCode::Success(_)))
+                {
                     subscribed = true;
                     state.send_modify(|s| s.subscribed = true);
                     tracing::info!(topic = %subscription, "MQTT subscribed");
@@ -231,7 +265,10 @@ async fn link(
                 if *stop.borrow() {
                     break;
                 }
-                tracing::warn!("MQTT connection: {e}; retrying in {} ms", backoff.as_millis());
+                tracing::warn!(
+                    "MQTT connection: {e}; retrying in {} ms",
+                    backoff.as_millis()
+                );
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = stopped(&mut stop) => break,
@@ -245,7 +282,7 @@ async fn link(
 }
 
 /// Gathers received messages into groups and stores them, a few groups at once.
-async fn process(ctx: Arc<Ctx>, mut queue: mpsc::Receiver<Received>) {
+async fn process(ctx: Arc<Ctx>, mut queue: mpsc::UnboundedReceiver<Received>) {
     let mut stop = ctx.stop.clone();
     let slots = Arc::new(Semaphore::new(GROUPS_IN_FLIGHT));
     let mut groups = JoinSet::new();
@@ -262,7 +299,9 @@ async fn process(ctx: Arc<Ctx>, mut queue: mpsc::Receiver<Received>) {
                 Err(_) => break,
             }
         }
-        let Ok(slot) = slots.clone().acquire_owned().await else { break };
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            break;
+        };
         let c = ctx.clone();
         groups.spawn(async move {
             handle_group(&c, group).await;
@@ -279,7 +318,11 @@ async fn process(ctx: Arc<Ctx>, mut queue: mpsc::Receiver<Received>) {
 }
 
 enum Outcome {
-    Stored { row: usize, leaf_hash: String, warnings: Vec<kwh_btc_iot_core::Warning> },
+    Stored {
+        row: usize,
+        leaf_hash: String,
+        warnings: Vec<kwh_btc_iot_core::Warning>,
+    },
     Rejected(ErrorDetail),
 }
 
@@ -289,13 +332,22 @@ fn validate(app: &AppState, prefix: &str, m: &Received) -> Result<ingest::Prepar
         AppError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "invalid_topic",
-            format!("topic {:?} is not {prefix}/<site_id>/<iot_device_id>/<meter_id>", m.publish.topic),
+            format!(
+                "topic {:?} is not {prefix}/<site_id>/<iot_device_id>/<meter_id>",
+                m.publish.topic
+            ),
         )
         .member("topic")
     })?;
     let text = payload::to_log_json(&ids, &m.publish.payload)?;
-    ingest::prepare(&text.json, &Principal::Admin, &app.cfg.auth, text.signature.as_deref(), m.received_at_us)
-        .map_err(|e| payload::payload_member(e, text.form, text.enveloped))
+    ingest::prepare(
+        &text.json,
+        &Principal::Admin,
+        &app.cfg.auth,
+        text.signature.as_deref(),
+        m.received_at_us,
+    )
+    .map_err(|e| payload::payload_member(e, text.form, text.enveloped))
 }
 
 fn validate_all(app: &AppState, prefix: &str, group: &[Received]) -> (Vec<Outcome>, Vec<NewLog>) {
@@ -305,7 +357,11 @@ fn validate_all(app: &AppState, prefix: &str, group: &[Received]) -> (Vec<Outcom
         outcomes.push(match validate(app, prefix, m) {
             Ok(p) => {
                 rows.push(p.log);
-                Outcome::Stored { row: rows.len() - 1, leaf_hash: Hash(rows[rows.len() - 1].leaf_hash).to_hex(), warnings: p.warnings }
+                Outcome::Stored {
+                    row: rows.len() - 1,
+                    leaf_hash: Hash(rows[rows.len() - 1].leaf_hash).to_hex(),
+                    warnings: p.warnings,
+                }
             }
             Err(e) => Outcome::Rejected(e.detail()),
         });
@@ -337,13 +393,31 @@ async fn handle_group(ctx: &Ctx, group: Vec<Received>) {
         .iter()
         .zip(&outcomes)
         .filter_map(|(m, o)| match o {
-            Outcome::Rejected(e) => Some(NewDeadLetter::new(&m.publish.topic, &m.publish.payload, e, m.received_at_us)),
+            Outcome::Rejected(e) => Some(NewDeadLetter::new(
+                &m.publish.topic,
+                &m.publish.payload,
+                e,
+                m.received_at_us,
+            )),
             Outcome::Stored { .. } => None,
         })
         .collect();
-    let Some(stored) = retry(ctx, "storing MQTT logs", rows, |rows| async { ctx.app.ingestor.submit(rows).await.map_err(|e| e.message) }).await else { return };
+    let Some(stored) = retry(ctx, "storing MQTT logs", rows, |rows| async {
+        ctx.app.ingestor.submit(rows).await.map_err(|e| e.message)
+    })
+    .await
+    else {
+        return;
+    };
     if !letters.is_empty() {
-        let Some(()) = retry(ctx, "storing MQTT dead letters", letters, |l| async { ctx.app.storage.insert_dead_letters(l).await.map_err(|e| e.to_string()) }).await
+        let Some(()) = retry(ctx, "storing MQTT dead letters", letters, |l| async {
+            ctx.app
+                .storage
+                .insert_dead_letters(l)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await
         else {
             return;
         };
@@ -352,9 +426,17 @@ async fn handle_group(ctx: &Ctx, group: Vec<Received>) {
     let (mut created, mut duplicates, mut rejected) = (0u64, 0u64, 0u64);
     for (m, outcome) in group.iter().zip(outcomes) {
         let body = match outcome {
-            Outcome::Stored { row, leaf_hash, warnings } => {
+            Outcome::Stored {
+                row,
+                leaf_hash,
+                warnings,
+            } => {
                 let r = stored[row];
-                if r.created { created += 1 } else { duplicates += 1 }
+                if r.created {
+                    created += 1
+                } else {
+                    duplicates += 1
+                }
                 let warnings: Vec<_> = warnings
                     .iter()
                     .map(|w| serde_json::json!({"code": w.code, "member": w.member, "message": w.message}))
@@ -363,7 +445,8 @@ async fn handle_group(ctx: &Ctx, group: Vec<Received>) {
             }
             Outcome::Rejected(e) => {
                 rejected += 1;
-                metrics::counter!("kwh_btc_iot_mqtt_rejected_total", "code" => e.code.clone()).increment(1);
+                metrics::counter!("kwh_btc_iot_mqtt_rejected_total", "code" => e.code.clone())
+                    .increment(1);
                 serde_json::json!({"error": {"code": e.code, "message": e.message, "member": e.member}})
             }
         };
@@ -374,14 +457,20 @@ async fn handle_group(ctx: &Ctx, group: Vec<Received>) {
         }
         if let Some(ids) = TopicIds::parse(&ctx.prefix, &m.publish.topic) {
             let body = serde_json::to_vec(&body).unwrap_or_default();
-            if let Err(e) = ctx.client.publish(ids.ack_topic(&ctx.ack_prefix), ctx.ack_qos, false, body).await {
+            if let Err(e) = ctx
+                .client
+                .publish(ids.ack_topic(&ctx.ack_prefix), ctx.ack_qos, false, body)
+                .await
+            {
                 tracing::debug!("MQTT acknowledgement: {e}");
             }
         }
     }
     metrics::counter!("kwh_btc_iot_mqtt_messages_total", "result" => "stored").increment(created);
-    metrics::counter!("kwh_btc_iot_mqtt_messages_total", "result" => "duplicate").increment(duplicates);
-    metrics::counter!("kwh_btc_iot_mqtt_messages_total", "result" => "rejected").increment(rejected);
+    metrics::counter!("kwh_btc_iot_mqtt_messages_total", "result" => "duplicate")
+        .increment(duplicates);
+    metrics::counter!("kwh_btc_iot_mqtt_messages_total", "result" => "rejected")
+        .increment(rejected);
 }
 
 /// Runs a storage call until it succeeds (a storage outage holds the

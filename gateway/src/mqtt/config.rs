@@ -20,7 +20,12 @@ pub struct MqttArgs {
     #[arg(long, env = "KWH_BTC_IOT_MQTT_USERNAME", value_name = "NAME")]
     pub mqtt_username: Option<String>,
     /// Broker password (prefer the environment or the file to the command line).
-    #[arg(long, env = "KWH_BTC_IOT_MQTT_PASSWORD", value_name = "PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_MQTT_PASSWORD",
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
     pub mqtt_password: Option<String>,
     /// First topic level(s) of readings; acknowledgements go to PREFIX-ack/... [default: energy].
     #[arg(long, env = "KWH_BTC_IOT_MQTT_TOPIC_PREFIX", value_name = "PREFIX")]
@@ -137,7 +142,9 @@ impl MqttConfig {
     /// assert!(MqttConfig::from_url("http://x").is_err());
     /// ```
     pub fn from_url(url: &str) -> anyhow::Result<MqttConfig> {
-        let (scheme, rest) = url.split_once("://").with_context(|| format!("mqtt_url {url:?}: expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]"))?;
+        let (scheme, rest) = url.split_once("://").with_context(|| {
+            format!("mqtt_url {url:?}: expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+        })?;
         let tls = match scheme.to_ascii_lowercase().as_str() {
             "mqtt" | "tcp" => false,
             "mqtts" | "ssl" => true,
@@ -152,16 +159,24 @@ impl MqttConfig {
         }
         let default_port = if tls { 8883 } else { 1883 };
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').with_context(|| format!("mqtt_url {url:?}: unterminated [IPv6] host"))?;
+            let (h, after) = v6
+                .split_once(']')
+                .with_context(|| format!("mqtt_url {url:?}: unterminated [IPv6] host"))?;
             let port = match after.strip_prefix(':') {
-                Some(p) => p.parse().with_context(|| format!("mqtt_url {url:?}: port must be 1..65535"))?,
+                Some(p) => p
+                    .parse()
+                    .with_context(|| format!("mqtt_url {url:?}: port must be 1..65535"))?,
                 None if after.is_empty() => default_port,
                 None => bail!("mqtt_url {url:?}: unexpected text after the host"),
             };
             (h.to_string(), port)
         } else {
             match authority.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), p.parse().with_context(|| format!("mqtt_url {url:?}: port must be 1..65535"))?),
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.parse()
+                        .with_context(|| format!("mqtt_url {url:?}: port must be 1..65535"))?,
+                ),
                 None => (authority.to_string(), default_port),
             }
         };
@@ -249,9 +264,15 @@ impl MqttConfig {
         let mut roots = rustls::RootCertStore::empty();
         match &self.ca_file {
             Some(path) => {
-                for cert in CertificateDer::pem_file_iter(path).with_context(|| format!("mqtt_ca_file {}", path.display()))? {
-                    let cert = cert.with_context(|| format!("mqtt_ca_file {}: not a PEM certificate", path.display()))?;
-                    roots.add(cert).with_context(|| format!("mqtt_ca_file {}", path.display()))?;
+                for cert in CertificateDer::pem_file_iter(path)
+                    .with_context(|| format!("mqtt_ca_file {}", path.display()))?
+                {
+                    let cert = cert.with_context(|| {
+                        format!("mqtt_ca_file {}: not a PEM certificate", path.display())
+                    })?;
+                    roots
+                        .add(cert)
+                        .with_context(|| format!("mqtt_ca_file {}", path.display()))?;
                 }
                 if roots.is_empty() {
                     bail!("mqtt_ca_file {}: no certificate found", path.display());
@@ -275,9 +296,15 @@ impl MqttConfig {
                 let chain = CertificateDer::pem_file_iter(cert)
                     .with_context(|| format!("mqtt_client_cert {}", cert.display()))?
                     .collect::<Result<Vec<_>, _>>()
-                    .with_context(|| format!("mqtt_client_cert {}: not a PEM certificate", cert.display()))?;
-                let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("mqtt_client_key {}: no PEM private key", key.display()))?;
-                builder.with_client_auth_cert(chain, key).context("mqtt_client_cert / mqtt_client_key")?
+                    .with_context(|| {
+                        format!("mqtt_client_cert {}: not a PEM certificate", cert.display())
+                    })?;
+                let key = PrivateKeyDer::from_pem_file(key).with_context(|| {
+                    format!("mqtt_client_key {}: no PEM private key", key.display())
+                })?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .context("mqtt_client_cert / mqtt_client_key")?
             }
             _ => builder.with_no_client_auth(),
         };
@@ -287,7 +314,9 @@ impl MqttConfig {
 
 fn check_prefix(p: &str) -> anyhow::Result<()> {
     if p.is_empty() || p.starts_with('/') || p.ends_with('/') || p.contains("//") {
-        bail!("mqtt_topic_prefix {p:?}: must be one or more non-empty topic levels, e.g. \"energy\"");
+        bail!(
+            "mqtt_topic_prefix {p:?}: must be one or more non-empty topic levels, e.g. \"energy\""
+        );
     }
     if p.contains(['+', '#', '\0']) {
         bail!("mqtt_topic_prefix {p:?}: must not contain the wildcards + or #");
@@ -302,29 +331,86 @@ mod tests {
     #[test]
     fn urls() {
         let c = MqttConfig::from_url("mqtt://[::1]:1884").unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.url()), ("::1", 1884, "mqtt://[::1]:1884".to_string()));
-        for bad in ["127.0.0.1:1883", "mqtt://", "mqtt://u:p@h:1", "mqtt://h:0", "mqtt://h:x", "mqtt://h/path", "ws://h"] {
+        assert_eq!(
+            (c.host.as_str(), c.port, c.url()),
+            ("::1", 1884, "mqtt://[::1]:1884".to_string())
+        );
+        for bad in [
+            "127.0.0.1:1883",
+            "mqtt://",
+            "mqtt://u:p@h:1",
+            "mqtt://h:0",
+            "mqtt://h:x",
+            "mqtt://h/path",
+            "ws://h",
+        ] {
             assert!(MqttConfig::from_url(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn resolution_and_checks() {
-        assert!(MqttConfig::resolve(&MqttArgs::default(), &MqttFileConfig::default()).unwrap().is_none());
+        assert!(
+            MqttConfig::resolve(&MqttArgs::default(), &MqttFileConfig::default())
+                .unwrap()
+                .is_none()
+        );
         let file: MqttFileConfig = toml::from_str("url = \"mqtt://h:1\"\ntopic_prefix = \"site/energy\"\nusername = \"gw\"\npassword = \"s\"\n").unwrap();
-        let c = MqttConfig::resolve(&MqttArgs::default(), &file).unwrap().unwrap();
-        assert_eq!((c.subscription(), c.ack_prefix()), ("site/energy/+/+/+".to_string(), "site/energy-ack".to_string()));
-        assert!(!format!("{c:?}").contains("\"s\""), "the password is never shown");
-        let args = MqttArgs { mqtt_url: Some("mqtt://h".into()), mqtt_topic_prefix: Some("energy".into()), ..Default::default() };
-        assert_eq!(MqttConfig::resolve(&args, &file).unwrap().unwrap().topic_prefix, "energy");
+        let c = MqttConfig::resolve(&MqttArgs::default(), &file)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (c.subscription(), c.ack_prefix()),
+            (
+                "site/energy/+/+/+".to_string(),
+                "site/energy-ack".to_string()
+            )
+        );
+        assert!(
+            !format!("{c:?}").contains("\"s\""),
+            "the password is never shown"
+        );
+        let args = MqttArgs {
+            mqtt_url: Some("mqtt://h".into()),
+            mqtt_topic_prefix: Some("energy".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            MqttConfig::resolve(&args, &file)
+                .unwrap()
+                .unwrap()
+                .topic_prefix,
+            "energy"
+        );
         for bad in ["", "a/", "/a", "a//b", "a/+", "#"] {
-            let args = MqttArgs { mqtt_url: Some("mqtt://h".into()), mqtt_topic_prefix: Some(bad.into()), ..Default::default() };
-            assert!(MqttConfig::resolve(&args, &MqttFileConfig::default()).is_err(), "{bad:?}");
+            let args = MqttArgs {
+                mqtt_url: Some("mqtt://h".into()),
+                mqtt_topic_prefix: Some(bad.into()),
+                ..Default::default()
+            };
+            assert!(
+                MqttConfig::resolve(&args, &MqttFileConfig::default()).is_err(),
+                "{bad:?}"
+            );
         }
-        let args = MqttArgs { mqtt_url: Some("mqtt://h".into()), mqtt_ca_file: Some("/x".into()), ..Default::default() };
-        assert!(MqttConfig::resolve(&args, &MqttFileConfig::default()).is_err(), "CA without TLS");
-        let args = MqttArgs { mqtt_url: Some("mqtt://h".into()), mqtt_ack_qos: Some(2), ..Default::default() };
+        let args = MqttArgs {
+            mqtt_url: Some("mqtt://h".into()),
+            mqtt_ca_file: Some("/x".into()),
+            ..Default::default()
+        };
+        assert!(
+            MqttConfig::resolve(&args, &MqttFileConfig::default()).is_err(),
+            "CA without TLS"
+        );
+        let args = MqttArgs {
+            mqtt_url: Some("mqtt://h".into()),
+            mqtt_ack_qos: Some(2),
+            ..Default::default()
+        };
         assert!(MqttConfig::resolve(&args, &MqttFileConfig::default()).is_err());
-        assert!(toml::from_str::<MqttFileConfig>("urll = \"x\"").is_err(), "unknown keys are refused");
+        assert!(
+            toml::from_str::<MqttFileConfig>("urll = \"x\"").is_err(),
+            "unknown keys are refused"
+        );
     }
 }

@@ -41,7 +41,12 @@ pub struct NewDeadLetter {
 
 impl NewDeadLetter {
     /// A dead letter for a payload and its rejection.
-    pub fn new(topic: &str, payload: &[u8], error: &ErrorDetail, received_at_us: i64) -> NewDeadLetter {
+    pub fn new(
+        topic: &str,
+        payload: &[u8],
+        error: &ErrorDetail,
+        received_at_us: i64,
+    ) -> NewDeadLetter {
         let mut h = Sha256::new();
         h.update(topic.as_bytes());
         h.update([0u8]);
@@ -110,12 +115,18 @@ pub struct DeadLetterQuery {
 
 /// The OpenAPI part of the MQTT bridge (merged into `/openapi.json`).
 #[derive(OpenApi)]
-#[openapi(paths(list_dead_letters), components(schemas(DeadLetterEntry, DeadLetterPage)))]
+#[openapi(
+    paths(list_dead_letters),
+    components(schemas(DeadLetterEntry, DeadLetterPage))
+)]
 pub struct MqttApiDoc;
 
 fn entry(d: DeadLetter) -> DeadLetterEntry {
     let l = d.letter;
-    let t = Timestamp::from_unix(l.received_at_us.div_euclid(1_000_000), (l.received_at_us.rem_euclid(1_000_000) * 1000) as u32);
+    let t = Timestamp::from_unix(
+        l.received_at_us.div_euclid(1_000_000),
+        (l.received_at_us.rem_euclid(1_000_000) * 1000) as u32,
+    );
     DeadLetterEntry {
         id: d.id,
         received_at: t.to_rfc3339(),
@@ -124,7 +135,11 @@ fn entry(d: DeadLetter) -> DeadLetterEntry {
         payload_hex: kwh_btc_iot_core::hash::to_hex(&l.payload),
         payload: String::from_utf8(l.payload).ok(),
         payload_bytes: l.payload_bytes,
-        error: ErrorDetail { code: l.error_code, message: l.error_message, member: l.error_member },
+        error: ErrorDetail {
+            code: l.error_code,
+            message: l.error_message,
+            member: l.error_member,
+        },
     }
 }
 
@@ -137,21 +152,53 @@ pub async fn list_dead_letters(
     q: Result<Query<DeadLetterQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     p.require_admin()?;
-    let q = q.map(|q| q.0).map_err(|e| AppError::bad_parameter("query", format!("query: {}", e.body_text())))?;
+    let q = q
+        .map(|q| q.0)
+        .map_err(|e| AppError::bad_parameter("query", format!("query: {}", e.body_text())))?;
     let limit = match q.limit {
         None => 100,
         Some(n) if (1..=1000).contains(&n) => n,
-        Some(n) => return Err(AppError::bad_parameter("limit", format!("limit: must be within 1..=1000, got {n}"))),
+        Some(n) => {
+            return Err(AppError::bad_parameter(
+                "limit",
+                format!("limit: must be within 1..=1000, got {n}"),
+            ))
+        }
     };
     let after = q
         .cursor
         .as_deref()
-        .map(|v| v.parse::<i64>().map_err(|_| AppError::bad_parameter("cursor", "cursor: must be a next_cursor value returned by the previous page")))
+        .map(|v| {
+            v.parse::<i64>().map_err(|_| {
+                AppError::bad_parameter(
+                    "cursor",
+                    "cursor: must be a next_cursor value returned by the previous page",
+                )
+            })
+        })
         .transpose()?;
-    let rows = st.storage.list_dead_letters(after, limit).await.map_err(AppError::storage)?;
-    let next_cursor = if rows.len() as i64 == limit { rows.last().map(|r| r.id.to_string()) } else { None };
-    let body = DeadLetterPage { dead_letters: rows.into_iter().map(entry).collect(), next_cursor };
-    let mut r = (StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let rows = st
+        .storage
+        .list_dead_letters(after, limit)
+        .await
+        .map_err(AppError::storage)?;
+    let next_cursor = if rows.len() as i64 == limit {
+        rows.last().map(|r| r.id.to_string())
+    } else {
+        None
+    };
+    let body = DeadLetterPage {
+        dead_letters: rows.into_iter().map(entry).collect(),
+        next_cursor,
+    };
+    let mut r = (
+        StatusCode::OK,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(r)
 }

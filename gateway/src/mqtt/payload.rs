@@ -42,7 +42,14 @@ pub const COMPACT_MEMBERS: [&str; 13] = [
     "bitcoin_txid",
 ];
 /// Compact members that belong in the log's `tx` object.
-const TX_MEMBERS: [&str; 6] = ["price_sats_per_kwh", "amount_sats", "channel", "settlement_status", "ln_invoice_id", "bitcoin_txid"];
+const TX_MEMBERS: [&str; 6] = [
+    "price_sats_per_kwh",
+    "amount_sats",
+    "channel",
+    "settlement_status",
+    "ln_invoice_id",
+    "bitcoin_txid",
+];
 const ID_MEMBERS: [&str; 3] = ["site_id", "iot_device_id", "meter_id"];
 
 /// The ids a topic names.
@@ -72,7 +79,11 @@ impl TopicIds {
         if levels.next().is_some() {
             return None;
         }
-        Some(TopicIds { site_id: s.into(), iot_device_id: d.into(), meter_id: m.into() })
+        Some(TopicIds {
+            site_id: s.into(),
+            iot_device_id: d.into(),
+            meter_id: m.into(),
+        })
     }
 
     fn get(&self, member: &str) -> &str {
@@ -85,7 +96,10 @@ impl TopicIds {
 
     /// The acknowledgement topic: `<ack_prefix>/<site>/<device>/<meter>`.
     pub fn ack_topic(&self, ack_prefix: &str) -> String {
-        format!("{ack_prefix}/{}/{}/{}", self.site_id, self.iot_device_id, self.meter_id)
+        format!(
+            "{ack_prefix}/{}/{}/{}",
+            self.site_id, self.iot_device_id, self.meter_id
+        )
     }
 }
 
@@ -113,7 +127,12 @@ pub struct LogText<'a> {
 }
 
 fn unprocessable(code: &'static str, member: &str, rule: impl std::fmt::Display) -> AppError {
-    AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, format!("{member}: {rule}")).member(member)
+    AppError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        format!("{member}: {rule}"),
+    )
+    .member(member)
 }
 
 fn mismatch(member: &str, given: &str, ids: &TopicIds) -> AppError {
@@ -121,7 +140,10 @@ fn mismatch(member: &str, given: &str, ids: &TopicIds) -> AppError {
     unprocessable(
         TOPIC_MISMATCH,
         member,
-        format!("is {shown:?} in the payload but {:?} in the topic; they must agree", ids.get(member)),
+        format!(
+            "is {shown:?} in the payload but {:?} in the topic; they must agree",
+            ids.get(member)
+        ),
     )
 }
 
@@ -141,14 +163,23 @@ pub fn to_log_json<'a>(ids: &TopicIds, payload: &'a [u8]) -> Result<LogText<'a>,
     if payload.len() > kwh_btc_iot_core::emlog::MAX_LOG_BYTES + 1024 {
         return Err(CoreError::new(
             ErrorCode::TooLarge,
-            format!("payload is {} bytes, more than the {} byte limit of a log", payload.len(), kwh_btc_iot_core::emlog::MAX_LOG_BYTES),
+            format!(
+                "payload is {} bytes, more than the {} byte limit of a log",
+                payload.len(),
+                kwh_btc_iot_core::emlog::MAX_LOG_BYTES
+            ),
         )
         .into());
     }
     // A log is three levels deep; an envelope adds one.
     let v = json::parse_with_depth(payload, 8)?;
     let Value::Object(members) = v else {
-        return Err(CoreError::member(ErrorCode::InvalidType, "payload", format!("must be a JSON object, got {}", v.type_name())).into());
+        return Err(CoreError::member(
+            ErrorCode::InvalidType,
+            "payload",
+            format!("must be a JSON object, got {}", v.type_name()),
+        )
+        .into());
     };
     let (inner, signature, enveloped) = if members.iter().any(|(k, _)| k == "log") {
         let (log, signature) = envelope(members)?;
@@ -164,10 +195,20 @@ pub fn to_log_json<'a>(ids: &TopicIds, payload: &'a [u8]) -> Result<LogText<'a>,
         } else {
             Cow::Borrowed(payload)
         };
-        return Ok(LogText { json, signature, form: Form::Full, enveloped });
+        return Ok(LogText {
+            json,
+            signature,
+            form: Form::Full,
+            enveloped,
+        });
     }
     let full = complete(ids, inner, prefix)?;
-    Ok(LogText { json: Cow::Owned(kwh_btc_iot_core::jcs::to_string(&full).into_bytes()), signature, form: Form::Compact, enveloped })
+    Ok(LogText {
+        json: Cow::Owned(kwh_btc_iot_core::jcs::to_string(&full).into_bytes()),
+        signature,
+        form: Form::Compact,
+        enveloped,
+    })
 }
 
 type Members<'a> = Vec<(Cow<'a, str>, Value<'a>)>;
@@ -181,7 +222,15 @@ fn envelope(members: Members<'_>) -> Result<(Members<'_>, Option<String>), AppEr
             "signature" => match v {
                 Value::String(s) => signature = Some(s.into_owned()),
                 other => {
-                    return Err(CoreError::member(ErrorCode::InvalidType, "signature", format!("must be a string (128 hex characters), got {}", other.type_name())).into())
+                    return Err(CoreError::member(
+                        ErrorCode::InvalidType,
+                        "signature",
+                        format!(
+                            "must be a string (128 hex characters), got {}",
+                            other.type_name()
+                        ),
+                    )
+                    .into())
                 }
             },
             other => {
@@ -196,7 +245,12 @@ fn envelope(members: Members<'_>) -> Result<(Members<'_>, Option<String>), AppEr
     }
     match log {
         Some(Value::Object(m)) => Ok((m, signature)),
-        Some(other) => Err(CoreError::member(ErrorCode::InvalidType, "log", format!("must be a JSON object, got {}", other.type_name())).into()),
+        Some(other) => Err(CoreError::member(
+            ErrorCode::InvalidType,
+            "log",
+            format!("must be a JSON object, got {}", other.type_name()),
+        )
+        .into()),
         None => unreachable!("an envelope has a log member"),
     }
 }
@@ -209,7 +263,12 @@ fn check_ids(ids: &TopicIds, members: &Members<'_>, prefix: &str) -> Result<(), 
                 Value::String(s) if s.as_ref() == ids.get(id) => {}
                 Value::String(s) => return Err(mismatch(&format!("{prefix}{id}"), s, ids)),
                 other => {
-                    return Err(CoreError::member(ErrorCode::InvalidType, format!("{prefix}{id}"), format!("must be a string, got {}", other.type_name())).into())
+                    return Err(CoreError::member(
+                        ErrorCode::InvalidType,
+                        format!("{prefix}{id}"),
+                        format!("must be a string, got {}", other.type_name()),
+                    )
+                    .into())
                 }
             }
         }
@@ -223,9 +282,15 @@ fn check_ids(ids: &TopicIds, members: &Members<'_>, prefix: &str) -> Result<(), 
 fn complete<'a>(ids: &TopicIds, members: Members<'a>, prefix: &str) -> Result<Value<'a>, AppError> {
     check_ids(ids, &members, prefix)?;
     let mut top: Members<'a> = vec![
-        ("schema_version".into(), Value::str(kwh_btc_iot_core::emlog::SCHEMA_VERSION)),
+        (
+            "schema_version".into(),
+            Value::str(kwh_btc_iot_core::emlog::SCHEMA_VERSION),
+        ),
         ("site_id".into(), Value::str(ids.site_id.clone())),
-        ("iot_device_id".into(), Value::str(ids.iot_device_id.clone())),
+        (
+            "iot_device_id".into(),
+            Value::str(ids.iot_device_id.clone()),
+        ),
         ("meter_id".into(), Value::str(ids.meter_id.clone())),
     ];
     let mut tx: Members<'a> = Vec::new();
@@ -275,7 +340,11 @@ pub fn payload_member(mut e: AppError, form: Form, enveloped: bool) -> AppError 
             Form::Compact => m.strip_prefix("tx.").unwrap_or(&m),
             Form::Full => &m,
         };
-        let new = if enveloped { format!("log.{short}") } else { short.to_string() };
+        let new = if enveloped {
+            format!("log.{short}")
+        } else {
+            short.to_string()
+        };
         if let Some(rest) = e.message.strip_prefix(&format!("{m}:")) {
             e.message = format!("{new}:{rest}");
         }
@@ -300,13 +369,28 @@ mod tests {
 
     #[test]
     fn topics_need_exactly_three_levels_under_the_prefix() {
-        assert_eq!(TopicIds::parse("a/b", "a/b/s/d/m").unwrap().iot_device_id, "d");
-        for bad in ["energy/s/d", "energy/s/d/m/x", "energyx/s/d/m", "other/s/d/m", "energy"] {
+        assert_eq!(
+            TopicIds::parse("a/b", "a/b/s/d/m").unwrap().iot_device_id,
+            "d"
+        );
+        for bad in [
+            "energy/s/d",
+            "energy/s/d/m/x",
+            "energyx/s/d/m",
+            "other/s/d/m",
+            "energy",
+        ] {
             assert!(TopicIds::parse("energy", bad).is_none(), "{bad}");
         }
         // Empty levels parse; the core rejects the empty id later.
-        assert_eq!(TopicIds::parse("energy", "energy//d/m").unwrap().site_id, "");
-        assert_eq!(ids().ack_topic("energy-ack"), "energy-ack/PLANT-01/gw-PLANT01-003/MTR-001");
+        assert_eq!(
+            TopicIds::parse("energy", "energy//d/m").unwrap().site_id,
+            ""
+        );
+        assert_eq!(
+            ids().ack_topic("energy-ack"),
+            "energy-ack/PLANT-01/gw-PLANT01-003/MTR-001"
+        );
     }
 
     #[test]
@@ -314,7 +398,12 @@ mod tests {
         let t = to_log_json(&ids(), FULL.as_bytes()).unwrap();
         assert_eq!(t.form, Form::Full);
         assert!(matches!(t.json, Cow::Borrowed(_)));
-        assert_eq!(leaf(&t), kwh_btc_iot_core::leaf_hash(FULL.as_bytes()).unwrap().to_hex());
+        assert_eq!(
+            leaf(&t),
+            kwh_btc_iot_core::leaf_hash(FULL.as_bytes())
+                .unwrap()
+                .to_hex()
+        );
     }
 
     #[test]
@@ -322,14 +411,26 @@ mod tests {
         let compact = br#"{"ts_start":"2025-12-01T11:10:00+01:00","ts_end":"2025-12-01T10:15:00Z","energy_kwh":12.34,"power_kw_avg":2.47,"tags":["peak"],"price_sats_per_kwh":100,"channel":"ln"}"#;
         let t = to_log_json(&ids(), compact).unwrap();
         assert_eq!(t.form, Form::Compact);
-        assert_eq!(leaf(&t), leaf(&to_log_json(&ids(), FULL.as_bytes()).unwrap()));
+        assert_eq!(
+            leaf(&t),
+            leaf(&to_log_json(&ids(), FULL.as_bytes()).unwrap())
+        );
         // Defaults: status ok, channel none, tags [], settlement pending.
         let min = br#"{"ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z","energy_kwh":1,"price_sats_per_kwh":100}"#;
         let t = to_log_json(&ids(), min).unwrap();
         let canon = String::from_utf8(kwh_btc_iot_core::canonicalize(&t.json).unwrap()).unwrap();
-        assert!(canon.contains(r#""status":"ok""#) && canon.contains(r#""channel":"none""#), "{canon}");
-        assert!(canon.contains(r#""tags":[]"#) && canon.contains(r#""settlement_status":"pending""#), "{canon}");
-        assert!(canon.contains(r#""amount_sats":100"#) && canon.contains(r#""interval_s":300"#), "{canon}");
+        assert!(
+            canon.contains(r#""status":"ok""#) && canon.contains(r#""channel":"none""#),
+            "{canon}"
+        );
+        assert!(
+            canon.contains(r#""tags":[]"#) && canon.contains(r#""settlement_status":"pending""#),
+            "{canon}"
+        );
+        assert!(
+            canon.contains(r#""amount_sats":100"#) && canon.contains(r#""interval_s":300"#),
+            "{canon}"
+        );
         // Ids equal to the topic's are allowed.
         let with_ids = br#"{"site_id":"PLANT-01","meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z","energy_kwh":1,"price_sats_per_kwh":100}"#;
         assert_eq!(leaf(&to_log_json(&ids(), with_ids).unwrap()), leaf(&t));
@@ -338,12 +439,25 @@ mod tests {
     #[test]
     fn ids_that_disagree_with_the_topic_are_rejected() {
         let e = to_log_json(&ids(), FULL.replace("MTR-001", "MTR-002").as_bytes()).unwrap_err();
-        assert_eq!((e.code, e.member.as_deref()), (TOPIC_MISMATCH, Some("meter_id")));
-        assert!(e.message.contains("MTR-002") && e.message.contains("MTR-001"), "{}", e.message);
+        assert_eq!(
+            (e.code, e.member.as_deref()),
+            (TOPIC_MISMATCH, Some("meter_id"))
+        );
+        assert!(
+            e.message.contains("MTR-002") && e.message.contains("MTR-001"),
+            "{}",
+            e.message
+        );
         let e = to_log_json(&ids(), br#"{"iot_device_id":"other","energy_kwh":1}"#).unwrap_err();
-        assert_eq!((e.code, e.member.as_deref()), (TOPIC_MISMATCH, Some("iot_device_id")));
+        assert_eq!(
+            (e.code, e.member.as_deref()),
+            (TOPIC_MISMATCH, Some("iot_device_id"))
+        );
         let e = to_log_json(&ids(), br#"{"site_id":7}"#).unwrap_err();
-        assert_eq!((e.code, e.member.as_deref()), ("invalid_type", Some("site_id")));
+        assert_eq!(
+            (e.code, e.member.as_deref()),
+            ("invalid_type", Some("site_id"))
+        );
     }
 
     #[test]
@@ -353,18 +467,37 @@ mod tests {
             (b"{", "invalid_json", None),
             (b"[1]", "invalid_type", Some("payload")),
             (b"\xff{}", "invalid_utf8", None),
-            (br#"{"energy_kwh":1,"energy_kwh":2}"#, "duplicate_member", Some("energy_kwh")),
+            (
+                br#"{"energy_kwh":1,"energy_kwh":2}"#,
+                "duplicate_member",
+                Some("energy_kwh"),
+            ),
             (br#"{"energy":1}"#, "unknown_member", Some("energy")),
             (br#"{"log":{},"sig":"00"}"#, "unknown_member", Some("sig")),
             (br#"{"log":[]}"#, "invalid_type", Some("log")),
-            (br#"{"log":{},"signature":1}"#, "invalid_type", Some("signature")),
+            (
+                br#"{"log":{},"signature":1}"#,
+                "invalid_type",
+                Some("signature"),
+            ),
             (br#"{"log":{"x":1}}"#, "unknown_member", Some("log.x")),
         ];
         for (payload, code, member) in cases {
             let e = to_log_json(&ids(), payload).unwrap_err();
-            assert_eq!(e.code, *code, "{}: {}", String::from_utf8_lossy(payload), e.message);
+            assert_eq!(
+                e.code,
+                *code,
+                "{}: {}",
+                String::from_utf8_lossy(payload),
+                e.message
+            );
             if member.is_some() {
-                assert_eq!(e.member.as_deref(), *member, "{}", String::from_utf8_lossy(payload));
+                assert_eq!(
+                    e.member.as_deref(),
+                    *member,
+                    "{}",
+                    String::from_utf8_lossy(payload)
+                );
             }
         }
         let big = vec![b' '; 70_000];
@@ -376,7 +509,10 @@ mod tests {
         let env = format!(r#"{{"signature":"ab","log":{FULL}}}"#);
         let t = to_log_json(&ids(), env.as_bytes()).unwrap();
         assert_eq!((t.form, t.signature.as_deref()), (Form::Full, Some("ab")));
-        assert_eq!(leaf(&t), leaf(&to_log_json(&ids(), FULL.as_bytes()).unwrap()));
+        assert_eq!(
+            leaf(&t),
+            leaf(&to_log_json(&ids(), FULL.as_bytes()).unwrap())
+        );
         let env = br#"{"log":{"ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z","energy_kwh":1,"price_sats_per_kwh":100}}"#;
         let t = to_log_json(&ids(), env).unwrap();
         assert_eq!((t.form, t.signature), (Form::Compact, None));
@@ -384,13 +520,32 @@ mod tests {
 
     #[test]
     fn errors_name_the_payloads_members() {
-        let e = AppError::from(CoreError::member(ErrorCode::MissingMember, "tx.price_sats_per_kwh", "is required"));
+        let e = AppError::from(CoreError::member(
+            ErrorCode::MissingMember,
+            "tx.price_sats_per_kwh",
+            "is required",
+        ));
         let e = payload_member(e, Form::Compact, false);
         assert_eq!(e.member.as_deref(), Some("price_sats_per_kwh"));
         assert_eq!(e.message, "price_sats_per_kwh: is required");
-        let e = payload_member(AppError::from(CoreError::member(ErrorCode::InvalidValue, "status", "bad")), Form::Compact, true);
-        assert_eq!((e.member.as_deref(), e.message.as_str()), (Some("log.status"), "log.status: bad"));
-        let e = payload_member(AppError::from(CoreError::member(ErrorCode::InvalidValue, "tx.channel", "bad")), Form::Full, false);
+        let e = payload_member(
+            AppError::from(CoreError::member(ErrorCode::InvalidValue, "status", "bad")),
+            Form::Compact,
+            true,
+        );
+        assert_eq!(
+            (e.member.as_deref(), e.message.as_str()),
+            (Some("log.status"), "log.status: bad")
+        );
+        let e = payload_member(
+            AppError::from(CoreError::member(
+                ErrorCode::InvalidValue,
+                "tx.channel",
+                "bad",
+            )),
+            Form::Full,
+            false,
+        );
         assert_eq!(e.member.as_deref(), Some("tx.channel"));
     }
 }

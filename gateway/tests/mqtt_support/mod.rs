@@ -18,7 +18,14 @@ pub fn mosquitto_binary() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("MOSQUITTO") {
         return Some(PathBuf::from(p));
     }
-    ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/usr/bin/mosquitto"].iter().map(PathBuf::from).find(|p| p.exists())
+    [
+        "/usr/sbin/mosquitto",
+        "/usr/local/sbin/mosquitto",
+        "/usr/bin/mosquitto",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
 }
 
 /// Mosquitto, or a loud skip (scripts/test-mqtt.sh installs it; with
@@ -26,7 +33,9 @@ pub fn mosquitto_binary() -> Option<PathBuf> {
 pub fn require_mosquitto(test: &str) -> Option<PathBuf> {
     match mosquitto_binary() {
         Some(p) => Some(p),
-        None if std::env::var("KWH_BTC_IOT_REQUIRE_MQTT").is_ok() => panic!("{test}: mosquitto is not installed"),
+        None if std::env::var("KWH_BTC_IOT_REQUIRE_MQTT").is_ok() => {
+            panic!("{test}: mosquitto is not installed")
+        }
         None => {
             eprintln!("\n!!!!!!!! SKIPPED {test}: mosquitto is not installed (apt-get install mosquitto; scripts/test-mqtt.sh does) !!!!!!!!\n");
             None
@@ -36,7 +45,11 @@ pub fn require_mosquitto(test: &str) -> Option<PathBuf> {
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A broker user.
@@ -75,7 +88,12 @@ impl Broker {
         let mut conf = String::new();
         // mosquitto started as root drops to the `mosquitto` user, which
         // could not write the persistence file in our temp dir.
-        if Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false) {
+        if Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout.starts_with(b"0"))
+            .unwrap_or(false)
+        {
             conf.push_str("user root\n");
         }
         conf.push_str(&format!(
@@ -90,10 +108,20 @@ impl Broker {
             let pw = dir.path().join("passwords");
             std::fs::write(&pw, "").unwrap();
             for u in &opts.users {
-                let ok = Command::new("mosquitto_passwd").arg("-b").arg(&pw).arg(&u.name).arg(&u.password).status().expect("mosquitto_passwd").success();
+                let ok = Command::new("mosquitto_passwd")
+                    .arg("-b")
+                    .arg(&pw)
+                    .arg(&u.name)
+                    .arg(&u.password)
+                    .status()
+                    .expect("mosquitto_passwd")
+                    .success();
                 assert!(ok, "mosquitto_passwd");
             }
-            conf.push_str(&format!("allow_anonymous false\npassword_file {}\n", pw.display()));
+            conf.push_str(&format!(
+                "allow_anonymous false\npassword_file {}\n",
+                pw.display()
+            ));
         } else {
             conf.push_str("allow_anonymous true\n");
         }
@@ -112,7 +140,14 @@ impl Broker {
         }
         let conf_path = dir.path().join("mosquitto.conf");
         std::fs::write(&conf_path, conf).unwrap();
-        let mut b = Broker { port, tls_port, dir, bin: bin.to_path_buf(), conf: conf_path, child: None };
+        let mut b = Broker {
+            port,
+            tls_port,
+            dir,
+            bin: bin.to_path_buf(),
+            conf: conf_path,
+            child: None,
+        };
         b.run();
         b
     }
@@ -132,7 +167,12 @@ impl Broker {
             if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("mosquitto exited ({st}); log:\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "mosquitto did not listen on {}; log:\n{}", self.port, self.log());
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not listen on {}; log:\n{}",
+                self.port,
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -148,7 +188,10 @@ impl Broker {
     /// Stops gracefully (SIGTERM: the broker saves its sessions and queues).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let _ = c.wait();
         }
     }
@@ -172,7 +215,10 @@ impl Drop for Broker {
 /// Client options for tests.
 pub fn options(id: &str, port: u16, user: Option<&User>) -> MqttOptions {
     let mut o = MqttOptions::new(id, "127.0.0.1", port);
-    o.set_keep_alive(Duration::from_secs(10)).set_clean_session(false).set_max_packet_size(1 << 20, 1 << 20).set_inflight(200);
+    o.set_keep_alive(Duration::from_secs(10))
+        .set_clean_session(false)
+        .set_max_packet_size(1 << 20, 1 << 20)
+        .set_inflight(200);
     if let Some(u) = user {
         o.set_credentials(u.name.clone(), u.password.clone());
     }
@@ -204,18 +250,29 @@ impl Publisher {
                 }
             }
         });
-        Publisher { client, pubacks, task }
+        Publisher {
+            client,
+            pubacks,
+            task,
+        }
     }
 
     pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
-        self.client.publish(topic, QoS::AtLeastOnce, false, payload.into()).await.expect("publish request");
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload.into())
+            .await
+            .expect("publish request");
     }
 
     /// Waits until `n` publishes were acknowledged by the broker.
     pub async fn wait_pubacks(&self, n: u64, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while self.pubacks.load(std::sync::atomic::Ordering::Relaxed) < n {
-            assert!(Instant::now() < deadline, "the broker acknowledged only {} of {n} publishes", self.pubacks.load(std::sync::atomic::Ordering::Relaxed));
+            assert!(
+                Instant::now() < deadline,
+                "the broker acknowledged only {} of {n} publishes",
+                self.pubacks.load(std::sync::atomic::Ordering::Relaxed)
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -234,30 +291,50 @@ pub struct Acks(pub Arc<Mutex<HashMap<String, Vec<serde_json::Value>>>>);
 impl Acks {
     pub fn all(&self) -> Vec<(String, serde_json::Value)> {
         let m = self.0.lock().unwrap();
-        m.iter().flat_map(|(t, v)| v.iter().map(move |a| (t.clone(), a.clone()))).collect()
+        m.iter()
+            .flat_map(|(t, v)| v.iter().map(move |a| (t.clone(), a.clone())))
+            .collect()
     }
     pub fn count(&self) -> usize {
         self.0.lock().unwrap().values().map(Vec::len).sum()
     }
     pub fn on(&self, topic: &str) -> Vec<serde_json::Value> {
-        self.0.lock().unwrap().get(topic).cloned().unwrap_or_default()
+        self.0
+            .lock()
+            .unwrap()
+            .get(topic)
+            .cloned()
+            .unwrap_or_default()
     }
     /// Waits until `topic` has at least `n` acknowledgements.
-    pub async fn wait_on(&self, topic: &str, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
+    pub async fn wait_on(
+        &self,
+        topic: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> Vec<serde_json::Value> {
         let deadline = Instant::now() + timeout;
         loop {
             let v = self.on(topic);
             if v.len() >= n {
                 return v;
             }
-            assert!(Instant::now() < deadline, "only {} of {n} acknowledgements on {topic}", v.len());
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} acknowledgements on {topic}",
+                v.len()
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
     pub async fn wait_count(&self, n: usize, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while self.count() < n {
-            assert!(Instant::now() < deadline, "only {} of {n} acknowledgements", self.count());
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} acknowledgements",
+                self.count()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -292,15 +369,23 @@ impl AckListener {
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        let v: serde_json::Value = serde_json::from_slice(&p.payload).expect("acknowledgements are JSON");
-                        a.0.lock().unwrap().entry(p.topic.clone()).or_default().push(v);
+                        let v: serde_json::Value =
+                            serde_json::from_slice(&p.payload).expect("acknowledgements are JSON");
+                        a.0.lock()
+                            .unwrap()
+                            .entry(p.topic.clone())
+                            .or_default()
+                            .push(v);
                     }
                     Ok(_) => {}
                     Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
                 }
             }
         });
-        tokio::time::timeout(Duration::from_secs(20), ready_rx).await.expect("ack listener subscribed").unwrap();
+        tokio::time::timeout(Duration::from_secs(20), ready_rx)
+            .await
+            .expect("ack listener subscribed")
+            .unwrap();
         AckListener { acks, client, task }
     }
 }
@@ -337,18 +422,69 @@ pub fn expected_leaf(topic_ids: (&str, &str, &str), compact_json: &str) -> Strin
 
 /// A CA and a server certificate for 127.0.0.1 (openssl CLI); `None` without openssl.
 pub fn make_certs(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
-    let run = |args: &[&str]| Command::new("openssl").args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
+    let run = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
     if !run(&["version"]) {
         return None;
     }
-    let ok = run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=kwh-test-ca"])
-        && run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"])
-        && {
-            let mut f = std::fs::File::create(dir.join("ext.cnf")).unwrap();
-            writeln!(f, "subjectAltName=IP:127.0.0.1,DNS:localhost").unwrap();
-            true
-        }
-        && run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"]);
+    let ok = run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=kwh-test-ca",
+    ]) && run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]) && {
+        let mut f = std::fs::File::create(dir.join("ext.cnf")).unwrap();
+        writeln!(f, "subjectAltName=IP:127.0.0.1,DNS:localhost").unwrap();
+        true
+    } && run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
     assert!(ok, "openssl could not make the test certificates");
-    Some((dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key")))
+    Some((
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    ))
 }
