@@ -42,7 +42,13 @@ pub struct WarningBody {
 }
 
 fn warnings(w: &[kwh_btc_iot_core::Warning]) -> Vec<WarningBody> {
-    w.iter().map(|w| WarningBody { code: w.code.to_string(), member: w.member.clone(), message: w.message.clone() }).collect()
+    w.iter()
+        .map(|w| WarningBody {
+            code: w.code.to_string(),
+            member: w.member.clone(),
+            message: w.message.clone(),
+        })
+        .collect()
 }
 
 /// Answer to `POST /api/v1/logs`: 201 when stored, 200 when the same log
@@ -285,20 +291,29 @@ impl utoipa::Modify for SecurityAddon {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let c = openapi.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("api_key", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        c.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
 fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut r = (status, bytes).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 fn raw_json_response(text: String) -> Response {
     let mut r = (StatusCode::OK, text).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -309,8 +324,16 @@ enum BodyKind {
 }
 
 fn body_kind(headers: &HeaderMap, allow_ndjson: bool) -> Result<BodyKind, AppError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let charset_ok = ct.split(';').skip(1).all(|p| {
         let p = p.trim().to_ascii_lowercase();
         !p.starts_with("charset=") || p == "charset=utf-8" || p == "charset=\"utf-8\""
@@ -332,30 +355,51 @@ fn body_kind(headers: &HeaderMap, allow_ndjson: bool) -> Result<BodyKind, AppErr
 }
 
 fn too_large(limit: usize) -> AppError {
-    AppError::from(kwh_btc_iot_core::Error::new(ErrorCode::TooLarge, format!("the request body is larger than the {limit} byte limit")))
-        .member("body")
+    AppError::from(kwh_btc_iot_core::Error::new(
+        ErrorCode::TooLarge,
+        format!("the request body is larger than the {limit} byte limit"),
+    ))
+    .member("body")
 }
 
 async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, AppError> {
-    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         if len > limit as u64 {
             return Err(too_large(limit));
         }
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large(limit))
 }
 
 /// Liveness.
 #[utoipa::path(get, path = "/health", responses((status = 200, body = Health)), security(()))]
 pub async fn health() -> Response {
-    json_response(StatusCode::OK, &Health { status: "ok", storage: None })
+    json_response(
+        StatusCode::OK,
+        &Health {
+            status: "ok",
+            storage: None,
+        },
+    )
 }
 
 /// Readiness: the storage answers.
 #[utoipa::path(get, path = "/ready", responses((status = 200, body = Health), (status = 503, body = ErrorBody)), security(()))]
 pub async fn ready(State(st): State<AppState>) -> ApiResult<Response> {
     st.storage.ping().await.map_err(AppError::storage)?;
-    Ok(json_response(StatusCode::OK, &Health { status: "ready", storage: Some(st.storage.kind()) }))
+    Ok(json_response(
+        StatusCode::OK,
+        &Health {
+            status: "ready",
+            storage: Some(st.storage.kind()),
+        },
+    ))
 }
 
 /// Ingest one log (emlog-1.1). The same log again answers 200 with the same
@@ -375,12 +419,25 @@ pub async fn post_log(
     p.require_any()?;
     body_kind(&headers, false)?;
     let bytes = read_body(&headers, body, st.cfg.max_body_bytes).await?;
-    let sig = headers.get("x-log-signature").map(|v| v.to_str().unwrap_or("-"));
+    let sig = headers
+        .get("x-log-signature")
+        .map(|v| v.to_str().unwrap_or("-"));
     let prepared = ingest::prepare(&bytes, &p, &st.cfg.auth, sig, ingest::now().1)?;
     let leaf_hash = Hash(prepared.log.leaf_hash).to_hex();
     let r = st.ingestor.submit(vec![prepared.log]).await?[0];
-    let status = if r.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok(json_response(status, &LogAccepted { log_id: r.log_id, leaf_hash, warnings: warnings(&prepared.warnings) }))
+    let status = if r.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(
+        status,
+        &LogAccepted {
+            log_id: r.log_id,
+            leaf_hash,
+            warnings: warnings(&prepared.warnings),
+        },
+    ))
 }
 
 /// Ingest many logs: a JSON array (`application/json`) or NDJSON
@@ -407,18 +464,29 @@ pub async fn post_bulk(
         if items.len() > max_items {
             return Err(AppError::from(kwh_btc_iot_core::Error::new(
                 ErrorCode::TooLarge,
-                format!("{} logs in one bulk request, more than the limit of {max_items}", items.len()),
+                format!(
+                    "{} logs in one bulk request, more than the limit of {max_items}",
+                    items.len()
+                ),
             ))
             .member("body"));
         }
         let now = ingest::now().1;
         let total = items.len();
-        let prepared: Vec<Result<ingest::Prepared, AppError>> =
-            items.iter().map(|item| ingest::prepare(item, &p, &cfg.auth, None, now)).collect();
+        let prepared: Vec<Result<ingest::Prepared, AppError>> = items
+            .iter()
+            .map(|item| ingest::prepare(item, &p, &cfg.auth, None, now))
+            .collect();
         Ok((prepared, total))
     })
     .await
-    .map_err(|e| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, e.to_string()))??;
+    .map_err(|e| {
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL,
+            e.to_string(),
+        )
+    })??;
     let mut rows = Vec::with_capacity(total);
     let mut results: Vec<BulkItem> = Vec::with_capacity(total);
     let mut rejected = 0;
@@ -438,9 +506,17 @@ pub async fn post_bulk(
             Err(e) => {
                 rejected += 1;
                 if e.status.is_client_error() {
-                    metrics::counter!("kwh_btc_iot_requests_rejected_total", "code" => e.code).increment(1);
+                    metrics::counter!("kwh_btc_iot_requests_rejected_total", "code" => e.code)
+                        .increment(1);
                 }
-                results.push(BulkItem { index, status: e.status.as_u16(), log_id: None, leaf_hash: None, warnings: Vec::new(), error: Some(e.detail()) });
+                results.push(BulkItem {
+                    index,
+                    status: e.status.as_u16(),
+                    log_id: None,
+                    leaf_hash: None,
+                    warnings: Vec::new(),
+                    error: Some(e.detail()),
+                });
             }
         }
     }
@@ -448,17 +524,35 @@ pub async fn post_bulk(
     let (mut created, mut duplicates) = (0, 0);
     let mut it = stored.into_iter();
     for item in results.iter_mut().filter(|i| i.error.is_none()) {
-        let r = it.next().ok_or_else(|| AppError::storage("fewer results than logs"))?;
+        let r = it
+            .next()
+            .ok_or_else(|| AppError::storage("fewer results than logs"))?;
         item.log_id = Some(r.log_id);
         item.status = if r.created { 201 } else { 200 };
-        if r.created { created += 1 } else { duplicates += 1 }
+        if r.created {
+            created += 1
+        } else {
+            duplicates += 1
+        }
     }
-    Ok(json_response(StatusCode::OK, &BulkResult { created, duplicates, rejected, results }))
+    Ok(json_response(
+        StatusCode::OK,
+        &BulkResult {
+            created,
+            duplicates,
+            rejected,
+            results,
+        },
+    ))
 }
 
 fn entry(l: StoredLog) -> ApiResult<LogEntry> {
-    let log = RawValue::from_string(l.canonical).map_err(|e| AppError::storage(format!("stored log: {e}")))?;
-    let t = Timestamp::from_unix(l.received_at_us.div_euclid(1_000_000), (l.received_at_us.rem_euclid(1_000_000) * 1000) as u32);
+    let log = RawValue::from_string(l.canonical)
+        .map_err(|e| AppError::storage(format!("stored log: {e}")))?;
+    let t = Timestamp::from_unix(
+        l.received_at_us.div_euclid(1_000_000),
+        (l.received_at_us.rem_euclid(1_000_000) * 1000) as u32,
+    );
     Ok(LogEntry {
         log_id: l.log_id,
         leaf_hash: Hash(l.leaf_hash).to_hex(),
@@ -474,7 +568,12 @@ fn time_param(s: &Option<String>, member: &str) -> ApiResult<Option<i64>> {
     s.as_deref()
         .map(|v| {
             Timestamp::parse(v).map(|t| unix_us(&t)).map_err(|why| {
-                AppError::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidTimestamp.as_str(), format!("{member}: \"{v}\" {why}")).member(member)
+                AppError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidTimestamp.as_str(),
+                    format!("{member}: \"{v}\" {why}"),
+                )
+                .member(member)
             })
         })
         .transpose()
@@ -484,18 +583,29 @@ fn limit_param(l: Option<i64>) -> ApiResult<i64> {
     match l {
         None => Ok(100),
         Some(n) if (1..=1000).contains(&n) => Ok(n),
-        Some(n) => Err(AppError::bad_parameter("limit", format!("limit: must be within 1..=1000, got {n}"))),
+        Some(n) => Err(AppError::bad_parameter(
+            "limit",
+            format!("limit: must be within 1..=1000, got {n}"),
+        )),
     }
 }
 
 fn cursor_param(c: &Option<String>) -> ApiResult<Option<i64>> {
     c.as_deref()
-        .map(|v| v.parse::<i64>().map_err(|_| AppError::bad_parameter("cursor", "cursor: must be a next_cursor value returned by the previous page")))
+        .map(|v| {
+            v.parse::<i64>().map_err(|_| {
+                AppError::bad_parameter(
+                    "cursor",
+                    "cursor: must be a next_cursor value returned by the previous page",
+                )
+            })
+        })
         .transpose()
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
-    q.map(|q| q.0).map_err(|e| AppError::bad_parameter("query", format!("query: {}", e.body_text())))
+    q.map(|q| q.0)
+        .map_err(|e| AppError::bad_parameter("query", format!("query: {}", e.body_text())))
 }
 
 /// List logs with filters and cursor pagination (ascending log_id). A device
@@ -527,24 +637,49 @@ pub async fn list_logs(
         }
     }
     if let Some(b) = &q.batch_id {
-        let row = st.storage.batch_by_id(b).await.map_err(AppError::storage)?
-            .ok_or_else(|| AppError::not_found(format!("batch_id: no batch {b:?}")).member("batch_id"))?;
+        let row = st
+            .storage
+            .batch_by_id(b)
+            .await
+            .map_err(AppError::storage)?
+            .ok_or_else(|| {
+                AppError::not_found(format!("batch_id: no batch {b:?}")).member("batch_id")
+            })?;
         f.batch_seq = Some(row.seq);
     }
     let limit = f.limit;
     let logs = st.storage.list_logs(f).await.map_err(AppError::storage)?;
-    let next_cursor = if logs.len() as i64 == limit { logs.last().map(|l| l.log_id.to_string()) } else { None };
+    let next_cursor = if logs.len() as i64 == limit {
+        logs.last().map(|l| l.log_id.to_string())
+    } else {
+        None
+    };
     let logs = logs.into_iter().map(entry).collect::<ApiResult<Vec<_>>>()?;
-    Ok(json_response(StatusCode::OK, &LogPage { logs, next_cursor }))
+    Ok(json_response(
+        StatusCode::OK,
+        &LogPage { logs, next_cursor },
+    ))
 }
 
 fn log_id_param(p: Result<Path<String>, PathRejection>) -> ApiResult<i64> {
-    let s = p.map_err(|e| AppError::bad_parameter("log_id", e.body_text()))?.0;
-    s.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| AppError::bad_parameter("log_id", format!("log_id: must be a positive integer, got {s:?}")))
+    let s = p
+        .map_err(|e| AppError::bad_parameter("log_id", e.body_text()))?
+        .0;
+    s.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        AppError::bad_parameter(
+            "log_id",
+            format!("log_id: must be a positive integer, got {s:?}"),
+        )
+    })
 }
 
 async fn load_log(st: &AppState, p: &Principal, id: i64) -> ApiResult<StoredLog> {
-    let log = st.storage.log_by_id(id).await.map_err(AppError::storage)?.ok_or_else(|| AppError::not_found(format!("no log with log_id {id}")))?;
+    let log = st
+        .storage
+        .log_by_id(id)
+        .await
+        .map_err(AppError::storage)?
+        .ok_or_else(|| AppError::not_found(format!("no log with log_id {id}")))?;
     p.require_device(&log.iot_device_id)?;
     Ok(log)
 }
@@ -552,7 +687,11 @@ async fn load_log(st: &AppState, p: &Principal, id: i64) -> ApiResult<StoredLog>
 /// One log.
 #[utoipa::path(get, path = "/api/v1/logs/{log_id}", params(("log_id" = i64, Path)),
     responses((status = 200, body = LogEntry), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get_log(State(st): State<AppState>, Extension(p): Extension<Principal>, id: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+pub async fn get_log(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
     p.require_any()?;
     let log = load_log(&st, &p, log_id_param(id)?).await?;
     Ok(json_response(StatusCode::OK, &entry(log)?))
@@ -561,7 +700,11 @@ pub async fn get_log(State(st): State<AppState>, Extension(p): Extension<Princip
 /// The `emreceipt-1` receipt of a log (409 `not_batched` until it is flushed).
 #[utoipa::path(get, path = "/api/v1/logs/{log_id}/receipt", params(("log_id" = i64, Path)),
     responses((status = 200, body = Object, description = "emreceipt-1 receipt"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn log_receipt(State(st): State<AppState>, Extension(p): Extension<Principal>, id: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+pub async fn log_receipt(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
     p.require_any()?;
     let log = load_log(&st, &p, log_id_param(id)?).await?;
     Ok(raw_json_response(st.batcher.receipt(&log).await?))
@@ -570,15 +713,25 @@ pub async fn log_receipt(State(st): State<AppState>, Extension(p): Extension<Pri
 /// The receipt of the log with this leaf hash.
 #[utoipa::path(get, path = "/api/v1/receipts/{leaf_hash}", params(("leaf_hash" = String, Path, description = "64 lowercase hex")),
     responses((status = 200, body = Object, description = "emreceipt-1 receipt"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn receipt_by_leaf(State(st): State<AppState>, Extension(p): Extension<Principal>, h: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+pub async fn receipt_by_leaf(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    h: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
     p.require_any()?;
-    let s = h.map_err(|e| AppError::bad_parameter("leaf_hash", e.body_text()))?.0;
+    let s = h
+        .map_err(|e| AppError::bad_parameter("leaf_hash", e.body_text()))?
+        .0;
     let leaf = Hash::from_hex(&s, "leaf_hash").map_err(|e| {
         let mut a = AppError::from(e);
         a.status = StatusCode::BAD_REQUEST;
         a
     })?;
-    let log = st.storage.log_by_leaf(leaf.0).await.map_err(AppError::storage)?
+    let log = st
+        .storage
+        .log_by_leaf(leaf.0)
+        .await
+        .map_err(AppError::storage)?
         .ok_or_else(|| AppError::not_found(format!("no log with leaf_hash {s}")))?;
     p.require_device(&log.iot_device_id)?;
     Ok(raw_json_response(st.batcher.receipt(&log).await?))
@@ -593,8 +746,16 @@ fn flush_result(b: &CachedBatch) -> FlushResult {
         anchor_status: "pending".into(),
         head_hash: b.batch.head_hash.to_hex(),
         seq: h.seq,
-        signature: b.batch.signature.as_ref().map(|s| kwh_btc_iot_core::hash::to_hex(&s.signature)),
-        public_key: b.batch.signature.as_ref().map(|s| kwh_btc_iot_core::hash::to_hex(&s.public_key)),
+        signature: b
+            .batch
+            .signature
+            .as_ref()
+            .map(|s| kwh_btc_iot_core::hash::to_hex(&s.signature)),
+        public_key: b
+            .batch
+            .signature
+            .as_ref()
+            .map(|s| kwh_btc_iot_core::hash::to_hex(&s.public_key)),
         created_at: h.created_at.to_rfc3339(),
         prev_head_hash: h.prev_head_hash.map(|p| p.to_hex()),
     }
@@ -604,11 +765,18 @@ fn flush_result(b: &CachedBatch) -> FlushResult {
 /// `empty_batch` when nothing waits.
 #[utoipa::path(post, path = "/api/v1/batches/flush",
     responses((status = 200, body = FlushResult), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn flush(State(st): State<AppState>, Extension(p): Extension<Principal>) -> ApiResult<Response> {
+pub async fn flush(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Response> {
     p.require_admin()?;
     match st.batcher.flush().await? {
         Some(b) => Ok(json_response(StatusCode::OK, &flush_result(&b))),
-        None => Err(kwh_btc_iot_core::Error::new(ErrorCode::EmptyBatch, "there are no unbatched logs to flush").into()),
+        None => Err(kwh_btc_iot_core::Error::new(
+            ErrorCode::EmptyBatch,
+            "there are no unbatched logs to flush",
+        )
+        .into()),
     }
 }
 
@@ -627,64 +795,106 @@ fn summary(r: BatchRow) -> BatchSummary {
 /// List batches, newest first.
 #[utoipa::path(get, path = "/api/v1/batches", params(BatchQuery),
     responses((status = 200, body = BatchPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn list_batches(State(st): State<AppState>, Extension(p): Extension<Principal>, q: Result<Query<BatchQuery>, QueryRejection>) -> ApiResult<Response> {
+pub async fn list_batches(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    q: Result<Query<BatchQuery>, QueryRejection>,
+) -> ApiResult<Response> {
     p.require_any()?;
     let q = query(q)?;
     let limit = limit_param(q.limit)?;
-    let rows = st.storage.list_batches(cursor_param(&q.cursor)?, limit).await.map_err(AppError::storage)?;
-    let next_cursor = if rows.len() as i64 == limit { rows.last().map(|r| r.seq.to_string()) } else { None };
-    Ok(json_response(StatusCode::OK, &BatchPage { batches: rows.into_iter().map(summary).collect(), next_cursor }))
+    let rows = st
+        .storage
+        .list_batches(cursor_param(&q.cursor)?, limit)
+        .await
+        .map_err(AppError::storage)?;
+    let next_cursor = if rows.len() as i64 == limit {
+        rows.last().map(|r| r.seq.to_string())
+    } else {
+        None
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &BatchPage {
+            batches: rows.into_iter().map(summary).collect(),
+            next_cursor,
+        },
+    ))
 }
 
 /// One batch: head, head hash, signature, anchor status.
 #[utoipa::path(get, path = "/api/v1/batches/{batch_id}", params(("batch_id" = String, Path)),
     responses((status = 200, body = BatchDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get_batch(State(st): State<AppState>, Extension(p): Extension<Principal>, id: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+pub async fn get_batch(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
     p.require_any()?;
-    let id = id.map_err(|e| AppError::bad_parameter("batch_id", e.body_text()))?.0;
-    let row = st.storage.batch_by_id(&id).await.map_err(AppError::storage)?.ok_or_else(|| AppError::not_found(format!("no batch {id:?}")))?;
+    let id = id
+        .map_err(|e| AppError::bad_parameter("batch_id", e.body_text()))?
+        .0;
+    let row = st
+        .storage
+        .batch_by_id(&id)
+        .await
+        .map_err(AppError::storage)?
+        .ok_or_else(|| AppError::not_found(format!("no batch {id:?}")))?;
     let head = head_of(&row)?;
-    let head_json = RawValue::from_string(kwh_btc_iot_core::jcs::to_string(&head.to_value())).map_err(AppError::storage)?;
+    let head_json = RawValue::from_string(kwh_btc_iot_core::jcs::to_string(&head.to_value()))
+        .map_err(AppError::storage)?;
     let sig = signature_of(&row).map(|s| SignatureBody {
         alg: "ed25519",
         public_key: kwh_btc_iot_core::hash::to_hex(&s.public_key),
         signature: kwh_btc_iot_core::hash::to_hex(&s.signature),
     });
-    Ok(json_response(StatusCode::OK, &BatchDetail {
-        batch_id: row.batch_id.clone(),
-        seq: row.seq,
-        head: head_json,
-        head_hash: Hash(row.head_hash).to_hex(),
-        head_signature: sig,
-        anchor_status: row.anchor_status,
-        anchors: Vec::new(),
-    }))
+    Ok(json_response(
+        StatusCode::OK,
+        &BatchDetail {
+            batch_id: row.batch_id.clone(),
+            seq: row.seq,
+            head: head_json,
+            head_hash: Hash(row.head_hash).to_hex(),
+            head_signature: sig,
+            anchor_status: row.anchor_status,
+            anchors: Vec::new(),
+        },
+    ))
 }
 
 /// The gateway's identity: id, Ed25519 public key, format versions.
 #[utoipa::path(get, path = "/api/v1/gateway", responses((status = 200, body = GatewayInfo)), security(()))]
 pub async fn gateway_info(State(st): State<AppState>) -> Response {
-    json_response(StatusCode::OK, &GatewayInfo {
-        gateway_id: st.gateway_id.clone(),
-        public_key: kwh_btc_iot_core::hash::to_hex(&st.public_key),
-        signature_alg: "ed25519",
-        schema_versions: SchemaVersions {
-            log: kwh_btc_iot_core::emlog::SCHEMA_VERSION,
-            batch_head: kwh_btc_iot_core::batch::HEAD_VERSION,
-            receipt: kwh_btc_iot_core::receipt::RECEIPT_VERSION,
+    json_response(
+        StatusCode::OK,
+        &GatewayInfo {
+            gateway_id: st.gateway_id.clone(),
+            public_key: kwh_btc_iot_core::hash::to_hex(&st.public_key),
+            signature_alg: "ed25519",
+            schema_versions: SchemaVersions {
+                log: kwh_btc_iot_core::emlog::SCHEMA_VERSION,
+                batch_head: kwh_btc_iot_core::batch::HEAD_VERSION,
+                receipt: kwh_btc_iot_core::receipt::RECEIPT_VERSION,
+            },
+            storage: st.storage.kind(),
+            version: env!("CARGO_PKG_VERSION"),
+            auth_required: st.cfg.auth.enabled(),
         },
-        storage: st.storage.kind(),
-        version: env!("CARGO_PKG_VERSION"),
-        auth_required: st.cfg.auth.enabled(),
-    })
+    )
 }
 
 /// Prometheus metrics (admin when keys are configured).
 #[utoipa::path(get, path = "/metrics", responses((status = 200, body = String, content_type = "text/plain"), (status = 401, body = ErrorBody)))]
-pub async fn metrics_text(State(st): State<AppState>, Extension(p): Extension<Principal>) -> ApiResult<Response> {
+pub async fn metrics_text(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Response> {
     p.require_admin()?;
     let mut r = st.metrics.render().into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     Ok(r)
 }
 
@@ -695,5 +905,9 @@ pub async fn not_found(uri: axum::http::Uri) -> AppError {
 
 /// 405 for a known path with the wrong method.
 pub async fn method_not_allowed() -> AppError {
-    AppError::new(StatusCode::METHOD_NOT_ALLOWED, codes::METHOD_NOT_ALLOWED, "this method is not allowed on this path")
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::METHOD_NOT_ALLOWED,
+        "this method is not allowed on this path",
+    )
 }

@@ -35,7 +35,9 @@ impl Principal {
     pub fn require_admin(&self) -> Result<(), AppError> {
         match self {
             Principal::Open | Principal::Admin => Ok(()),
-            Principal::Device(d) => Err(AppError::forbidden(format!("the key of device {d:?} may not do this; use the admin key"))),
+            Principal::Device(d) => Err(AppError::forbidden(format!(
+                "the key of device {d:?} may not do this; use the admin key"
+            ))),
             Principal::Anonymous => Err(missing_key()),
         }
     }
@@ -63,15 +65,22 @@ impl Principal {
 }
 
 fn missing_key() -> AppError {
-    AppError::unauthorized("an API key is required: send Authorization: Bearer KEY (or X-Api-Key: KEY)")
+    AppError::unauthorized(
+        "an API key is required: send Authorization: Bearer KEY (or X-Api-Key: KEY)",
+    )
 }
 
 /// Finds the principal for a presented key.
-pub fn identify(auth: &AuthConfig, key: Option<&str>) -> Result<(Principal, Option<[u8; 32]>), AppError> {
+pub fn identify(
+    auth: &AuthConfig,
+    key: Option<&str>,
+) -> Result<(Principal, Option<[u8; 32]>), AppError> {
     if !auth.enabled() {
         return Ok((Principal::Open, key.map(key_hash)));
     }
-    let Some(key) = key else { return Ok((Principal::Anonymous, None)) };
+    let Some(key) = key else {
+        return Ok((Principal::Anonymous, None));
+    };
     let h = key_hash(key);
     if auth.admin_key_sha256 == Some(h) {
         return Ok((Principal::Admin, Some(h)));
@@ -93,7 +102,11 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter (`per_s == 0`: unlimited).
     pub fn new(per_s: f64, burst: f64) -> Self {
-        RateLimiter { per_s, burst, buckets: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            per_s,
+            burst,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one token; `Err(seconds to wait)` when there is none.
@@ -120,12 +133,19 @@ impl RateLimiter {
 
 /// Middleware: identify the caller, apply its rate limit, and put the
 /// [`Principal`] into the request's extensions.
-pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Result<Response, AppError> {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, AppError> {
     let headers = req.headers();
     let key = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
         .map(str::trim);
     let (principal, hash) = identify(&state.cfg.auth, key)?;
@@ -138,10 +158,14 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             .unwrap_or_else(|| b"anonymous".to_vec()),
     };
     if let Err(wait) = state.limiter.check(&who) {
-        let mut e = AppError::new(StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED, format!(
-            "rate limit of {} requests per second exceeded; retry in {wait} s",
-            state.cfg.rate_limit_per_s
-        ));
+        let mut e = AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            codes::RATE_LIMITED,
+            format!(
+                "rate limit of {} requests per second exceeded; retry in {wait} s",
+                state.cfg.rate_limit_per_s
+            ),
+        );
         e.retry_after = Some(wait);
         return Err(e);
     }

@@ -56,14 +56,23 @@ pub fn head_of(row: &BatchRow) -> Result<BatchHead, AppError> {
 /// The stored signature of a batch.
 pub fn signature_of(row: &BatchRow) -> Option<Signature> {
     match (row.signature, row.public_key) {
-        (Some(signature), Some(public_key)) => Some(Signature { public_key, signature }),
+        (Some(signature), Some(public_key)) => Some(Signature {
+            public_key,
+            signature,
+        }),
         _ => None,
     }
 }
 
 impl Batcher {
     /// A batcher.
-    pub fn new(storage: Arc<dyn Storage>, key: Keypair, gateway_id: String, max_batch_logs: u64, pending: Arc<Pending>) -> Self {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        key: Keypair,
+        gateway_id: String,
+        max_batch_logs: u64,
+        pending: Arc<Pending>,
+    ) -> Self {
         Batcher {
             storage,
             key,
@@ -94,10 +103,17 @@ impl Batcher {
         metrics::histogram!("kwh_btc_iot_flush_duration_seconds").record(seconds);
         metrics::counter!("kwh_btc_iot_batches_total").increment(1);
         metrics::counter!("kwh_btc_iot_logs_batched_total").increment(n);
-        let _ = self.pending.count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| Some(c.saturating_sub(n)));
+        let _ = self
+            .pending
+            .count
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                Some(c.saturating_sub(n))
+            });
         tracing::info!(batch_id = %flushed.batch.head.batch_id, seq = flushed.batch.head.seq, logs = n, seconds, "flushed");
         let seq = flushed.batch.head.seq as i64;
-        let cached = Arc::new(CachedBatch { batch: flushed.batch });
+        let cached = Arc::new(CachedBatch {
+            batch: flushed.batch,
+        });
         let slot: Slot = Arc::new(OnceCell::new_with(Some(cached.clone())));
         self.remember(seq, slot);
         Ok(Some(cached))
@@ -110,7 +126,11 @@ impl Batcher {
         }
         // Evict the oldest trees beyond the budget, keeping the newest one.
         loop {
-            let total: u64 = c.0.values().filter_map(|s| s.get()).map(|b| b.batch.head.log_count).sum();
+            let total: u64 =
+                c.0.values()
+                    .filter_map(|s| s.get())
+                    .map(|b| b.batch.head.log_count)
+                    .sum();
             if total <= MAX_CACHED_LEAVES || c.1.len() <= 1 {
                 break;
             }
@@ -138,21 +158,36 @@ impl Batcher {
         let storage = self.storage.clone();
         let b = slot
             .get_or_try_init(|| async move {
-                let row = storage.batch_by_seq(seq).await.map_err(AppError::storage)?
+                let row = storage
+                    .batch_by_seq(seq)
+                    .await
+                    .map_err(AppError::storage)?
                     .ok_or_else(|| AppError::not_found(format!("no batch with seq {seq}")))?;
-                let blob = storage.batch_leaves(seq).await.map_err(AppError::storage)?.unwrap_or_default();
+                let blob = storage
+                    .batch_leaves(seq)
+                    .await
+                    .map_err(AppError::storage)?
+                    .unwrap_or_default();
                 let leaves = leaves_from_blob(&blob).map_err(AppError::storage)?;
                 let head = head_of(&row)?;
                 let tree = tokio::task::spawn_blocking(move || MerkleTree::new(leaves))
                     .await
-                    .map_err(|e| AppError::storage(e))?;
-                if tree.root() != head.merkle_root || tree.size() != head.log_count || head.hash().0 != row.head_hash {
+                    .map_err(AppError::storage)?;
+                if tree.root() != head.merkle_root
+                    || tree.size() != head.log_count
+                    || head.hash().0 != row.head_hash
+                {
                     return Err(AppError::storage(format!(
                         "batch {}: the stored leaf hashes do not recompute the stored head",
                         row.batch_id
                     )));
                 }
-                let batch = Batch { head_hash: Hash(row.head_hash), signature: signature_of(&row), head, tree };
+                let batch = Batch {
+                    head_hash: Hash(row.head_hash),
+                    signature: signature_of(&row),
+                    head,
+                    tree,
+                };
                 Ok::<_, AppError>(Arc::new(CachedBatch { batch }))
             })
             .await?
@@ -167,17 +202,25 @@ impl Batcher {
             return Err(AppError::new(
                 axum::http::StatusCode::CONFLICT,
                 codes::NOT_BATCHED,
-                format!("log {} is not in a batch yet; retry after the next flush", log.log_id),
+                format!(
+                    "log {} is not in a batch yet; retry after the next flush",
+                    log.log_id
+                ),
             ));
         };
         let cached = self.batch(seq).await?;
         let b = &cached.batch;
         let index = index as u64;
         if b.tree.leaves().get(index as usize).map(|h| h.0) != Some(log.leaf_hash) {
-            return Err(AppError::storage(format!("log {}: not at its leaf index in batch {}", log.log_id, b.head.batch_id)));
+            return Err(AppError::storage(format!(
+                "log {}: not at its leaf index in batch {}",
+                log.log_id, b.head.batch_id
+            )));
         }
         let value = kwh_btc_iot_core::json::parse(log.canonical.as_bytes())
-            .map_err(|e| AppError::storage(format!("log {}: stored canonical JSON: {e}", log.log_id)))?
+            .map_err(|e| {
+                AppError::storage(format!("log {}: stored canonical JSON: {e}", log.log_id))
+            })?
             .into_owned();
         let receipt = Receipt {
             log: value,
@@ -187,7 +230,10 @@ impl Batcher {
             batch_head: b.head.clone(),
             head_signature: b.signature.clone(),
             log_signature: match (log.log_signature, log.signer) {
-                (Some(signature), Some(public_key)) => Some(Signature { public_key, signature }),
+                (Some(signature), Some(public_key)) => Some(Signature {
+                    public_key,
+                    signature,
+                }),
                 _ => None,
             },
             anchors: Vec::new(),
@@ -209,7 +255,11 @@ pub async fn auto_flush(
     if flush_count == 0 && flush_age_s == 0 {
         return;
     }
-    let tick = if flush_age_s > 0 { Duration::from_millis((flush_age_s * 250).clamp(50, 1000)) } else { Duration::from_secs(1) };
+    let tick = if flush_age_s > 0 {
+        Duration::from_millis((flush_age_s * 250).clamp(50, 1000))
+    } else {
+        Duration::from_secs(1)
+    };
     loop {
         tokio::select! {
             _ = stop.notified() => return,

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 
 use anyhow::{bail, Context};
 
-pub use crate::config::ServeArgs;
 use crate::config::Config;
+pub use crate::config::ServeArgs;
 use crate::{app, Gateway};
 
 /// Runs the gateway until SIGINT/SIGTERM (builds its own tokio runtime).
@@ -22,7 +22,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(n) = cfg.workers {
         rt.worker_threads(n.max(1));
     }
-    rt.enable_all().build().context("starting the runtime")?.block_on(serve(cfg))
+    rt.enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(serve(cfg))
 }
 
 /// Resolves the listen address and refuses a non-loopback one without keys.
@@ -31,7 +34,9 @@ pub async fn listen_addr(cfg: &Config) -> anyhow::Result<SocketAddr> {
         .await
         .with_context(|| format!("listen address {:?} (expected HOST:PORT)", cfg.listen))?
         .collect();
-    let Some(addr) = addrs.first().copied() else { bail!("listen address {:?} resolves to nothing", cfg.listen) };
+    let Some(addr) = addrs.first().copied() else {
+        bail!("listen address {:?} resolves to nothing", cfg.listen)
+    };
     if !addrs.iter().all(|a| a.ip().is_loopback()) && !cfg.auth.enabled() {
         bail!(
             "refusing to listen on {} without authentication: configure an admin key (--admin-key-sha256) \
@@ -46,7 +51,9 @@ pub async fn listen_addr(cfg: &Config) -> anyhow::Result<SocketAddr> {
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let addr = listen_addr(&cfg).await?;
     let gw = Gateway::start(cfg).await?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!(
         gateway_id = %gw.state.gateway_id,
@@ -56,11 +63,21 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     );
     // A line on stdout that scripts (and the tests) read to find the port.
     println!("kwh-btc-iot gateway listening on http://{local}");
+    let bridge = match gw.state.cfg.mqtt.clone() {
+        Some(m) => Some(crate::mqtt::Bridge::start(gw.state.clone(), m)?),
+        None => None,
+    };
     let router = app(gw.state.clone());
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shutting down: writing what was accepted");
+    if let Some(b) = bridge {
+        b.shutdown().await;
+    }
     gw.shutdown().await;
     Ok(())
 }

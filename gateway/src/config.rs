@@ -20,7 +20,12 @@ pub struct ServeArgs {
     #[arg(long, env = "KWH_BTC_IOT_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// PostgreSQL URL (postgres://...); SQLite in the data directory when absent.
-    #[arg(long, env = "KWH_BTC_IOT_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// TOML configuration file (every option below, plus `[[devices]]`).
     #[arg(long, env = "KWH_BTC_IOT_CONFIG", value_name = "FILE")]
@@ -58,19 +63,38 @@ pub struct ServeArgs {
     #[arg(long, env = "KWH_BTC_IOT_RATE_LIMIT_BURST")]
     pub rate_limit_burst: Option<f64>,
     /// SHA-256 (hex) of the admin key (flush, listing everything, metrics).
-    #[arg(long, env = "KWH_BTC_IOT_ADMIN_KEY_SHA256", value_name = "HEX", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_ADMIN_KEY_SHA256",
+        value_name = "HEX",
+        hide_env_values = true
+    )]
     pub admin_key_sha256: Option<String>,
     /// Device keys as `DEVICE_ID=SHA256HEX`, comma separated; each key may only
     /// write logs of its own iot_device_id.
-    #[arg(long, env = "KWH_BTC_IOT_DEVICE_KEYS", value_name = "LIST", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_DEVICE_KEYS",
+        value_name = "LIST",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub device_keys: Vec<String>,
     /// Device Ed25519 public keys as `DEVICE_ID=PUBKEYHEX`, comma separated; logs of
     /// these devices must carry `X-Log-Signature` (hex) over their canonical bytes.
-    #[arg(long, env = "KWH_BTC_IOT_DEVICE_PUBLIC_KEYS", value_name = "LIST", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_DEVICE_PUBLIC_KEYS",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
     pub device_public_keys: Vec<String>,
     /// Worker threads of the runtime [default: number of CPUs].
     #[arg(long, env = "KWH_BTC_IOT_WORKERS")]
     pub workers: Option<usize>,
+    /// The MQTT bridge (`--mqtt-url` and the other `--mqtt-*` options).
+    #[command(flatten)]
+    pub mqtt: crate::mqtt::MqttArgs,
 }
 
 /// One device in the TOML file.
@@ -106,6 +130,9 @@ pub struct FileConfig {
     workers: Option<usize>,
     #[serde(default)]
     devices: Vec<DeviceEntry>,
+    /// The `[mqtt]` table.
+    #[serde(default)]
+    mqtt: crate::mqtt::MqttFileConfig,
 }
 
 /// A device's access rules.
@@ -167,6 +194,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Runtime workers.
     pub workers: Option<usize>,
+    /// The MQTT bridge, when a broker URL is configured.
+    pub mqtt: Option<crate::mqtt::MqttConfig>,
 }
 
 impl Default for Config {
@@ -187,6 +216,7 @@ impl Default for Config {
             rate_limit_burst: 0.0,
             auth: AuthConfig::default(),
             workers: None,
+            mqtt: None,
         }
     }
 }
@@ -197,8 +227,12 @@ pub fn key_hash(key: &str) -> [u8; 32] {
 }
 
 fn parse_hash(s: &str, what: &str) -> anyhow::Result<[u8; 32]> {
-    let h = kwh_btc_iot_core::Hash::from_hex(s.trim(), what)
-        .map_err(|e| anyhow::anyhow!("{what}: must be 64 lowercase hex characters (a SHA-256), {}", e.message))?;
+    let h = kwh_btc_iot_core::Hash::from_hex(s.trim(), what).map_err(|e| {
+        anyhow::anyhow!(
+            "{what}: must be 64 lowercase hex characters (a SHA-256), {}",
+            e.message
+        )
+    })?;
     Ok(h.0)
 }
 
@@ -217,17 +251,32 @@ impl Config {
             None => FileConfig::default(),
         };
         let d = Config::default();
-        let data_dir = args.data_dir.clone().or(file.data_dir.clone()).unwrap_or(d.data_dir);
-        let key_file = args.key_file.clone().or(file.key_file.clone()).unwrap_or_else(|| data_dir.join("gateway.key"));
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir.clone())
+            .unwrap_or(d.data_dir);
+        let key_file = args
+            .key_file
+            .clone()
+            .or(file.key_file.clone())
+            .unwrap_or_else(|| data_dir.join("gateway.key"));
         let mut auth = AuthConfig::default();
-        if let Some(h) = args.admin_key_sha256.as_ref().or(file.admin_key_sha256.as_ref()) {
+        if let Some(h) = args
+            .admin_key_sha256
+            .as_ref()
+            .or(file.admin_key_sha256.as_ref())
+        {
             auth.admin_key_sha256 = Some(parse_hash(h, "admin_key_sha256")?);
         }
         for dev in &file.devices {
             kwh_btc_iot_core::batch::check_id(&dev.iot_device_id, "devices.iot_device_id")
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if let Some(k) = &dev.key_sha256 {
-                auth.device_keys.insert(parse_hash(k, "devices.key_sha256")?, dev.iot_device_id.clone());
+                auth.device_keys.insert(
+                    parse_hash(k, "devices.key_sha256")?,
+                    dev.iot_device_id.clone(),
+                );
             }
             let rules = auth.devices.entry(dev.iot_device_id.clone()).or_default();
             if let Some(pk) = &dev.public_key {
@@ -239,7 +288,8 @@ impl Config {
         }
         for entry in &args.device_keys {
             let (dev, h) = pair(entry, "device_keys")?;
-            auth.device_keys.insert(parse_hash(h, "device_keys")?, dev.to_string());
+            auth.device_keys
+                .insert(parse_hash(h, "device_keys")?, dev.to_string());
         }
         for entry in &args.device_public_keys {
             let (dev, pk) = pair(entry, "device_public_keys")?;
@@ -248,21 +298,48 @@ impl Config {
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
             );
         }
-        let rate = args.rate_limit_per_s.or(file.rate_limit_per_s).unwrap_or(d.rate_limit_per_s);
+        let rate = args
+            .rate_limit_per_s
+            .or(file.rate_limit_per_s)
+            .unwrap_or(d.rate_limit_per_s);
         if !(rate >= 0.0 && rate.is_finite()) {
             bail!("rate_limit_per_s must be a number >= 0");
         }
         let cfg = Config {
-            listen: args.listen.clone().or(file.listen.clone()).unwrap_or(d.listen),
+            listen: args
+                .listen
+                .clone()
+                .or(file.listen.clone())
+                .unwrap_or(d.listen),
             database_url: args.database_url.clone().or(file.database_url.clone()),
             gateway_id: args.gateway_id.clone().or(file.gateway_id.clone()),
             key_file,
-            flush_count: args.flush_count.or(file.flush_count).unwrap_or(d.flush_count),
-            flush_age_s: args.flush_age_s.or(file.flush_age_s).unwrap_or(d.flush_age_s),
-            max_batch_logs: args.max_batch_logs.or(file.max_batch_logs).unwrap_or(d.max_batch_logs).max(1),
-            max_body_bytes: args.max_body_bytes.or(file.max_body_bytes).unwrap_or(d.max_body_bytes),
-            max_bulk_bytes: args.max_bulk_bytes.or(file.max_bulk_bytes).unwrap_or(d.max_bulk_bytes),
-            max_bulk_items: args.max_bulk_items.or(file.max_bulk_items).unwrap_or(d.max_bulk_items).max(1),
+            flush_count: args
+                .flush_count
+                .or(file.flush_count)
+                .unwrap_or(d.flush_count),
+            flush_age_s: args
+                .flush_age_s
+                .or(file.flush_age_s)
+                .unwrap_or(d.flush_age_s),
+            max_batch_logs: args
+                .max_batch_logs
+                .or(file.max_batch_logs)
+                .unwrap_or(d.max_batch_logs)
+                .max(1),
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(d.max_body_bytes),
+            max_bulk_bytes: args
+                .max_bulk_bytes
+                .or(file.max_bulk_bytes)
+                .unwrap_or(d.max_bulk_bytes),
+            max_bulk_items: args
+                .max_bulk_items
+                .or(file.max_bulk_items)
+                .unwrap_or(d.max_bulk_items)
+                .max(1),
             rate_limit_per_s: rate,
             rate_limit_burst: args
                 .rate_limit_burst
@@ -271,16 +348,19 @@ impl Config {
                 .max(1.0),
             auth,
             workers: args.workers.or(file.workers),
+            mqtt: crate::mqtt::MqttConfig::resolve(&args.mqtt, &file.mqtt)?,
             data_dir,
         };
         if let Some(id) = &cfg.gateway_id {
-            kwh_btc_iot_core::batch::check_id(id, "gateway_id").map_err(|e| anyhow::anyhow!("{e}"))?;
+            kwh_btc_iot_core::batch::check_id(id, "gateway_id")
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         Ok(cfg)
     }
 
     fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
     }
 }

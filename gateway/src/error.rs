@@ -69,7 +69,13 @@ pub mod codes {
 impl AppError {
     /// An error with a status and code.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        AppError { status, code, message: message.into(), member: None, retry_after: None }
+        AppError {
+            status,
+            code,
+            message: message.into(),
+            member: None,
+            retry_after: None,
+        }
     }
 
     /// Sets the member.
@@ -101,12 +107,20 @@ impl AppError {
     /// 503/500 for a storage fault; the details go to the log, not the client.
     pub fn storage(e: impl std::fmt::Display) -> Self {
         tracing::error!("storage error: {e}");
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, codes::STORAGE_ERROR, "the storage is not available; retry later")
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::STORAGE_ERROR,
+            "the storage is not available; retry later",
+        )
     }
 
     /// The body as a value (for per-item bulk results).
     pub fn detail(&self) -> ErrorDetail {
-        ErrorDetail { code: self.code.to_string(), message: self.message.clone(), member: self.member.clone() }
+        ErrorDetail {
+            code: self.code.to_string(),
+            message: self.message.clone(),
+            member: self.member.clone(),
+        }
     }
 }
 
@@ -142,14 +156,21 @@ impl From<CoreError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if self.status.is_client_error() {
-            metrics::counter!("kwh_btc_iot_requests_rejected_total", "code" => self.code).increment(1);
+            metrics::counter!("kwh_btc_iot_requests_rejected_total", "code" => self.code)
+                .increment(1);
         }
-        let body = ErrorBody { error: self.detail() };
+        let body = ErrorBody {
+            error: self.detail(),
+        };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut resp = (self.status, bytes).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Some(s) = self.retry_after {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         resp
     }

@@ -45,13 +45,20 @@ pub struct Pending {
 
 impl Ingestor {
     /// Starts the writer task.
-    pub fn start(storage: Arc<dyn Storage>, pending: Arc<Pending>) -> (Ingestor, tokio::task::JoinHandle<()>) {
+    pub fn start(
+        storage: Arc<dyn Storage>,
+        pending: Arc<Pending>,
+    ) -> (Ingestor, tokio::task::JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<Job>(65_536);
         let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         let handle = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 // Waiting for a slot lets the next group grow meanwhile.
-                let permit = in_flight.clone().acquire_owned().await.expect("semaphore open");
+                let permit = in_flight
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore open");
                 let mut n = first.logs.len();
                 let mut jobs = vec![first];
                 while n < MAX_GROUP {
@@ -81,7 +88,8 @@ impl Ingestor {
                         Ok(results) => {
                             let created = results.iter().filter(|r| r.created).count() as u64;
                             metrics::counter!("kwh_btc_iot_logs_ingested_total").increment(created);
-                            metrics::counter!("kwh_btc_iot_logs_duplicate_total").increment(n as u64 - created);
+                            metrics::counter!("kwh_btc_iot_logs_duplicate_total")
+                                .increment(n as u64 - created);
                             pending.count.fetch_add(created, Ordering::Relaxed);
                             let mut it = results.into_iter();
                             for (size, reply) in sizes.into_iter().zip(replies) {
@@ -138,7 +146,9 @@ pub fn unix_us(t: &Timestamp) -> i64 {
 
 /// Now, as a timestamp and in microseconds.
 pub fn now() -> (Timestamp, i64) {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let t = Timestamp::from_unix(d.as_secs() as i64, d.subsec_micros() * 1000);
     (t, unix_us(&t))
 }
@@ -158,7 +168,10 @@ pub fn prepare(
     let mut canonical = Vec::with_capacity(512);
     log.write_canonical(&mut canonical);
     let leaf = kwh_btc_iot_core::hash::leaf_hash_bytes(&canonical);
-    let device_key = auth.devices.get(log.iot_device_id.as_ref()).and_then(|d| d.public_key);
+    let device_key = auth
+        .devices
+        .get(log.iot_device_id.as_ref())
+        .and_then(|d| d.public_key);
     let (log_signature, signer) = match (device_key, signature_hex) {
         (None, None) => (None, None),
         (None, Some(_)) => {
@@ -195,12 +208,21 @@ pub fn prepare(
         meter_id: log.meter_id.to_string(),
         ts_start_us: unix_us(&log.ts_start),
         // The core writes canonical JSON, which is UTF-8.
-        canonical: String::from_utf8(canonical).map_err(|_| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, crate::error::codes::INTERNAL, "canonical bytes are not UTF-8"))?,
+        canonical: String::from_utf8(canonical).map_err(|_| {
+            AppError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                crate::error::codes::INTERNAL,
+                "canonical bytes are not UTF-8",
+            )
+        })?,
         log_signature,
         signer,
         received_at_us,
     };
-    Ok(Prepared { log: row, warnings: n.warnings })
+    Ok(Prepared {
+        log: row,
+        warnings: n.warnings,
+    })
 }
 
 fn json_err(message: impl Into<String>) -> AppError {
@@ -244,7 +266,14 @@ pub fn split_json_array(b: &[u8], max_depth: usize) -> Result<Vec<&[u8]>, AppErr
                         b'[' | b'{' => {
                             depth += 1;
                             if depth > max_depth {
-                                return Err(CoreError::new(ErrorCode::TooDeep, format!("element {} nests deeper than {max_depth} levels", items.len())).into());
+                                return Err(CoreError::new(
+                                    ErrorCode::TooDeep,
+                                    format!(
+                                        "element {} nests deeper than {max_depth} levels",
+                                        items.len()
+                                    ),
+                                )
+                                .into());
                             }
                         }
                         b']' | b'}' if depth == 0 => break,
@@ -267,7 +296,10 @@ pub fn split_json_array(b: &[u8], max_depth: usize) -> Result<Vec<&[u8]>, AppErr
                 e -= 1;
             }
             if s == e {
-                return Err(json_err(format!("the bulk array has an empty element at index {}", items.len())));
+                return Err(json_err(format!(
+                    "the bulk array has an empty element at index {}",
+                    items.len()
+                )));
             }
             items.push(&b[s..e]);
             match b[i] {
@@ -302,16 +334,29 @@ mod tests {
     fn splits_arrays_by_top_level_commas() {
         let b = br#" [ {"a":"x,]}"} , [1,[2]], "s\"]" ] "#;
         let items = split_json_array(b, 8).unwrap();
-        assert_eq!(items, vec![&br#"{"a":"x,]}"}"#[..], b"[1,[2]]", br#""s\"]""#]);
+        assert_eq!(
+            items,
+            vec![&br#"{"a":"x,]}"}"#[..], b"[1,[2]]", br#""s\"]""#]
+        );
         assert!(split_json_array(b"[]", 8).unwrap().is_empty());
         for bad in [&b"[1,]"[..], b"[1", b"{}", b"[1]x", b"[,1]", b"[1}"] {
-            assert!(split_json_array(bad, 8).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                split_json_array(bad, 8).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
-        assert_eq!(split_json_array(b"[[[[1]]]]", 2).unwrap_err().code, "too_deep");
+        assert_eq!(
+            split_json_array(b"[[[[1]]]]", 2).unwrap_err().code,
+            "too_deep"
+        );
     }
 
     #[test]
     fn splits_ndjson_lines() {
-        assert_eq!(split_ndjson(b"a\r\n\n  \nb\nc"), vec![&b"a"[..], b"b", b"c"]);
+        assert_eq!(
+            split_ndjson(b"a\r\n\n  \nb\nc"),
+            vec![&b"a"[..], b"b", b"c"]
+        );
     }
 }

@@ -12,7 +12,8 @@ pub fn load_or_create(path: &Path) -> anyhow::Result<Keypair> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
             warn_if_readable_by_others(path);
-            Keypair::from_hex(text.trim()).map_err(|e| anyhow::anyhow!("key file {}: {e}", path.display()))
+            Keypair::from_hex(text.trim())
+                .map_err(|e| anyhow::anyhow!("key file {}: {e}", path.display()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(path),
         Err(e) => Err(e).with_context(|| format!("reading key file {}", path.display())),
@@ -24,7 +25,8 @@ fn create(path: &Path) -> anyhow::Result<Keypair> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let mut seed = [0u8; 32];
-    getrandom::getrandom(&mut seed).map_err(|e| anyhow::anyhow!("no randomness for the gateway key: {e}"))?;
+    getrandom::getrandom(&mut seed)
+        .map_err(|e| anyhow::anyhow!("no randomness for the gateway key: {e}"))?;
     if seed == [0u8; 32] {
         bail!("the operating system returned an all-zero seed; refusing to create a key");
     }
@@ -36,7 +38,9 @@ fn create(path: &Path) -> anyhow::Result<Keypair> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).with_context(|| format!("creating key file {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating key file {}", path.display()))?;
     f.write_all(kwh_btc_iot_core::hash::to_hex(&seed).as_bytes())?;
     f.write_all(b"\n")?;
     f.sync_all()?;

@@ -38,6 +38,7 @@ pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod keys;
+pub mod mqtt;
 pub mod storage;
 pub mod web;
 
@@ -83,14 +84,18 @@ pub fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let buckets = [
-                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5, 5.0, 10.0, 30.0,
             ];
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("seconds".into()), &buckets)
                 .and_then(|b| {
                     b.set_buckets_for_metric(
                         Matcher::Full("kwh_btc_iot_commit_group_logs".into()),
-                        &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0, 4096.0, 16384.0],
+                        &[
+                            1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0, 4096.0,
+                            16384.0,
+                        ],
                     )
                 })
                 .expect("valid buckets")
@@ -118,26 +123,38 @@ impl Gateway {
     pub async fn start(cfg: Config) -> anyhow::Result<Gateway> {
         let key = keys::load_or_create(&cfg.key_file)?;
         let public_key = key.public_key();
-        let gateway_id = cfg
-            .gateway_id
-            .clone()
-            .unwrap_or_else(|| format!("gw-{}", &kwh_btc_iot_core::hash::to_hex(&public_key)[..16]));
+        let gateway_id = cfg.gateway_id.clone().unwrap_or_else(|| {
+            format!("gw-{}", &kwh_btc_iot_core::hash::to_hex(&public_key)[..16])
+        });
         let storage: Arc<dyn Storage> = match &cfg.database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 Arc::new(storage::postgres::PostgresStorage::connect(url).await?)
             }
             Some(url) if url.starts_with("sqlite:") => {
-                let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-                Arc::new(storage::sqlite::SqliteStorage::open(std::path::Path::new(path))?)
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
+                Arc::new(storage::sqlite::SqliteStorage::open(std::path::Path::new(
+                    path,
+                ))?)
             }
             Some(_) => anyhow::bail!("database_url must start with postgres:// (or sqlite:DIR)"),
             None => Arc::new(storage::sqlite::SqliteStorage::open(&cfg.data_dir)?),
         };
         storage.check_identity(&gateway_id, &public_key).await?;
         let pending = Arc::new(Pending::default());
-        pending.count.store(storage.count_unbatched().await? as u64, std::sync::atomic::Ordering::Relaxed);
+        pending.count.store(
+            storage.count_unbatched().await? as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let (ingestor, writer) = Ingestor::start(storage.clone(), pending.clone());
-        let batcher = Arc::new(Batcher::new(storage.clone(), key, gateway_id.clone(), cfg.max_batch_logs, pending.clone()));
+        let batcher = Arc::new(Batcher::new(
+            storage.clone(),
+            key,
+            gateway_id.clone(),
+            cfg.max_batch_logs,
+            pending.clone(),
+        ));
         let stop = Arc::new(tokio::sync::Notify::new());
         let flusher = tokio::spawn(batcher::auto_flush(
             batcher.clone(),
@@ -158,7 +175,12 @@ impl Gateway {
             gateway_id,
             public_key,
         }));
-        Ok(Gateway { state, writer, flusher, stop })
+        Ok(Gateway {
+            state,
+            writer,
+            flusher,
+            stop,
+        })
     }
 
     /// Stops the background tasks after the server has stopped: every
@@ -167,11 +189,11 @@ impl Gateway {
         self.stop.notify_one();
         let _ = self.flusher.await;
         let Gateway { state, writer, .. } = self;
-        drop(state);
         // The writer ends when the last sender (in the state) is gone, after
         // writing everything queued. A router clone still alive elsewhere
         // keeps it running: then there is nothing to wait for here.
         let last = Arc::strong_count(&state.0) == 1;
+        drop(state);
         if last {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(30), writer).await;
         }
@@ -180,7 +202,11 @@ impl Gateway {
 
 async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
     let method = req.method().as_str().to_owned();
     let resp = next.run(req).await;
     metrics::histogram!(
@@ -206,7 +232,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/batches", get(api::list_batches))
         .route("/api/v1/batches/{batch_id}", get(api::get_batch))
         .route("/metrics", get(api::metrics_text))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+        .route("/api/v1/mqtt/dead-letters", get(mqtt::list_dead_letters))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
     let public = Router::new()
         .route("/health", get(api::health))
         .route("/ready", get(api::ready))
@@ -215,13 +245,21 @@ pub fn app(state: AppState) -> Router {
         .merge(protected)
         .merge(public)
         .merge(web::routes())
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", api::ApiDoc::openapi()))
+        .merge(SwaggerUi::new("/docs").url(
+            "/openapi.json",
+            api::ApiDoc::openapi().merge_from(mqtt::MqttApiDoc::openapi()),
+        ))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(middleware::from_fn(track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;
-            error::AppError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, error::codes::INTERNAL, "internal error").into_response()
+            error::AppError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                error::codes::INTERNAL,
+                "internal error",
+            )
+            .into_response()
         }))
         .with_state(state)
 }

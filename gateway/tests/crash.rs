@@ -24,9 +24,19 @@ fn spawn_server(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     let mut child = cmd.spawn().expect("server starts");
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("server prints its address");
-    let addr = line.trim().rsplit("http://").next().expect("address").to_string();
-    assert!(addr.starts_with("127.0.0.1:"), "unexpected first line {line:?}");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("server prints its address");
+    let addr = line
+        .trim()
+        .rsplit("http://")
+        .next()
+        .expect("address")
+        .to_string();
+    assert!(
+        addr.starts_with("127.0.0.1:"),
+        "unexpected first line {line:?}"
+    );
     (child, addr)
 }
 
@@ -34,7 +44,8 @@ fn spawn_server(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
 fn kill_9_under_concurrent_posting_loses_no_acknowledged_log() {
     let dir = tempfile::tempdir().unwrap();
     // Auto flush often, so the kill also lands around flushes.
-    let (mut child, addr) = spawn_server(dir.path(), &["--flush-count", "200", "--flush-age-s", "1"]);
+    let (mut child, addr) =
+        spawn_server(dir.path(), &["--flush-count", "200", "--flush-age-s", "1"]);
 
     let acked: Arc<Mutex<HashMap<String, i64>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -51,9 +62,14 @@ fn kill_9_under_concurrent_posting_loses_no_acknowledged_log() {
                 match http(&addr, "POST", "/api/v1/logs", Some(body.as_bytes())) {
                     Some((status, resp)) if status == 200 || status == 201 => {
                         let j: serde_json::Value = serde_json::from_slice(&resp).unwrap();
-                        acked.lock().unwrap().insert(j["leaf_hash"].as_str().unwrap().to_string(), j["log_id"].as_i64().unwrap());
+                        acked.lock().unwrap().insert(
+                            j["leaf_hash"].as_str().unwrap().to_string(),
+                            j["log_id"].as_i64().unwrap(),
+                        );
                     }
-                    Some((status, resp)) => panic!("unexpected {status}: {}", String::from_utf8_lossy(&resp)),
+                    Some((status, resp)) => {
+                        panic!("unexpected {status}: {}", String::from_utf8_lossy(&resp))
+                    }
                     None => break, // the server is gone
                 }
             }
@@ -71,7 +87,11 @@ fn kill_9_under_concurrent_posting_loses_no_acknowledged_log() {
         c.join().unwrap();
     }
     let acked = Arc::try_unwrap(acked).unwrap().into_inner().unwrap();
-    eprintln!("killed after {} acknowledged of {} sent", acked.len(), sent.load(Ordering::Relaxed));
+    eprintln!(
+        "killed after {} acknowledged of {} sent",
+        acked.len(),
+        sent.load(Ordering::Relaxed)
+    );
     assert!(acked.len() >= 100, "the test needs acknowledged logs");
 
     // Restart on the same data directory; batch what is left.
@@ -79,28 +99,57 @@ fn kill_9_under_concurrent_posting_loses_no_acknowledged_log() {
     let result = std::panic::catch_unwind(|| {
         let (s, _) = http(&addr, "POST", "/api/v1/batches/flush", None).unwrap();
         assert!(s == 200 || s == 409, "flush after restart: {s}");
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         // Read everything back over HTTP with the same checks as the in-process tests.
         let logs = all_logs_http(&addr);
         let mut by_leaf = HashMap::new();
         for l in &logs {
-            assert!(by_leaf.insert(l["leaf_hash"].as_str().unwrap().to_string(), l["log_id"].as_i64().unwrap()).is_none(), "a log stored twice");
+            assert!(
+                by_leaf
+                    .insert(
+                        l["leaf_hash"].as_str().unwrap().to_string(),
+                        l["log_id"].as_i64().unwrap()
+                    )
+                    .is_none(),
+                "a log stored twice"
+            );
         }
         for (leaf, id) in &acked {
-            assert_eq!(by_leaf.get(leaf), Some(id), "acknowledged log {leaf} (log_id {id}) is missing after the crash");
+            assert_eq!(
+                by_leaf.get(leaf),
+                Some(id),
+                "acknowledged log {leaf} (log_id {id}) is missing after the crash"
+            );
         }
         drop(rt);
         check_batches_http(&addr, &logs);
         // A few receipts verify.
-        let key = serde_json::from_slice::<serde_json::Value>(&http(&addr, "GET", "/api/v1/gateway", None).unwrap().1).unwrap()["public_key"]
+        let key = serde_json::from_slice::<serde_json::Value>(
+            &http(&addr, "GET", "/api/v1/gateway", None).unwrap().1,
+        )
+        .unwrap()["public_key"]
             .as_str()
             .unwrap()
             .to_string();
         let key = kwh_btc_iot_core::batch::public_key_from_hex(&key, "k").unwrap();
         for l in logs.iter().step_by((logs.len() / 20).max(1)) {
-            let (s, r) = http(&addr, "GET", &format!("/api/v1/logs/{}/receipt", l["log_id"]), None).unwrap();
+            let (s, r) = http(
+                &addr,
+                "GET",
+                &format!("/api/v1/logs/{}/receipt", l["log_id"]),
+                None,
+            )
+            .unwrap();
             assert_eq!(s, 200);
-            let v = kwh_btc_iot_core::verify_receipt(&r, &kwh_btc_iot_core::VerifyOptions { gateway_key: Some(key) });
+            let v = kwh_btc_iot_core::verify_receipt(
+                &r,
+                &kwh_btc_iot_core::VerifyOptions {
+                    gateway_key: Some(key),
+                },
+            );
             assert!(v.valid, "{:?}", v.errors);
         }
     });
@@ -132,13 +181,19 @@ fn all_logs_http(addr: &str) -> Vec<serde_json::Value> {
 
 fn check_batches_http(addr: &str, logs: &[serde_json::Value]) {
     use kwh_btc_iot_core as core;
-    let mut batches = get_json(addr, "/api/v1/batches?limit=1000")["batches"].as_array().unwrap().clone();
+    let mut batches = get_json(addr, "/api/v1/batches?limit=1000")["batches"]
+        .as_array()
+        .unwrap()
+        .clone();
     batches.reverse();
     let mut prev: Option<String> = None;
     let mut total = 0;
     for (i, b) in batches.iter().enumerate() {
         assert_eq!(b["seq"].as_i64().unwrap(), i as i64 + 1);
-        let mut members: Vec<&serde_json::Value> = logs.iter().filter(|l| l["batch_id"] == b["batch_id"]).collect();
+        let mut members: Vec<&serde_json::Value> = logs
+            .iter()
+            .filter(|l| l["batch_id"] == b["batch_id"])
+            .collect();
         members.sort_by_key(|l| l["leaf_index"].as_i64().unwrap());
         let leaves: Vec<core::Hash> = members
             .iter()
@@ -149,9 +204,19 @@ fn check_batches_http(addr: &str, logs: &[serde_json::Value]) {
             })
             .collect();
         assert_eq!(leaves.len() as i64, b["log_count"].as_i64().unwrap());
-        assert_eq!(core::merkle::root(&leaves).to_hex(), b["merkle_root"].as_str().unwrap(), "batch root re-computes after the crash");
-        let d = get_json(addr, &format!("/api/v1/batches/{}", b["batch_id"].as_str().unwrap()));
-        assert_eq!(d["head"]["prev_head_hash"].as_str().map(str::to_string), prev);
+        assert_eq!(
+            core::merkle::root(&leaves).to_hex(),
+            b["merkle_root"].as_str().unwrap(),
+            "batch root re-computes after the crash"
+        );
+        let d = get_json(
+            addr,
+            &format!("/api/v1/batches/{}", b["batch_id"].as_str().unwrap()),
+        );
+        assert_eq!(
+            d["head"]["prev_head_hash"].as_str().map(str::to_string),
+            prev
+        );
         prev = Some(d["head_hash"].as_str().unwrap().to_string());
         total += leaves.len();
     }

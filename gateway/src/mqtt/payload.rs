@@ -236,7 +236,7 @@ fn envelope(members: Members<'_>) -> Result<(Members<'_>, Option<String>), AppEr
             other => {
                 return Err(CoreError::member(
                     ErrorCode::UnknownMember,
-                    other.to_string(),
+                    other.chars().take(64).collect::<String>(),
                     "is not a member of a signed payload (allowed: log, signature)",
                 )
                 .into())
@@ -300,9 +300,10 @@ fn complete<'a>(ids: &TopicIds, members: Members<'a>, prefix: &str) -> Result<Va
             continue;
         }
         if !COMPACT_MEMBERS.contains(&k.as_ref()) {
+            let shown: String = k.chars().take(64).collect();
             return Err(CoreError::member(
                 ErrorCode::UnknownMember,
-                format!("{prefix}{k}"),
+                format!("{prefix}{shown}"),
                 format!("is not a member of a compact payload (allowed: {}; or send a full emlog-1.1 log with schema_version)", COMPACT_MEMBERS.join(", ")),
             )
             .into());

@@ -168,7 +168,10 @@ pub struct Flushed {
 /// The batch id for a seq and time: `batch_2025-12-01T10-10-00_000001`.
 pub fn batch_id_for(seq: u64, now: &Timestamp) -> String {
     let t = now.to_rfc3339();
-    format!("batch_{}_{seq:06}", t.get(..19).unwrap_or(&t).replace(':', "-"))
+    format!(
+        "batch_{}_{seq:06}",
+        t.get(..19).unwrap_or(&t).replace(':', "-")
+    )
 }
 
 /// Builds the core batch for a flush from leaf hashes in batch order.
@@ -185,13 +188,16 @@ pub fn build_flushed_batch(
         prev_head_hash: prev.map(kwh_btc_iot_core::Hash),
         created_at: req.now,
     };
-    Batch::from_leaf_hashes(leaves, params, Some(&req.key)).map_err(|e| StoreError::Integrity(e.to_string()))
+    Batch::from_leaf_hashes(leaves, params, Some(&req.key))
+        .map_err(|e| StoreError::Integrity(e.to_string()))
 }
 
 /// Concatenated 32-byte hashes → hashes.
 pub fn leaves_from_blob(blob: &[u8]) -> StoreResult<Vec<kwh_btc_iot_core::Hash>> {
     if blob.len() % 32 != 0 {
-        return Err(StoreError::Integrity("stored leaf hashes are not a multiple of 32 bytes".into()));
+        return Err(StoreError::Integrity(
+            "stored leaf hashes are not a multiple of 32 bytes".into(),
+        ));
     }
     Ok(blob
         .chunks_exact(32)
@@ -208,7 +214,10 @@ pub fn leaves_to_blob(leaves: &[kwh_btc_iot_core::Hash]) -> Vec<u8> {
     out
 }
 
-pub(crate) fn fixed<const N: usize>(v: Option<Vec<u8>>, what: &str) -> StoreResult<Option<[u8; N]>> {
+pub(crate) fn fixed<const N: usize>(
+    v: Option<Vec<u8>>,
+    what: &str,
+) -> StoreResult<Option<[u8; N]>> {
     match v {
         None => Ok(None),
         Some(b) => b
@@ -250,4 +259,16 @@ pub trait Storage: Send + Sync + 'static {
     async fn oldest_unbatched(&self) -> StoreResult<Option<i64>>;
     /// Number of unbatched logs.
     async fn count_unbatched(&self) -> StoreResult<i64>;
+    /// Keeps rejected MQTT payloads durably, in one transaction; a letter
+    /// whose fingerprint (topic and payload) is already kept is not kept again.
+    async fn insert_dead_letters(
+        &self,
+        letters: Vec<crate::mqtt::NewDeadLetter>,
+    ) -> StoreResult<()>;
+    /// A page of dead letters by ascending id (`after`: id > after).
+    async fn list_dead_letters(
+        &self,
+        after: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::mqtt::DeadLetter>>;
 }

@@ -17,7 +17,8 @@ const FLUSH_LOCK: i64 = 0x6b77_685f_6274_6331;
 /// Advisory lock key of migrations ("kwh_mig1").
 const MIGRATE_LOCK: i64 = 0x6b77_685f_6d69_6731;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE kwh_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE logs (
   log_id BIGSERIAL PRIMARY KEY,
@@ -51,11 +52,28 @@ CREATE TABLE batches (
   anchor_status TEXT NOT NULL DEFAULT 'pending',
   leaves BYTEA NOT NULL
 );
-"#];
+"#,
+    // 2: rejected MQTT payloads, raw (crate::mqtt::dead_letter).
+    r#"
+CREATE TABLE mqtt_dead_letters (
+  id BIGSERIAL PRIMARY KEY,
+  fingerprint BYTEA NOT NULL UNIQUE,
+  received_at_us BIGINT NOT NULL,
+  topic TEXT NOT NULL,
+  payload BYTEA NOT NULL,
+  payload_bytes BIGINT NOT NULL,
+  error_code TEXT NOT NULL,
+  error_message TEXT NOT NULL,
+  error_member TEXT
+);
+"#,
+];
 
-const LOG_COLUMNS: &str = "l.log_id, l.leaf_hash, l.canonical, l.log_signature, l.signer, l.received_at_us, \
+const LOG_COLUMNS: &str =
+    "l.log_id, l.leaf_hash, l.canonical, l.log_signature, l.signer, l.received_at_us, \
      l.batch_seq, l.leaf_index, b.batch_id, l.iot_device_id";
-const BATCH_COLUMNS: &str = "seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, created_at, \
+const BATCH_COLUMNS: &str =
+    "seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, created_at, \
      head_hash, signature, public_key, anchor_status";
 
 /// The PostgreSQL storage.
@@ -104,11 +122,16 @@ impl PostgresStorage {
             .connect(url)
             .await?;
         let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATE_LOCK).execute(&mut *tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATE_LOCK)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("CREATE TABLE IF NOT EXISTS kwh_schema_migrations (version INT PRIMARY KEY)")
             .execute(&mut *tx)
             .await?;
-        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM kwh_schema_migrations").fetch_one(&mut *tx).await?;
+        let done: i64 = sqlx::query_scalar("SELECT count(*) FROM kwh_schema_migrations")
+            .fetch_one(&mut *tx)
+            .await?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
             sqlx::raw_sql(*sql).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO kwh_schema_migrations (version) VALUES ($1)")
@@ -135,17 +158,24 @@ impl Storage for PostgresStorage {
     async fn check_identity(&self, gateway_id: &str, public_key: &[u8; 32]) -> StoreResult<()> {
         let pk = kwh_btc_iot_core::hash::to_hex(public_key);
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATE_LOCK).execute(&mut *tx).await?;
-        let get = |k: &'static str| sqlx::query_scalar::<_, String>("SELECT value FROM kwh_meta WHERE key = $1").bind(k);
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATE_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let get = |k: &'static str| {
+            sqlx::query_scalar::<_, String>("SELECT value FROM kwh_meta WHERE key = $1").bind(k)
+        };
         let old_id = get("gateway_id").fetch_optional(&mut *tx).await?;
         let old_pk = get("public_key").fetch_optional(&mut *tx).await?;
         super::sqlite::check_same(old_id.as_deref(), old_pk.as_deref(), gateway_id, &pk)?;
         for (k, v) in [("gateway_id", gateway_id.to_string()), ("public_key", pk)] {
-            sqlx::query("INSERT INTO kwh_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO kwh_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -154,9 +184,18 @@ impl Storage for PostgresStorage {
     async fn insert_logs(&self, logs: Vec<NewLog>) -> StoreResult<Vec<Inserted>> {
         let n = logs.len();
         let mut hashes = Vec::with_capacity(n);
-        let (mut sites, mut devices, mut meters) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut ts, mut canon, mut sigs, mut signers, mut recv) =
-            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut sites, mut devices, mut meters) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut ts, mut canon, mut sigs, mut signers, mut recv) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
         for l in &logs {
             hashes.push(l.leaf_hash.to_vec());
             sites.push(l.site_id.clone());
@@ -188,14 +227,20 @@ impl Storage for PostgresStorage {
         .bind(&recv)
         .fetch_all(&mut *tx)
         .await?;
-        let mut new_ids: std::collections::HashMap<Vec<u8>, i64> = created.into_iter().map(|(id, h)| (h, id)).collect();
-        let missing: Vec<Vec<u8>> = hashes.iter().filter(|h| !new_ids.contains_key(*h)).cloned().collect();
+        let mut new_ids: std::collections::HashMap<Vec<u8>, i64> =
+            created.into_iter().map(|(id, h)| (h, id)).collect();
+        let missing: Vec<Vec<u8>> = hashes
+            .iter()
+            .filter(|h| !new_ids.contains_key(*h))
+            .cloned()
+            .collect();
         let mut old_ids: std::collections::HashMap<Vec<u8>, i64> = std::collections::HashMap::new();
         if !missing.is_empty() {
-            let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT log_id, leaf_hash FROM logs WHERE leaf_hash = ANY($1)")
-                .bind(&missing)
-                .fetch_all(&mut *tx)
-                .await?;
+            let rows: Vec<(i64, Vec<u8>)> =
+                sqlx::query_as("SELECT log_id, leaf_hash FROM logs WHERE leaf_hash = ANY($1)")
+                    .bind(&missing)
+                    .fetch_all(&mut *tx)
+                    .await?;
             old_ids.extend(rows.into_iter().map(|(id, h)| (h, id)));
         }
         tx.commit().await?;
@@ -204,12 +249,18 @@ impl Storage for PostgresStorage {
             if let Some(id) = new_ids.remove(h) {
                 // The first occurrence in the group is the one that was created.
                 old_ids.insert(h.clone(), id);
-                out.push(Inserted { log_id: id, created: true });
+                out.push(Inserted {
+                    log_id: id,
+                    created: true,
+                });
             } else {
-                let id = *old_ids
-                    .get(h)
-                    .ok_or_else(|| StoreError::Integrity("a log neither inserted nor found".into()))?;
-                out.push(Inserted { log_id: id, created: false });
+                let id = *old_ids.get(h).ok_or_else(|| {
+                    StoreError::Integrity("a log neither inserted nor found".into())
+                })?;
+                out.push(Inserted {
+                    log_id: id,
+                    created: false,
+                });
             }
         }
         Ok(out)
@@ -217,9 +268,14 @@ impl Storage for PostgresStorage {
 
     async fn flush(&self, req: FlushRequest) -> StoreResult<Option<Flushed>> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(FLUSH_LOCK).execute(&mut *tx).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FLUSH_LOCK)
+            .execute(&mut *tx)
+            .await?;
         let last: Option<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT seq, head_hash FROM batches ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
+            sqlx::query_as("SELECT seq, head_hash FROM batches ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
         let seq = last.as_ref().map_or(1, |l| l.0 + 1);
         let prev = match last {
             Some((_, h)) => fixed::<32>(Some(h), "head_hash")?,
@@ -241,7 +297,9 @@ impl Storage for PostgresStorage {
         }
         rows.sort_unstable_by_key(|r| r.0);
         if rows.iter().enumerate().any(|(i, r)| r.0 != i as i64) {
-            return Err(StoreError::Integrity("leaf indexes of a flush are not 0..n".into()));
+            return Err(StoreError::Integrity(
+                "leaf indexes of a flush are not 0..n".into(),
+            ));
         }
         let leaves = rows
             .into_iter()
@@ -273,28 +331,56 @@ impl Storage for PostgresStorage {
 
     async fn log_by_id(&self, log_id: i64) -> StoreResult<Option<StoredLog>> {
         let sql = format!("SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE l.log_id = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(log_id).fetch_optional(&self.pool).await?.as_ref().map(log_row).transpose()
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(log_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(log_row)
+            .transpose()
     }
 
     async fn log_by_leaf(&self, leaf_hash: [u8; 32]) -> StoreResult<Option<StoredLog>> {
         let sql = format!("SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE l.leaf_hash = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(leaf_hash.to_vec()).fetch_optional(&self.pool).await?.as_ref().map(log_row).transpose()
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(leaf_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(log_row)
+            .transpose()
     }
 
     async fn list_logs(&self, f: LogFilter) -> StoreResult<Vec<StoredLog>> {
-        let mut sql = format!("SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE 1=1");
+        let mut sql = format!(
+            "SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE 1=1"
+        );
         let mut n = 0;
         let mut cond = |c: &str| {
             n += 1;
             sql.push_str(&format!(" AND {c} ${n}"));
         };
-        if f.site_id.is_some() { cond("l.site_id ="); }
-        if f.iot_device_id.is_some() { cond("l.iot_device_id ="); }
-        if f.meter_id.is_some() { cond("l.meter_id ="); }
-        if f.from_us.is_some() { cond("l.ts_start_us >="); }
-        if f.to_us.is_some() { cond("l.ts_start_us <"); }
-        if f.batch_seq.is_some() { cond("l.batch_seq ="); }
-        if f.after.is_some() { cond("l.log_id >"); }
+        if f.site_id.is_some() {
+            cond("l.site_id =");
+        }
+        if f.iot_device_id.is_some() {
+            cond("l.iot_device_id =");
+        }
+        if f.meter_id.is_some() {
+            cond("l.meter_id =");
+        }
+        if f.from_us.is_some() {
+            cond("l.ts_start_us >=");
+        }
+        if f.to_us.is_some() {
+            cond("l.ts_start_us <");
+        }
+        if f.batch_seq.is_some() {
+            cond("l.batch_seq =");
+        }
+        if f.after.is_some() {
+            cond("l.log_id >");
+        }
         match f.unbatched {
             Some(true) => sql.push_str(" AND l.batch_seq IS NULL"),
             Some(false) => sql.push_str(" AND l.batch_seq IS NOT NULL"),
@@ -302,10 +388,16 @@ impl Storage for PostgresStorage {
         }
         sql.push_str(&format!(" ORDER BY l.log_id LIMIT ${}", n + 1));
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for s in [f.site_id, f.iot_device_id, f.meter_id].into_iter().flatten() {
+        for s in [f.site_id, f.iot_device_id, f.meter_id]
+            .into_iter()
+            .flatten()
+        {
             q = q.bind(s);
         }
-        for v in [f.from_us, f.to_us, f.batch_seq, f.after].into_iter().flatten() {
+        for v in [f.from_us, f.to_us, f.batch_seq, f.after]
+            .into_iter()
+            .flatten()
+        {
             q = q.bind(v);
         }
         q = q.bind(f.limit);
@@ -314,20 +406,39 @@ impl Storage for PostgresStorage {
 
     async fn batch_by_seq(&self, seq: i64) -> StoreResult<Option<BatchRow>> {
         let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE seq = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(seq).fetch_optional(&self.pool).await?.as_ref().map(batch_row).transpose()
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(batch_row)
+            .transpose()
     }
 
     async fn batch_by_id(&self, batch_id: &str) -> StoreResult<Option<BatchRow>> {
         let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE batch_id = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(batch_id).fetch_optional(&self.pool).await?.as_ref().map(batch_row).transpose()
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(batch_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(batch_row)
+            .transpose()
     }
 
     async fn batch_leaves(&self, seq: i64) -> StoreResult<Option<Vec<u8>>> {
-        Ok(sqlx::query_scalar("SELECT leaves FROM batches WHERE seq = $1").bind(seq).fetch_optional(&self.pool).await?)
+        Ok(
+            sqlx::query_scalar("SELECT leaves FROM batches WHERE seq = $1")
+                .bind(seq)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     async fn list_batches(&self, before: Option<i64>, limit: i64) -> StoreResult<Vec<BatchRow>> {
-        let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE seq < $1 ORDER BY seq DESC LIMIT $2");
+        let sql = format!(
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE seq < $1 ORDER BY seq DESC LIMIT $2"
+        );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(before.unwrap_or(i64::MAX))
             .bind(limit)
@@ -339,12 +450,76 @@ impl Storage for PostgresStorage {
     }
 
     async fn oldest_unbatched(&self) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar("SELECT received_at_us FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "SELECT received_at_us FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     async fn count_unbatched(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT count(*) FROM logs WHERE batch_seq IS NULL").fetch_one(&self.pool).await?)
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM logs WHERE batch_seq IS NULL")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn insert_dead_letters(
+        &self,
+        letters: Vec<crate::mqtt::NewDeadLetter>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for d in letters {
+            sqlx::query(
+                "INSERT INTO mqtt_dead_letters (fingerprint, received_at_us, topic, payload, payload_bytes, error_code, \
+                 error_message, error_member) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (fingerprint) DO NOTHING",
+            )
+            .bind(d.fingerprint.to_vec())
+            .bind(d.received_at_us)
+            .bind(d.topic)
+            .bind(d.payload)
+            .bind(d.payload_bytes)
+            .bind(d.error_code)
+            .bind(d.error_message)
+            .bind(d.error_member)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_dead_letters(
+        &self,
+        after: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::mqtt::DeadLetter>> {
+        let rows = sqlx::query(
+            "SELECT id, fingerprint, received_at_us, topic, payload, payload_bytes, error_code, error_message, error_member \
+             FROM mqtt_dead_letters WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.unwrap_or(0))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::mqtt::DeadLetter {
+                    id: r.try_get(0)?,
+                    letter: crate::mqtt::NewDeadLetter {
+                        fingerprint: fixed::<32>(Some(r.try_get(1)?), "fingerprint")?
+                            .expect("some"),
+                        received_at_us: r.try_get(2)?,
+                        topic: r.try_get(3)?,
+                        payload: r.try_get(4)?,
+                        payload_bytes: r.try_get(5)?,
+                        error_code: r.try_get(6)?,
+                        error_message: r.try_get(7)?,
+                        error_member: r.try_get(8)?,
+                    },
+                })
+            })
+            .collect()
     }
 }

@@ -12,7 +12,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use super::*;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts them.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE logs (
   log_id INTEGER PRIMARY KEY,
@@ -45,11 +46,28 @@ CREATE TABLE batches (
   anchor_status TEXT NOT NULL DEFAULT 'pending',
   leaves BLOB NOT NULL
 );
-"#];
+"#,
+    // 2: rejected MQTT payloads, raw (crate::mqtt::dead_letter).
+    r#"
+CREATE TABLE mqtt_dead_letters (
+  id INTEGER PRIMARY KEY,
+  fingerprint BLOB NOT NULL UNIQUE,
+  received_at_us INTEGER NOT NULL,
+  topic TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  payload_bytes INTEGER NOT NULL,
+  error_code TEXT NOT NULL,
+  error_message TEXT NOT NULL,
+  error_member TEXT
+);
+"#,
+];
 
-const LOG_COLUMNS: &str = "l.log_id, l.leaf_hash, l.canonical, l.log_signature, l.signer, l.received_at_us, \
+const LOG_COLUMNS: &str =
+    "l.log_id, l.leaf_hash, l.canonical, l.log_signature, l.signer, l.received_at_us, \
      l.batch_seq, l.leaf_index, b.batch_id, l.iot_device_id";
-const BATCH_COLUMNS: &str = "seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, created_at, \
+const BATCH_COLUMNS: &str =
+    "seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, created_at, \
      head_hash, signature, public_key, anchor_status";
 
 /// The SQLite storage.
@@ -59,20 +77,6 @@ pub struct SqliteStorage {
     path: std::path::PathBuf,
     durability: Arc<Durability>,
     synced: tokio::sync::watch::Receiver<u64>,
-}
-
-/// Group fsync. The writer commits with `synchronous=OFF` (the frames reach
-/// the WAL file through `write(2)`), numbers each commit, and wakes the syncer
-/// thread; the syncer `fdatasync`s the WAL file and publishes the highest
-/// commit it covers. A write returns only once its commit is covered, so an
-/// answer still never precedes the fsync of what it reports, but one fsync
-/// covers every commit made while the previous one ran, and the writer never
-/// waits for the disk. Checkpoints run on their own connection with
-/// `synchronous=FULL`, which syncs the WAL before and the database after
-/// copying, so the WAL is only ever reused once its content is safe in the
-/// database file. If an fsync fails, the storage refuses every later write
-/// (as PostgreSQL does): the page cache can no longer be trusted.
-struct Durability {
     leaves: Arc<std::sync::RwLock<LeafIndex>>,
     _lock: std::fs::File,
 }
@@ -99,8 +103,12 @@ fn prefix(h: &[u8; 32]) -> u64 {
 impl LeafIndex {
     /// The log_id of `leaf`, confirmed against the stored row.
     fn find(&self, conn: &Connection, leaf: &[u8; 32]) -> rusqlite::Result<Option<i64>> {
-        let Some(&id) = self.by_prefix.get(&prefix(leaf)) else { return Ok(None) };
-        let stored: Vec<u8> = conn.prepare_cached("SELECT leaf_hash FROM logs WHERE log_id = ?1")?.query_row([id], |r| r.get(0))?;
+        let Some(&id) = self.by_prefix.get(&prefix(leaf)) else {
+            return Ok(None);
+        };
+        let stored: Vec<u8> = conn
+            .prepare_cached("SELECT leaf_hash FROM logs WHERE log_id = ?1")?
+            .query_row([id], |r| r.get(0))?;
         if stored == leaf[..] {
             return Ok(Some(id));
         }
@@ -142,6 +150,20 @@ fn lock_dir(dir: &Path) -> StoreResult<std::fs::File> {
         }
     }
     Ok(f)
+}
+
+/// Group fsync. The writer commits with `synchronous=OFF` (the frames reach
+/// the WAL file through `write(2)`), numbers each commit, and wakes the syncer
+/// thread; the syncer `fdatasync`s the WAL file and publishes the highest
+/// commit it covers. A write returns only once its commit is covered, so an
+/// answer still never precedes the fsync of what it reports, but one fsync
+/// covers every commit made while the previous one ran, and the writer never
+/// waits for the disk. Checkpoints run on their own connection with
+/// `synchronous=FULL`, which syncs the WAL before and the database after
+/// copying, so the WAL is only ever reused once its content is safe in the
+/// database file. If an fsync fails, the storage refuses every later write
+/// (as PostgreSQL does): the page cache can no longer be trusted.
+struct Durability {
     written: std::sync::atomic::AtomicU64,
     wake: (Mutex<bool>, std::sync::Condvar),
     failed: Mutex<Option<String>>,
@@ -158,7 +180,10 @@ impl Durability {
     }
 
     fn failure(&self) -> Option<String> {
-        self.failed.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -184,7 +209,9 @@ fn syncer(d: Arc<Durability>, db: std::path::PathBuf) {
                 let f = match std::fs::OpenOptions::new().read(true).open(&wal_path) {
                     Ok(f) => f,
                     // No WAL yet: nothing was written that needs syncing.
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && target == 1 => return Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && target == 1 => {
+                        return Ok(())
+                    }
                     Err(e) => return Err(e),
                 };
                 // The WAL file's directory entry must be durable too.
@@ -201,8 +228,12 @@ fn syncer(d: Arc<Durability>, db: std::path::PathBuf) {
                 let _ = d.synced.send(target);
             }
             Err(e) => {
-                tracing::error!("fsync of {} failed: {e}; refusing further writes", wal_path.display());
-                *d.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("fsync of the WAL failed: {e}"));
+                tracing::error!(
+                    "fsync of {} failed: {e}; refusing further writes",
+                    wal_path.display()
+                );
+                *d.failed.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("fsync of the WAL failed: {e}"));
                 let _ = d.synced.send(u64::MAX);
                 return;
             }
@@ -225,12 +256,18 @@ fn checkpointer(d: Arc<Durability>, db: std::path::PathBuf) {
     loop {
         {
             let stop = d.wake.0.lock().unwrap_or_else(|p| p.into_inner());
-            let (stop, _) = d.wake.1.wait_timeout(stop, std::time::Duration::from_millis(500)).unwrap_or_else(|p| p.into_inner());
+            let (stop, _) = d
+                .wake
+                .1
+                .wait_timeout(stop, std::time::Duration::from_millis(500))
+                .unwrap_or_else(|p| p.into_inner());
             if *stop {
                 return;
             }
         }
-        let big = std::fs::metadata(&wal_path).map(|m| m.len() > 16 << 20).unwrap_or(false);
+        let big = std::fs::metadata(&wal_path)
+            .map(|m| m.len() > 16 << 20)
+            .unwrap_or(false);
         if big {
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                 tracing::warn!("checkpoint: {e}");
@@ -364,26 +401,13 @@ impl BatchRaw {
 impl SqliteStorage {
     /// Opens (creating and migrating) `dir/kwh-btc-iot.sqlite3`.
     pub fn open(dir: &Path) -> StoreResult<SqliteStorage> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Task(format!("creating {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Task(format!("creating {}: {e}", dir.display())))?;
         let path = dir.join("kwh-btc-iot.sqlite3");
+        let lock = lock_dir(dir)?;
         let mut writer = Connection::open(&path)?;
         configure(&writer)?;
         migrate(&mut writer)?;
-        writer.pragma_update(None, "synchronous", "OFF")?;
-        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let (tx, synced) = tokio::sync::watch::channel(0u64);
-        let durability = Arc::new(Durability {
-            written: std::sync::atomic::AtomicU64::new(0),
-            wake: (Mutex::new(false), std::sync::Condvar::new()),
-            failed: Mutex::new(None),
-            synced: tx,
-        });
-        // Whatever earlier runs left in the WAL is made durable before the first answer.
-        durability.written.store(1, std::sync::atomic::Ordering::Release);
-        let lock = lock_dir(dir)?;
-        let (d, p) = (durability.clone(), path.clone());
-        std::thread::Builder::new().name("sqlite-fsync".into()).spawn(move || syncer(d, p)).map_err(|e| StoreError::Task(e.to_string()))?;
-        let (d, p) = (durability.clone(), path.clone());
         // Databases made before the in-memory index had a B-tree one.
         writer.execute_batch("DROP INDEX IF EXISTS logs_leaf_hash")?;
         let mut leaves = LeafIndex::default();
@@ -396,7 +420,29 @@ impl SqliteStorage {
                 leaves.add(&h, r.get(0)?);
             }
         }
-        std::thread::Builder::new().name("sqlite-checkpoint".into()).spawn(move || checkpointer(d, p)).map_err(|e| StoreError::Task(e.to_string()))?;
+        writer.pragma_update(None, "synchronous", "OFF")?;
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (tx, synced) = tokio::sync::watch::channel(0u64);
+        let durability = Arc::new(Durability {
+            written: std::sync::atomic::AtomicU64::new(0),
+            wake: (Mutex::new(false), std::sync::Condvar::new()),
+            failed: Mutex::new(None),
+            synced: tx,
+        });
+        // Whatever earlier runs left in the WAL is made durable before the first answer.
+        durability
+            .written
+            .store(1, std::sync::atomic::Ordering::Release);
+        let (d, p) = (durability.clone(), path.clone());
+        std::thread::Builder::new()
+            .name("sqlite-fsync".into())
+            .spawn(move || syncer(d, p))
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        let (d, p) = (durability.clone(), path.clone());
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpointer(d, p))
+            .map_err(|e| StoreError::Task(e.to_string()))?;
         durability.notify(false);
         Ok(SqliteStorage {
             writer: Arc::new(Mutex::new(writer)),
@@ -404,6 +450,8 @@ impl SqliteStorage {
             path,
             durability,
             synced,
+            leaves: Arc::new(std::sync::RwLock::new(leaves)),
+            _lock: lock,
         })
     }
 
@@ -418,8 +466,6 @@ impl SqliteStorage {
     ) -> StoreResult<T> {
         if let Some(e) = self.durability.failure() {
             return Err(StoreError::Integrity(e));
-            leaves: Arc::new(std::sync::RwLock::new(leaves)),
-            _lock: lock,
         }
         let w = self.writer.clone();
         let d = self.durability.clone();
@@ -436,7 +482,9 @@ impl SqliteStorage {
         .map_err(|e| StoreError::Task(e.to_string()))?;
         let out = out?;
         let mut rx = self.synced.clone();
-        rx.wait_for(|s| *s >= seq).await.map_err(|_| StoreError::Task("the fsync thread stopped".into()))?;
+        rx.wait_for(|s| *s >= seq)
+            .await
+            .map_err(|_| StoreError::Task("the fsync thread stopped".into()))?;
         if let Some(e) = self.durability.failure() {
             return Err(StoreError::Integrity(e));
         }
@@ -449,29 +497,41 @@ impl SqliteStorage {
     ) -> StoreResult<T> {
         let pool = self.readers.clone();
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let conn = match conn {
-                Some(c) => c,
-                None => {
-                    let c = Connection::open_with_flags(
-                        &path,
-                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )?;
-                    c.busy_timeout(std::time::Duration::from_secs(30))?;
-                    c
-                }
-            };
-            let out = f(&conn);
-            let mut p = pool.lock().unwrap_or_else(|p| p.into_inner());
-            if p.len() < 16 {
-                p.push(conn);
-            }
-            out
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        tokio::task::spawn_blocking(move || with_reader(&pool, &path, f))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
     }
+
+    /// A point lookup by primary key, run in place: it takes microseconds,
+    /// less than handing it to the blocking pool (receipt serving latency).
+    fn read_now<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        with_reader(&self.readers, &self.path, f)
+    }
+}
+
+fn with_reader<T>(
+    pool: &Mutex<Vec<Connection>>,
+    path: &Path,
+    f: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let conn = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+    let conn = match conn {
+        Some(c) => c,
+        None => {
+            let c = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            c.busy_timeout(std::time::Duration::from_secs(30))?;
+            c
+        }
+    };
+    let out = f(&conn);
+    let mut p = pool.lock().unwrap_or_else(|p| p.into_inner());
+    if p.len() < 16 {
+        p.push(conn);
+    }
+    out
 }
 
 #[async_trait]
@@ -481,20 +541,34 @@ impl Storage for SqliteStorage {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?)).await
+        self.read(|c| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
     }
 
     async fn check_identity(&self, gateway_id: &str, public_key: &[u8; 32]) -> StoreResult<()> {
-        let (gid, pk) = (gateway_id.to_string(), kwh_btc_iot_core::hash::to_hex(public_key));
+        let (gid, pk) = (
+            gateway_id.to_string(),
+            kwh_btc_iot_core::hash::to_hex(public_key),
+        );
         self.write(move |c| {
             let tx = c.transaction()?;
             let get = |k: &str| -> rusqlite::Result<Option<String>> {
-                tx.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0)).optional()
+                tx.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
+                    .optional()
             };
             let (old_id, old_pk) = (get("gateway_id")?, get("public_key")?);
             check_same(old_id.as_deref(), old_pk.as_deref(), &gid, &pk)?;
-            tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('gateway_id', ?1)", [&gid])?;
-            tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('public_key', ?1)", [&pk])?;
+            tx.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('gateway_id', ?1)",
+                [&gid],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('public_key', ?1)",
+                [&pk],
+            )?;
             tx.commit()?;
             Ok(())
         })
@@ -502,9 +576,13 @@ impl Storage for SqliteStorage {
     }
 
     async fn insert_logs(&self, logs: Vec<NewLog>) -> StoreResult<Vec<Inserted>> {
+        let index = self.leaves.clone();
         self.write(move |c| {
+            let mut index = index.write().unwrap_or_else(|p| p.into_inner());
             let tx = c.transaction()?;
             let mut out = Vec::with_capacity(logs.len());
+            // New in this group: added to the index only once committed.
+            let mut fresh: std::collections::HashMap<[u8; 32], i64> = std::collections::HashMap::new();
             {
                 let mut ins = tx.prepare_cached(
                     "INSERT INTO logs (leaf_hash, site_id, iot_device_id, meter_id, ts_start_us, canonical, \
@@ -520,13 +598,9 @@ impl Storage for SqliteStorage {
                         continue;
                     }
                     ins.execute(params![
-        let index = self.leaves.clone();
                         &l.leaf_hash[..],
-            let mut index = index.write().unwrap_or_else(|p| p.into_inner());
                         l.site_id,
                         l.iot_device_id,
-            // New in this group: added to the index only once committed.
-            let mut fresh: std::collections::HashMap<[u8; 32], i64> = std::collections::HashMap::new();
                         l.meter_id,
                         l.ts_start_us,
                         l.canonical,
@@ -540,6 +614,9 @@ impl Storage for SqliteStorage {
                 }
             }
             tx.commit()?;
+            for (h, id) in fresh {
+                index.add(&h, id);
+            }
             Ok(out)
         })
         .await
@@ -554,9 +631,6 @@ impl Storage for SqliteStorage {
                 })
                 .optional()?;
             let seq = last.as_ref().map_or(1, |l| l.0 + 1);
-            for (h, id) in fresh {
-                index.add(&h, id);
-            }
             let prev = match last {
                 Some((_, h)) => fixed::<32>(Some(h), "head_hash")?,
                 None => None,
@@ -611,17 +685,22 @@ impl Storage for SqliteStorage {
     }
 
     async fn log_by_id(&self, log_id: i64) -> StoreResult<Option<StoredLog>> {
-        self.read(move |c| {
+        self.read_now(move |c| {
             let sql = format!("SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE l.log_id = ?1");
             c.prepare_cached(&sql)?.query_row([log_id], row_to_log).optional()?.map(|r| r.0.cook()).transpose()
         })
-        .await
     }
 
     async fn log_by_leaf(&self, leaf_hash: [u8; 32]) -> StoreResult<Option<StoredLog>> {
         let candidates: Vec<i64> = {
             let index = self.leaves.read().unwrap_or_else(|p| p.into_inner());
-            index.by_prefix.get(&prefix(&leaf_hash)).copied().into_iter().chain(index.overflow.get(&leaf_hash).copied()).collect()
+            index
+                .by_prefix
+                .get(&prefix(&leaf_hash))
+                .copied()
+                .into_iter()
+                .chain(index.overflow.get(&leaf_hash).copied())
+                .collect()
         };
         for id in candidates {
             if let Some(log) = self.log_by_id(id).await? {
@@ -664,33 +743,49 @@ impl Storage for SqliteStorage {
     }
 
     async fn batch_by_seq(&self, seq: i64) -> StoreResult<Option<BatchRow>> {
-        self.read(move |c| {
+        self.read_now(move |c| {
             let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE seq = ?1");
-            c.prepare_cached(&sql)?.query_row([seq], row_to_batch).optional()?.map(BatchRaw::cook).transpose()
+            c.prepare_cached(&sql)?
+                .query_row([seq], row_to_batch)
+                .optional()?
+                .map(BatchRaw::cook)
+                .transpose()
         })
-        .await
     }
 
     async fn batch_by_id(&self, batch_id: &str) -> StoreResult<Option<BatchRow>> {
         let id = batch_id.to_string();
-        self.read(move |c| {
+        self.read_now(move |c| {
             let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE batch_id = ?1");
-            c.prepare_cached(&sql)?.query_row([id], row_to_batch).optional()?.map(BatchRaw::cook).transpose()
+            c.prepare_cached(&sql)?
+                .query_row([id], row_to_batch)
+                .optional()?
+                .map(BatchRaw::cook)
+                .transpose()
+        })
+    }
+
+    async fn batch_leaves(&self, seq: i64) -> StoreResult<Option<Vec<u8>>> {
+        self.read(move |c| {
+            Ok(
+                c.query_row("SELECT leaves FROM batches WHERE seq = ?1", [seq], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
         })
         .await
     }
 
-    async fn batch_leaves(&self, seq: i64) -> StoreResult<Option<Vec<u8>>> {
-        self.read(move |c| Ok(c.query_row("SELECT leaves FROM batches WHERE seq = ?1", [seq], |r| r.get(0)).optional()?))
-            .await
-    }
-
     async fn list_batches(&self, before: Option<i64>, limit: i64) -> StoreResult<Vec<BatchRow>> {
         self.read(move |c| {
-            let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2");
+            let sql = format!(
+                "SELECT {BATCH_COLUMNS} FROM batches WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2"
+            );
             let mut st = c.prepare_cached(&sql)?;
             let rows = st.query_map(params![before.unwrap_or(i64::MAX), limit], row_to_batch)?;
-            rows.map(|r| r.map_err(StoreError::from).and_then(BatchRaw::cook)).collect()
+            rows.map(|r| r.map_err(StoreError::from).and_then(BatchRaw::cook))
+                .collect()
         })
         .await
     }
@@ -708,12 +803,87 @@ impl Storage for SqliteStorage {
     }
 
     async fn count_unbatched(&self) -> StoreResult<i64> {
-        self.read(|c| Ok(c.query_row("SELECT count(*) FROM logs WHERE batch_seq IS NULL", [], |r| r.get(0))?)).await
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM logs WHERE batch_seq IS NULL",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    async fn insert_dead_letters(
+        &self,
+        letters: Vec<crate::mqtt::NewDeadLetter>,
+    ) -> StoreResult<()> {
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO mqtt_dead_letters (fingerprint, received_at_us, topic, payload, payload_bytes, \
+                     error_code, error_message, error_member) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                     ON CONFLICT (fingerprint) DO NOTHING",
+                )?;
+                for d in &letters {
+                    ins.execute(params![
+                        &d.fingerprint[..],
+                        d.received_at_us,
+                        d.topic,
+                        d.payload,
+                        d.payload_bytes,
+                        d.error_code,
+                        d.error_message,
+                        d.error_member
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_dead_letters(
+        &self,
+        after: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::mqtt::DeadLetter>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, fingerprint, received_at_us, topic, payload, payload_bytes, error_code, error_message, \
+                 error_member FROM mqtt_dead_letters WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![after.unwrap_or(0), limit], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, crate::mqtt::NewDeadLetter {
+                    fingerprint: [0; 32],
+                    received_at_us: r.get(2)?,
+                    topic: r.get(3)?,
+                    payload: r.get(4)?,
+                    payload_bytes: r.get(5)?,
+                    error_code: r.get(6)?,
+                    error_message: r.get(7)?,
+                    error_member: r.get(8)?,
+                }))
+            })?;
+            rows.map(|r| {
+                let (id, fp, mut letter) = r?;
+                letter.fingerprint = fixed::<32>(Some(fp), "fingerprint")?.expect("some");
+                Ok(crate::mqtt::DeadLetter { id, letter })
+            })
+            .collect()
+        })
+        .await
     }
 }
 
 /// Refuses a second identity on one database.
-pub(crate) fn check_same(old_id: Option<&str>, old_pk: Option<&str>, id: &str, pk: &str) -> StoreResult<()> {
+pub(crate) fn check_same(
+    old_id: Option<&str>,
+    old_pk: Option<&str>,
+    id: &str,
+    pk: &str,
+) -> StoreResult<()> {
     if let Some(old) = old_pk {
         if old != pk {
             return Err(StoreError::Integrity(format!(

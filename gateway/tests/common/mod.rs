@@ -28,7 +28,8 @@ pub fn log_json_device(i: u64, device: &str) -> String {
 
 /// The founding example log.
 pub fn founding_example() -> Vec<u8> {
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/examples/canonical_log_example.json");
+    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/examples/canonical_log_example.json");
     std::fs::read(&shared).unwrap_or_else(|_| {
         br#"{
   "schema_version": "emlog-1.1", "site_id": "PLANT-01", "iot_device_id": "gw-PLANT01-003", "meter_id": "MTR-001",
@@ -72,7 +73,10 @@ impl Resp {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     pub fn code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or("").to_string()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -84,8 +88,18 @@ pub async fn call(app: &Router, req: Request<Body>) -> Resp {
     let resp = app.clone().oneshot(req).await.expect("router answers");
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
-    Resp { status, headers, body }
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub async fn get(app: &Router, uri: &str) -> Resp {
@@ -93,14 +107,33 @@ pub async fn get(app: &Router, uri: &str) -> Resp {
 }
 
 pub async fn get_auth(app: &Router, uri: &str, key: &str) -> Resp {
-    call(app, Request::get(uri).header("authorization", format!("Bearer {key}")).body(Body::empty()).unwrap()).await
+    call(
+        app,
+        Request::get(uri)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
 }
 
 pub async fn post_json(app: &Router, uri: &str, body: impl Into<Vec<u8>>) -> Resp {
-    call(app, Request::post(uri).header("content-type", "application/json").body(Body::from(body.into())).unwrap()).await
+    call(
+        app,
+        Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.into()))
+            .unwrap(),
+    )
+    .await
 }
 
-pub async fn post_with(app: &Router, uri: &str, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Resp {
+pub async fn post_with(
+    app: &Router,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Vec<u8>>,
+) -> Resp {
     let mut b = Request::post(uri);
     for (k, v) in headers {
         b = b.header(*k, *v);
@@ -159,27 +192,62 @@ pub async fn check_batches(app: &Router) -> usize {
     let mut total = 0;
     let mut prev: Option<String> = None;
     for (i, b) in batches.iter().enumerate() {
-        assert_eq!(b["seq"].as_i64().unwrap(), i as i64 + 1, "seqs are 1, 2, 3, ...");
+        assert_eq!(
+            b["seq"].as_i64().unwrap(),
+            i as i64 + 1,
+            "seqs are 1, 2, 3, ..."
+        );
         let id = b["batch_id"].as_str().unwrap();
-        let mut in_batch: Vec<&serde_json::Value> = logs.iter().filter(|l| l["batch_id"] == b["batch_id"]).collect();
+        let mut in_batch: Vec<&serde_json::Value> = logs
+            .iter()
+            .filter(|l| l["batch_id"] == b["batch_id"])
+            .collect();
         in_batch.sort_by_key(|l| l["leaf_index"].as_i64().unwrap());
-        assert_eq!(in_batch.len() as i64, b["log_count"].as_i64().unwrap(), "batch {id} log_count");
+        assert_eq!(
+            in_batch.len() as i64,
+            b["log_count"].as_i64().unwrap(),
+            "batch {id} log_count"
+        );
         let mut leaves = Vec::new();
         for (k, l) in in_batch.iter().enumerate() {
-            assert_eq!(l["leaf_index"].as_i64().unwrap(), k as i64, "batch {id} leaf indexes are 0..n");
+            assert_eq!(
+                l["leaf_index"].as_i64().unwrap(),
+                k as i64,
+                "batch {id} leaf indexes are 0..n"
+            );
             let text = serde_json::to_string(&l["log"]).unwrap();
             let leaf = core::leaf_hash(text.as_bytes()).expect("stored log is valid");
-            assert_eq!(leaf.to_hex(), l["leaf_hash"].as_str().unwrap(), "stored leaf hash re-computes");
-            assert!(seen.insert(l["log_id"].as_i64().unwrap()), "log in two batches");
+            assert_eq!(
+                leaf.to_hex(),
+                l["leaf_hash"].as_str().unwrap(),
+                "stored leaf hash re-computes"
+            );
+            assert!(
+                seen.insert(l["log_id"].as_i64().unwrap()),
+                "log in two batches"
+            );
             leaves.push(leaf);
         }
-        assert_eq!(core::merkle::root(&leaves).to_hex(), b["merkle_root"].as_str().unwrap(), "batch {id} root re-computes");
+        assert_eq!(
+            core::merkle::root(&leaves).to_hex(),
+            b["merkle_root"].as_str().unwrap(),
+            "batch {id} root re-computes"
+        );
         let detail = get(app, &format!("/api/v1/batches/{id}")).await.json();
-        assert_eq!(detail["head"]["prev_head_hash"].as_str().map(str::to_string), prev, "heads chain");
+        assert_eq!(
+            detail["head"]["prev_head_hash"]
+                .as_str()
+                .map(str::to_string),
+            prev,
+            "heads chain"
+        );
         prev = Some(detail["head_hash"].as_str().unwrap().to_string());
         total += in_batch.len();
     }
-    assert!(logs.iter().all(|l| !l["batch_id"].is_null()), "every log is batched");
+    assert!(
+        logs.iter().all(|l| !l["batch_id"].is_null()),
+        "every log is batched"
+    );
     assert_eq!(total, logs.len(), "every log is in exactly one batch");
     total
 }
@@ -213,13 +281,20 @@ pub fn cli_binary() -> Option<PathBuf> {
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    ["debug", "release"].iter().map(|p| target.join(p).join("kwh-btc-iot")).find(|p| p.exists())
+    ["debug", "release"]
+        .iter()
+        .map(|p| target.join(p).join("kwh-btc-iot"))
+        .find(|p| p.exists())
 }
 
 /// The server program: the CLI's `serve`, or this crate's `serve` example.
 pub fn server_command() -> std::process::Command {
     if let Some(bin) = cli_binary() {
-        let ok = std::process::Command::new(&bin).args(["serve", "--help"]).output().map(|o| o.status.success()).unwrap_or(false);
+        let ok = std::process::Command::new(&bin)
+            .args(["serve", "--help"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
         if ok {
             let mut c = std::process::Command::new(bin);
             c.arg("serve");
@@ -227,8 +302,17 @@ pub fn server_command() -> std::process::Command {
         }
     }
     let exe = std::env::current_exe().unwrap();
-    let example = exe.parent().unwrap().parent().unwrap().join("examples").join("serve");
-    eprintln!("NOTE: kwh-btc-iot binary with `serve` not found; using {}", example.display());
+    let example = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("serve");
+    eprintln!(
+        "NOTE: kwh-btc-iot binary with `serve` not found; using {}",
+        example.display()
+    );
     std::process::Command::new(example)
 }
 
@@ -240,12 +324,20 @@ pub async fn fresh_postgres(test: &str) -> Option<String> {
         return None;
     };
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&base).await.expect("connect to the test PostgreSQL");
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("connect to the test PostgreSQL");
     let mut seed = [0u8; 6];
     getrandom::getrandom(&mut seed).unwrap();
     let name = format!("kwh_test_{}", kwh_btc_iot_core::hash::to_hex(&seed));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
     let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
-    let query = base.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    let query = base
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
     Some(format!("{prefix}/{name}{query}"))
 }

@@ -158,7 +158,7 @@ impl Broker {
             .arg(&self.conf)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(std::fs::File::create(self.dir.path().join("stderr.log")).unwrap())
             .spawn()
             .expect("start mosquitto");
         self.child = Some(child);
@@ -178,7 +178,8 @@ impl Broker {
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+        let read = |f: &str| std::fs::read_to_string(self.dir.path().join(f)).unwrap_or_default();
+        format!("{}{}", read("stderr.log"), read("mosquitto.log"))
     }
 
     pub fn url(&self) -> String {
