@@ -249,20 +249,6 @@ pub fn target_from_bits(bits: u32) -> Result<[u8; 32]> {
     Ok(t)
 }
 
-/// The expected number of hashes to find a block at this target, as log2
-/// (`log2(2^256 / (target + 1))`), a rough measure of the work a header shows.
-pub fn work_log2(target_be: &[u8; 32]) -> f64 {
-    // log2(2^256 / target) is precise enough for a report.
-    let first = target_be.iter().position(|b| *b != 0).unwrap_or(31);
-    let mut m = 0f64;
-    for b in target_be[first..].iter().take(8) {
-        m = m * 256.0 + f64::from(*b);
-    }
-    let rest = 32 - first - target_be[first..].len().min(8);
-    let log_target = m.log2() + 8.0 * rest as f64;
-    256.0 - log_target
-}
-
 /// An 80-byte block header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BlockHeader {
