@@ -241,6 +241,10 @@ fn syncer(d: Arc<Durability>, db: std::path::PathBuf) {
     }
 }
 
+/// WAL size that triggers a checkpoint: large enough that pages rewritten by
+/// many small commits (the table's and indexes' last pages) are copied once.
+const CHECKPOINT_WAL_BYTES: u64 = 64 << 20;
+
 fn checkpointer(d: Arc<Durability>, db: std::path::PathBuf) {
     let conn = match Connection::open(&db).and_then(|c| {
         configure(&c)?;
@@ -266,7 +270,7 @@ fn checkpointer(d: Arc<Durability>, db: std::path::PathBuf) {
             }
         }
         let big = std::fs::metadata(&wal_path)
-            .map(|m| m.len() > 16 << 20)
+            .map(|m| m.len() > CHECKPOINT_WAL_BYTES)
             .unwrap_or(false);
         if big {
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -278,6 +282,12 @@ fn checkpointer(d: Arc<Durability>, db: std::path::PathBuf) {
 
 impl Drop for SqliteStorage {
     fn drop(&mut self) {
+        // Closing the last connection checkpoints and deletes the WAL: that
+        // checkpoint must sync the database file first, so the writer goes
+        // back to FULL before it closes.
+        if let Ok(w) = self.writer.lock() {
+            let _ = w.pragma_update(None, "synchronous", "FULL");
+        }
         self.durability.notify(true);
     }
 }
