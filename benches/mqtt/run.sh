@@ -7,9 +7,10 @@
 #   bash benches/mqtt/run.sh [MESSAGES] [CLIENTS]      # defaults: 200000 8
 #
 # For each scenario it prints the wall-clock rate until the last reading was
-# durable, and the CPU time the gateway, the broker and the publisher spent
-# per message (the machine is shared, so CPU per message is the steadier
-# figure). Results go to stdout and benches/mqtt/last-run.md.
+# durable (acknowledged, or counted in the gateway's /metrics), and the CPU
+# time the gateway, the broker and the publisher spent per message (the
+# machine may be shared, so CPU per message is the steadier figure). Results
+# go to stdout and benches/mqtt/last-run.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -90,12 +91,13 @@ PY
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 start_gateway
 "$PUB" --port "$MQTT_PORT" --clients "$CLIENTS" --messages 20000 --start 900000000 >/dev/null  # warm-up
-run "compact, acks QoS 1 counted by an ack subscriber"
-run "full emlog, acks QoS 1 counted by an ack subscriber" --form full
-run "compact, acks QoS 1, durable count from /metrics" --metrics "127.0.0.1:$HTTP_PORT"
+run "compact; each device reads its acks (QoS 1)"
+run "full emlog; each device reads its acks (QoS 1)" --form full
+run "compact; one subscriber reads all acks (QoS 1)" --ack-listener
+run "compact; nobody reads acks, durable count from /metrics" --metrics "127.0.0.1:$HTTP_PORT"
 stop_gateway
 start_gateway --mqtt-ack-qos 0
-run "compact, acks QoS 0 counted by an ack subscriber"
+run "compact; each device reads its acks (--mqtt-ack-qos 0)"
 stop_gateway
 
 STORED=$(python3 -c "import sqlite3,sys; c=sqlite3.connect('file:$WORK/data/kwh-btc-iot.sqlite3?mode=ro', uri=True); print(c.execute('select count(*), count(distinct leaf_hash) from logs').fetchone())")

@@ -28,7 +28,7 @@ use rumqttc::{
     AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS,
     SubscribeReasonCode, TlsConfiguration, Transport,
 };
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::dead_letter::NewDeadLetter;
@@ -286,6 +286,12 @@ async fn process(ctx: Arc<Ctx>, mut queue: mpsc::UnboundedReceiver<Received>) {
     let mut stop = ctx.stop.clone();
     let slots = Arc::new(Semaphore::new(GROUPS_IN_FLIGHT));
     let mut groups = JoinSet::new();
+    // Groups are stored concurrently but acknowledged in the order they were
+    // received: each group waits for its predecessor's `done`. Devices then
+    // get their acknowledgements in order, and the broker gets its PUBACKs in
+    // order (Mosquitto looks each one up by walking its in-flight list).
+    let (first_done, mut turn) = oneshot::channel::<()>();
+    let _ = first_done.send(());
     loop {
         let first = tokio::select! {
             m = queue.recv() => m,
@@ -303,8 +309,10 @@ async fn process(ctx: Arc<Ctx>, mut queue: mpsc::UnboundedReceiver<Received>) {
             break;
         };
         let c = ctx.clone();
+        let (done, next_turn) = oneshot::channel();
+        let turn = std::mem::replace(&mut turn, next_turn);
         groups.spawn(async move {
-            handle_group(&c, group).await;
+            handle_group(&c, group, turn, done).await;
             drop(slot);
         });
         while groups.try_join_next().is_some() {}
@@ -369,7 +377,12 @@ fn validate_all(app: &AppState, prefix: &str, group: &[Received]) -> (Vec<Outcom
     (outcomes, rows)
 }
 
-async fn handle_group(ctx: &Ctx, group: Vec<Received>) {
+async fn handle_group(
+    ctx: &Ctx,
+    group: Vec<Received>,
+    turn: oneshot::Receiver<()>,
+    done: oneshot::Sender<()>,
+) {
     // Validation is CPU work: off the async workers for a big group.
     let (group, outcomes, rows) = if group.len() > 64 {
         let (app, prefix) = (ctx.app.clone(), ctx.prefix.clone());
@@ -422,7 +435,9 @@ async fn handle_group(ctx: &Ctx, group: Vec<Received>) {
             return;
         };
     }
-    // Durable: acknowledge.
+    // Durable: acknowledge, after the previous group (a failed or aborted
+    // predecessor drops its sender, which also ends the wait).
+    let _ = turn.await;
     let (mut created, mut duplicates, mut rejected) = (0u64, 0u64, 0u64);
     for (m, outcome) in group.iter().zip(outcomes) {
         let body = match outcome {
@@ -466,6 +481,7 @@ async fn handle_group(ctx: &Ctx, group: Vec<Received>) {
             }
         }
     }
+    let _ = done.send(());
     metrics::counter!("kwh_btc_iot_mqtt_messages_total", "result" => "stored").increment(created);
     metrics::counter!("kwh_btc_iot_mqtt_messages_total", "result" => "duplicate")
         .increment(duplicates);

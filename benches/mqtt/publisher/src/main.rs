@@ -1,14 +1,20 @@
 //! mqtt-publisher: publishes distinct energy readings to the gateway's MQTT
-//! topics from several client connections at QoS 1, and counts the gateway's
-//! acknowledgements (which it publishes only once a log is durable).
+//! topics at QoS 1, one client connection per device (`gw-bench-000`, ...,
+//! 16 meters each), and counts the readings the gateway made durable:
+//!
+//! - by default each device subscribes to its own acknowledgements
+//!   (`energy-ack/+/<device>/+`), as a meter would; the gateway publishes an
+//!   acknowledgement only once the log is committed;
+//! - `--ack-listener`: one extra client subscribed to `energy-ack/#` instead;
+//! - `--metrics HOST:PORT`: nobody subscribes to acknowledgements; the count
+//!   comes from the gateway's `kwh_btc_iot_mqtt_messages_total`.
 //!
 //! ```text
 //! mqtt-publisher --port 18830 --clients 8 --messages 200000 [--form compact|full] [--start 0] [--rate 0]
 //! ```
 //!
 //! Prints one JSON line: messages, publish seconds (until the broker took
-//! them all), durable seconds (until the last acknowledgement arrived) and
-//! the rates.
+//! them all), durable seconds (until the last one was durable) and the rates.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,6 +36,8 @@ struct Args {
     /// Count durable logs from the gateway's /metrics (HOST:PORT) instead of
     /// subscribing to the acknowledgements.
     metrics: Option<String>,
+    /// One subscriber for every acknowledgement instead of one per device.
+    ack_listener: bool,
 }
 
 fn parse_args() -> Args {
@@ -45,6 +53,7 @@ fn parse_args() -> Args {
         inflight: 200,
         timeout_s: 600,
         metrics: None,
+        ack_listener: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -61,8 +70,9 @@ fn parse_args() -> Args {
             "--inflight" => a.inflight = v().parse().expect("--inflight"),
             "--timeout-s" => a.timeout_s = v().parse().expect("--timeout-s"),
             "--metrics" => a.metrics = Some(v()),
+            "--ack-listener" => a.ack_listener = true,
             "-h" | "--help" => {
-                println!("mqtt-publisher [--host H] [--port P] [--clients C] [--messages N] [--start I] [--form compact|full] [--prefix energy] [--rate MSGS_PER_S] [--inflight 200] [--timeout-s 600] [--metrics GATEWAY_HOST:PORT]");
+                println!("mqtt-publisher [--host H] [--port P] [--clients C] [--messages N] [--start I] [--form compact|full] [--prefix energy] [--rate MSGS_PER_S] [--inflight 200] [--timeout-s 600] [--metrics GATEWAY_HOST:PORT | --ack-listener]");
                 std::process::exit(0);
             }
             other => panic!("unknown option {other}"),
@@ -144,27 +154,28 @@ fn durable_from_metrics(addr: &str) -> Option<u64> {
 #[tokio::main]
 async fn main() {
     let a = Arc::new(parse_args());
-    // The acknowledgement counter.
     let acks = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
-    let (ack_client, mut ack_loop) = AsyncClient::new(
-        options(&a, format!("bench-acks-{}", std::process::id())),
-        1000,
-    );
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
-    if a.metrics.is_none() {
-        let (acks, errors, c, filter) = (
-            acks.clone(),
-            errors.clone(),
-            ack_client.clone(),
-            format!("{}-ack/#", a.prefix),
+    let count_ack = |acks: &AtomicU64, errors: &AtomicU64, payload: &[u8]| {
+        if payload.starts_with(b"{\"error\"") {
+            errors.fetch_add(1, Ordering::Relaxed);
+        }
+        acks.fetch_add(1, Ordering::Relaxed);
+    };
+    // `--ack-listener`: one client subscribed to every acknowledgement.
+    if a.ack_listener && a.metrics.is_none() {
+        let (client, mut ev) = AsyncClient::new(
+            options(&a, format!("bench-acks-{}", std::process::id())),
+            1000,
         );
+        let (acks, errors, filter) = (acks.clone(), errors.clone(), format!("{}-ack/#", a.prefix));
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
         let mut ready = Some(ready_tx);
         tokio::spawn(async move {
             loop {
-                match ack_loop.poll().await {
+                match ev.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        let _ = c.try_subscribe(filter.clone(), QoS::AtLeastOnce);
+                        let _ = client.try_subscribe(filter.clone(), QoS::AtLeastOnce);
                     }
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
                         if let Some(r) = ready.take() {
@@ -172,10 +183,7 @@ async fn main() {
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        if p.payload.starts_with(b"{\"error\"") {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                        acks.fetch_add(1, Ordering::Relaxed);
+                        count_ack(&acks, &errors, &p.payload)
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -185,19 +193,14 @@ async fn main() {
                 }
             }
         });
+        tokio::time::timeout(Duration::from_secs(30), ready_rx)
+            .await
+            .expect("ack subscription")
+            .unwrap();
     }
     let base = match &a.metrics {
-        Some(addr) => {
-            drop((ready_rx, ack_client));
-            durable_from_metrics(addr).expect("gateway /metrics")
-        }
-        None => {
-            tokio::time::timeout(Duration::from_secs(30), ready_rx)
-                .await
-                .expect("ack subscription")
-                .unwrap();
-            0
-        }
+        Some(addr) => durable_from_metrics(addr).expect("gateway /metrics"),
+        None => 0,
     };
     let durable = |acks: &AtomicU64| -> u64 {
         match &a.metrics {
@@ -206,11 +209,16 @@ async fn main() {
         }
     };
 
-    let published = Arc::new(AtomicU64::new(0));
-    let t0 = Instant::now();
+    // The publishers: one connection per device; by default each also
+    // subscribes to its own acknowledgements, as a meter would.
+    let per_device_acks = a.metrics.is_none() && !a.ack_listener;
+    let mut ready = Vec::new();
+    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for c in 0..a.clients {
-        let (a, published) = (a.clone(), published.clone());
+        let (a, acks, errors, mut go) = (a.clone(), acks.clone(), errors.clone(), go_rx.clone());
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+        ready.push(ready_rx);
         tasks.push(tokio::spawn(async move {
             let (client, mut ev) = AsyncClient::new(
                 options(&a, format!("bench-pub-{c}-{}", std::process::id())),
@@ -218,11 +226,29 @@ async fn main() {
             );
             let pubacks = Arc::new(AtomicU64::new(0));
             let p = pubacks.clone();
+            let sub = client.clone();
+            let filter = format!("{}-ack/+/gw-bench-{c:03}/+", a.prefix);
+            let mut ready_tx = Some(ready_tx);
             let poller = tokio::spawn(async move {
                 loop {
                     match ev.poll().await {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            if per_device_acks {
+                                let _ = sub.try_subscribe(filter.clone(), QoS::AtLeastOnce);
+                            } else if let Some(r) = ready_tx.take() {
+                                let _ = r.send(());
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::SubAck(_))) => {
+                            if let Some(r) = ready_tx.take() {
+                                let _ = r.send(());
+                            }
+                        }
                         Ok(Event::Incoming(Packet::PubAck(_))) => {
                             p.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Event::Incoming(Packet::Publish(m))) => {
+                            count_ack(&acks, &errors, &m.payload)
                         }
                         Ok(_) => {}
                         Err(e) => {
@@ -232,6 +258,7 @@ async fn main() {
                     }
                 }
             });
+            let _ = go.wait_for(|g| *g).await;
             let n = a.messages / a.clients + u64::from(c < a.messages % a.clients);
             let per_client_rate = if a.rate > 0 {
                 (a.rate as f64 / a.clients as f64).max(1.0)
@@ -245,7 +272,6 @@ async fn main() {
                     .publish(topic, QoS::AtLeastOnce, false, payload)
                     .await
                     .expect("publish");
-                published.fetch_add(1, Ordering::Relaxed);
                 if per_client_rate > 0.0 {
                     let due = t + Duration::from_secs_f64((k + 1) as f64 / per_client_rate);
                     tokio::time::sleep_until(due.into()).await;
@@ -254,11 +280,20 @@ async fn main() {
             while pubacks.load(Ordering::Relaxed) < n {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            poller.abort();
+            poller.abort_handle()
         }));
     }
+    for r in ready {
+        tokio::time::timeout(Duration::from_secs(30), r)
+            .await
+            .expect("publisher connected")
+            .unwrap();
+    }
+    let t0 = Instant::now();
+    go_tx.send(true).unwrap();
+    let mut pollers = Vec::new();
     for t in tasks {
-        t.await.unwrap();
+        pollers.push(t.await.unwrap());
     }
     let publish_s = t0.elapsed().as_secs_f64();
     let deadline = Instant::now() + Duration::from_secs(a.timeout_s);
@@ -280,8 +315,18 @@ async fn main() {
         .await;
     }
     let durable_s = t0.elapsed().as_secs_f64();
+    for p in pollers {
+        p.abort();
+    }
+    let mode = if a.metrics.is_some() {
+        "metrics"
+    } else if a.ack_listener {
+        "listener"
+    } else {
+        "device"
+    };
     println!(
-        "{{\"messages\":{},\"clients\":{},\"form\":\"{}\",\"publish_s\":{:.3},\"durable_s\":{:.3},\"publish_per_s\":{:.0},\"durable_per_s\":{:.0},\"errors\":{}}}",
+        "{{\"messages\":{},\"clients\":{},\"form\":\"{}\",\"acks\":\"{mode}\",\"publish_s\":{:.3},\"durable_s\":{:.3},\"publish_per_s\":{:.0},\"durable_per_s\":{:.0},\"errors\":{}}}",
         a.messages,
         a.clients,
         a.form,
