@@ -4,6 +4,7 @@
 
 /// The options of `kwh-btc-iot serve` (see `kwh_btc_iot_gateway::config::ServeArgs`).
 #[derive(clap::Args, Debug)]
+#[group(skip)]
 pub struct ServeArgs {
     #[command(flatten)]
     inner: Box<kwh_btc_iot_gateway::cli::ServeArgs>,
