@@ -807,3 +807,53 @@ async fn readings_published_while_the_gateway_is_away_are_stored_when_it_returns
     drop(app);
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_prefix_keeps_the_old_subscription_and_its_readings_become_dead_letters() {
+    let Some(bin) = require_mosquitto(
+        "a_changed_prefix_keeps_the_old_subscription_and_its_readings_become_dead_letters",
+    ) else {
+        return;
+    };
+    let broker = Broker::start(&bin, BrokerOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, app) = common::start(common::config(dir.path())).await;
+    let mut old = mqtt(&broker);
+    old.client_id = Some("renamed".into());
+    old.topic_prefix = "old".into();
+    let b = Bridge::start(gw.state.clone(), old.clone()).unwrap();
+    assert!(b.wait_subscribed(T).await);
+    b.shutdown().await;
+    // Same session, new prefix: the broker still has `old/+/+/+` for it.
+    let mut new = old;
+    new.topic_prefix = "energy".into();
+    let bridge = Bridge::start(gw.state.clone(), new).unwrap();
+    assert!(bridge.wait_subscribed(T).await);
+    let acks = AckListener::start(options("acks", broker.port, None), "energy-ack/#").await;
+    let p = Publisher::new(options("m", broker.port, None));
+    p.publish("old/S/D/M", compact(1)).await;
+    p.publish("energy/S/D/M", compact(2)).await;
+    acks.acks.wait_on("energy-ack/S/D/M", 1, T).await;
+    // The old-prefix reading is kept, not stored, not acknowledged anywhere.
+    let deadline = std::time::Instant::now() + T;
+    let letters = loop {
+        let j = common::get(&app, "/api/v1/mqtt/dead-letters").await.json();
+        if !j["dead_letters"].as_array().unwrap().is_empty() {
+            break j["dead_letters"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no dead letter");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(letters[0]["topic"], "old/S/D/M");
+    assert_eq!(
+        (
+            letters[0]["error"]["code"].as_str(),
+            letters[0]["error"]["member"].as_str()
+        ),
+        (Some("invalid_topic"), Some("topic"))
+    );
+    assert_eq!(common::all_logs(&app, "").await.len(), 1);
+    bridge.shutdown().await;
+    drop(app);
+    gw.shutdown().await;
+}
