@@ -290,16 +290,20 @@ pub fn cli_binary() -> Option<PathBuf> {
 /// The server program: the CLI's `serve`, or this crate's `serve` example.
 pub fn server_command() -> std::process::Command {
     if let Some(bin) = cli_binary() {
-        let ok = std::process::Command::new(&bin)
+        // A CLI whose `serve` does not even parse its options is a bug, not a reason to fall back.
+        let out = std::process::Command::new(&bin)
             .args(["serve", "--help"])
             .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if ok {
-            let mut c = std::process::Command::new(bin);
-            c.arg("serve");
-            return c;
-        }
+            .expect("run the CLI");
+        assert!(
+            out.status.success(),
+            "{} serve --help failed: {}",
+            bin.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut c = std::process::Command::new(bin);
+        c.arg("serve");
+        return c;
     }
     let exe = std::env::current_exe().unwrap();
     let example = exe
@@ -310,7 +314,7 @@ pub fn server_command() -> std::process::Command {
         .join("examples")
         .join("serve");
     eprintln!(
-        "NOTE: kwh-btc-iot binary with `serve` not found; using {}",
+        "NOTE: the kwh-btc-iot binary is not built; using {}",
         example.display()
     );
     std::process::Command::new(example)
