@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGS=${LOGS:-100000}
 cargo build --release -q -p kwh-btc-iot
-BIN=$PWD/target/release/kwh-btc-iot
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/kwh-btc-iot
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
 # The founding example: its leaf hash is the one anyone computes with hashlib + rfc8785.

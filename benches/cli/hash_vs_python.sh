@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-1000000}
 cargo build --release -q -p kwh-btc-iot
-BIN=$PWD/target/release/kwh-btc-iot
+BIN=${CARGO_TARGET_DIR:-$PWD/target}/release/kwh-btc-iot
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 python3 scripts/gen_logs.py "$N" | $BIN canon - > "$work/logs.jsonl"   # normalized, so Python needs no normalizer
 cat > "$work/py_hash.py" <<'PY'
