@@ -20,6 +20,14 @@ struct Server {
     http: String,
 }
 
+impl Drop for Server {
+    // A failing test leaves no gateway behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn start_server(data: &Path, broker: &Broker, log: &Path) -> Server {
     let mut cmd = common::server_command();
     cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
