@@ -3,7 +3,5 @@
 # listening on 127.0.0.1:8000. Extra arguments go to `kwh-btc-iot serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -x www/build.sh ] && command -v npm >/dev/null; then
-  bash www/build.sh >/dev/null || echo "serve: the web page could not be built; the API runs without it" >&2
-fi
+# The web page (www/dist) is embedded in the binary at build time.
 exec cargo run --release -q -p kwh-btc-iot -- serve --data-dir ./data "$@"
