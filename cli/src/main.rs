@@ -579,7 +579,10 @@ fn verify(files: &[String], gateway_key: Option<String>, json: bool) -> Result<E
         .transpose()
         .map_err(|e| anyhow!("{}", e.message))?;
     // Receipts of one batch share a signed head: check it once.
-    let mut verifier = core::ReceiptVerifier::new(VerifyOptions { gateway_key });
+    let mut verifier = core::ReceiptVerifier::new(VerifyOptions {
+        gateway_key,
+        ..Default::default()
+    });
     let mut out = BufWriter::new(io::stdout().lock());
     let (mut ok, mut bad) = (0usize, 0usize);
     for file in files {

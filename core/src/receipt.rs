@@ -355,6 +355,9 @@ pub struct VerifyOptions {
     /// The gateway public key the caller trusts; when set, the head signature
     /// must be present and by this key.
     pub gateway_key: Option<[u8; 32]>,
+    /// How anchors are checked: the network whose proof-of-work rules apply
+    /// (mainnet by default) and block headers the caller trusts.
+    pub anchor: crate::anchor::AnchorOptions,
 }
 
 struct Checker<'c> {
@@ -891,11 +894,7 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker<'_>) -> 
 
     // 4. Anchors (crate::anchor): each reported as verified / pending /
     // needs_header / invalid / unknown; an unknown type is not fatal.
-    let anchors = crate::anchor::check_anchors(
-        parts.anchors,
-        head.as_ref(),
-        &crate::anchor::AnchorOptions::default(),
-    );
+    let anchors = crate::anchor::check_anchors(parts.anchors, head.as_ref(), &opts.anchor);
     c.v.anchors = anchors.results;
     c.v.errors
         .extend(anchors.errors.into_iter().map(VerifyError::from));

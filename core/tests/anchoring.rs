@@ -1280,6 +1280,7 @@ fn verify(receipt: &str, opts: &AnchorOptions) -> core::Verification {
         receipt.as_bytes(),
         &VerifyOptions {
             gateway_key: Some(key().public_key()),
+            ..Default::default()
         },
         opts,
     )
@@ -1760,6 +1761,7 @@ fn receipt_vectors_keep_their_results() {
             gateway_key: c["gateway_key"]
                 .as_str()
                 .map(|k| core::batch::public_key_from_hex(k, "k").unwrap()),
+            ..Default::default()
         };
         let got = core::verify_receipt(c["receipt"].as_str().unwrap().as_bytes(), &opts);
         assert_eq!(J::Bool(got.valid), c["want_valid"], "{}", c["desc"]);

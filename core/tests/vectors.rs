@@ -644,6 +644,7 @@ fn receipt_vectors(built: &core::BuiltBatch) -> J {
         let opts = VerifyOptions {
             gateway_key: gateway_key
                 .map(|k| core::batch::public_key_from_hex(k, "gateway_key").unwrap()),
+            ..Default::default()
         };
         let v = core::verify_receipt(receipt.as_bytes(), &opts);
         cases.push(json!({

@@ -97,6 +97,7 @@ async fn founding_example_posts_flushes_and_its_receipt_verifies() {
             &r.body,
             &core::VerifyOptions {
                 gateway_key: Some(key),
+                ..Default::default()
             },
         );
         assert!(v.valid, "{:?}", v.errors);
@@ -109,7 +110,8 @@ async fn founding_example_posts_flushes_and_its_receipt_verifies() {
             !core::verify_receipt(
                 &bad,
                 &core::VerifyOptions {
-                    gateway_key: Some(key)
+                    gateway_key: Some(key),
+                    ..Default::default()
                 }
             )
             .valid
@@ -393,6 +395,7 @@ async fn many_batches_chain_and_receipts_verify() {
             &r.body,
             &core::VerifyOptions {
                 gateway_key: Some(key),
+                ..Default::default()
             },
         );
         assert!(v.valid, "log {id}: {:?}", v.errors);

@@ -148,6 +148,7 @@ fn kill_9_under_concurrent_posting_loses_no_acknowledged_log() {
                 &r,
                 &kwh_btc_iot_core::VerifyOptions {
                     gateway_key: Some(key),
+                    ..Default::default()
                 },
             );
             assert!(v.valid, "{:?}", v.errors);

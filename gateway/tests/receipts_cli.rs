@@ -121,6 +121,7 @@ async fn gateway_receipts_verify_with_the_cli_and_tampering_fails() {
     let bytes = receipts[0].as_bytes();
     let opts = kwh_btc_iot_core::VerifyOptions {
         gateway_key: Some(kwh_btc_iot_core::batch::public_key_from_hex(&key, "k").unwrap()),
+        ..Default::default()
     };
     for i in 0..bytes.len() {
         let mut b = bytes.to_vec();

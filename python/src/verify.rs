@@ -48,6 +48,7 @@ fn gateway_key_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<VerifyOptions> {
     let key = public_key_from_hex(&hex, "gateway_key").map_err(err)?;
     Ok(VerifyOptions {
         gateway_key: Some(key),
+        ..Default::default()
     })
 }
 

@@ -222,7 +222,10 @@ pub fn verify_receipt(
             Some(public_key_from_hex(&to_hex(&bytes), "gateway_key").map_err(js_error)?)
         }
     };
-    let opts = VerifyOptions { gateway_key };
+    let opts = VerifyOptions {
+        gateway_key,
+        ..Default::default()
+    };
     let v = match json_bytes(&receipt, "receipt") {
         Ok(bytes) => core_verify_receipt(&bytes, &opts),
         Err(e) => unreadable_receipt(e, &opts),

@@ -43,8 +43,8 @@ use std::collections::BTreeMap;
 use crate::batch::BatchHead;
 use crate::error::{Error, ErrorCode};
 use crate::hash::{to_hex, Hash};
-use crate::json::{self, Value};
-use crate::receipt::{AnchorResult, Step, StepStatus, Verification, VerifyError, VerifyOptions};
+use crate::json::Value;
+use crate::receipt::{AnchorResult, StepStatus, Verification, VerifyOptions};
 
 pub use bitcoin::{BlockHeader, Network, Transaction};
 pub use ots::{Attestation, DetachedTimestampFile, Op};
@@ -416,53 +416,19 @@ pub fn check_anchors(
     }
 }
 
-/// Verifies a receipt as [`crate::verify_receipt`] does, but checks its
-/// anchors with the caller's options (network, trusted headers).
+/// Verifies a receipt as [`crate::verify_receipt`] does, with the caller's
+/// anchor options (network, trusted headers) instead of `opts.anchor`: one
+/// pass, the same as setting [`VerifyOptions::anchor`].
 pub fn verify_receipt(
     input: &[u8],
     opts: &VerifyOptions,
     anchor_opts: &AnchorOptions,
 ) -> Verification {
-    let mut v = crate::receipt::verify_receipt(input, opts);
-    if *anchor_opts == AnchorOptions::default() {
-        return v;
-    }
-    // When the receipt did not parse, its anchors were not looked at.
-    if !v
-        .steps
-        .iter()
-        .any(|s| s.name == "parse" && s.status == StepStatus::Passed)
-    {
-        return v;
-    }
-    let Ok(value) = json::parse_with_depth(input, 32) else {
-        return v;
+    let opts = VerifyOptions {
+        gateway_key: opts.gateway_key,
+        anchor: anchor_opts.clone(),
     };
-    let Some(Value::Array(anchors)) = value.get("anchors") else {
-        return v;
-    };
-    let head = value
-        .get("batch_head")
-        .and_then(|h| BatchHead::from_value(h, "batch_head").ok());
-    let out = check_anchors(anchors, head.as_ref(), anchor_opts);
-    v.errors.retain(|e| {
-        !(e.code == ErrorCode::InvalidAnchor.as_str()
-            && e.member
-                .as_deref()
-                .is_some_and(|m| m == "anchors" || m.starts_with("anchors[")))
-    });
-    v.errors
-        .extend(out.errors.into_iter().map(VerifyError::from));
-    v.anchors = out.results;
-    if let Some(s) = v.steps.iter_mut().find(|s| s.name == "anchors") {
-        *s = Step {
-            name: "anchors",
-            status: out.step_status,
-            detail: out.step_detail,
-        };
-    }
-    v.valid = v.errors.is_empty();
-    v
+    crate::receipt::verify_receipt(input, &opts)
 }
 
 // ---------------------------------------------------------------------------
