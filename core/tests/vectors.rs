@@ -900,6 +900,10 @@ fn vectors_are_current() {
         ("merkle.json", pretty(&merkle_vectors())),
         ("batch.json", pretty(&batch)),
         ("receipts.json", pretty(&receipt_vectors(&built))),
+        (
+            "anchored_receipts.json",
+            pretty(&anchored_receipt_vectors(&built)),
+        ),
     ];
     let dir = vectors_dir();
     let update = std::env::var_os("UPDATE_VECTORS").is_some();
@@ -934,4 +938,467 @@ fn vectors_cover_accept_and_reject() {
     );
     let founding = &cases[0];
     assert_eq!(founding["warnings"], json!(["power_mismatch"]));
+}
+
+// ---------------------------------------------------------------------------
+// Anchored receipts (tests/vectors/anchored_receipts.json): receipts of the
+// vector gateway key carrying OpenTimestamps and Bitcoin anchors whose
+// headers are mined here at the regtest target, as core/tests/anchoring.rs
+// builds them, and the ways each breaks.
+
+mod anchored {
+    use super::*;
+    use kwh_btc_iot_core::anchor::bitcoin::{sha256d, sha256d_pair, BlockHeader, Network};
+    use kwh_btc_iot_core::anchor::ots::{Attestation, DetachedTimestampFile, Item, Op, Timestamp};
+    use kwh_btc_iot_core::anchor::spv::{self, MerkleBlock};
+    use kwh_btc_iot_core::anchor::{self, AnchorOptions};
+
+    pub const CALENDAR: &str = "https://alice.btc.calendar.opentimestamps.org";
+    const NONCE: [u8; 16] = [0x5a; 16];
+    const COINBASE_TXID: [u8; 32] = [0xcb; 32];
+
+    /// A transaction with a P2WPKH output and `OP_RETURN <data>`.
+    pub fn op_return_tx(data: &[u8]) -> Vec<u8> {
+        let mut t = vec![2, 0, 0, 0, 1];
+        t.extend_from_slice(&[0x42; 32]);
+        t.extend_from_slice(&[0, 0, 0, 0, 0]);
+        t.extend_from_slice(&[0xff; 4]);
+        t.push(2);
+        t.extend_from_slice(&50_000u64.to_le_bytes());
+        t.extend_from_slice(&[22, 0x00, 0x14]);
+        t.extend_from_slice(&[0x33; 20]);
+        t.extend_from_slice(&0u64.to_le_bytes());
+        t.push(2 + data.len() as u8);
+        t.push(0x6a);
+        t.push(data.len() as u8);
+        t.extend_from_slice(data);
+        t.extend_from_slice(&[0; 4]);
+        t
+    }
+
+    /// A header at the regtest target over `merkle_root`, mined.
+    pub fn regtest_header(merkle_root: [u8; 32]) -> BlockHeader {
+        let mut h = BlockHeader {
+            version: 0x2000_0000,
+            prev_blockhash: [0x11; 32],
+            merkle_root,
+            time: 1_765_000_000,
+            bits: 0x207f_ffff,
+            nonce: 0,
+        };
+        while h.check_pow(Network::Regtest).is_err() {
+            h.nonce += 1;
+        }
+        h
+    }
+
+    fn commitment(digest: &[u8; 32]) -> Vec<u8> {
+        hash::sha256(&[&digest[..], &NONCE[..]].concat()).0.to_vec()
+    }
+
+    /// The top of a calendar-shaped proof: `append(nonce)`, `sha256`, then the
+    /// commitment node `commit`.
+    fn file(digest: &[u8; 32], commit: Timestamp) -> Vec<u8> {
+        let mut nonce_node = Timestamp::default();
+        nonce_node.push_op(Op::Sha256, commit);
+        let mut top = Timestamp::default();
+        top.push_op(Op::Append(NONCE.to_vec()), nonce_node);
+        DetachedTimestampFile::new(Op::Sha256, digest.to_vec(), top)
+            .unwrap()
+            .to_bytes()
+            .unwrap()
+    }
+
+    /// The .ots as a calendar first answers: the commitment with a pending attestation.
+    pub fn pending_proof(digest: &[u8; 32]) -> Vec<u8> {
+        file(
+            digest,
+            Timestamp::with_attestation(Attestation::Pending {
+                uri: CALENDAR.into(),
+            }),
+        )
+    }
+
+    /// A complete proof shaped like the calendars' (nonce, commitment with a
+    /// pending attestation, calendar transaction, block merkle path, Bitcoin
+    /// attestation at `height`) and the regtest header it needs.
+    pub fn ots_proof(digest: &[u8; 32], height: u64) -> (Vec<u8>, BlockHeader) {
+        let c = commitment(digest);
+        let tx = op_return_tx(&c);
+        let pos = tx.windows(32).position(|w| w == c.as_slice()).unwrap();
+        let root = sha256d_pair(&COINBASE_TXID, &sha256d(&tx));
+        let header = regtest_header(root);
+        let mut t = Timestamp::with_attestation(Attestation::Bitcoin { height });
+        for op in [
+            Op::Sha256,
+            Op::Sha256,
+            Op::Prepend(COINBASE_TXID.to_vec()),
+            Op::Sha256,
+            Op::Sha256,
+            Op::Append(tx[pos + 32..].to_vec()),
+            Op::Prepend(tx[..pos].to_vec()),
+        ] {
+            let mut parent = Timestamp::default();
+            parent.push_op(op, t);
+            t = parent;
+        }
+        t.items.insert(
+            0,
+            Item::Attestation(Attestation::Pending {
+                uri: CALENDAR.into(),
+            }),
+        );
+        (file(digest, t), header)
+    }
+
+    /// A `bitcoin` anchor: a transaction with `OP_RETURN <digest>` at index 2
+    /// of a 5-transaction regtest block, its merkleblock, header and height.
+    pub fn bitcoin_anchor(digest: &[u8; 32], height: u64) -> (J, BlockHeader) {
+        let tx = op_return_tx(digest);
+        let txids = vec![
+            COINBASE_TXID,
+            [0x01; 32],
+            sha256d(&tx),
+            [0x02; 32],
+            [0x03; 32],
+        ];
+        let (root, _) = spv::merkle_root(&txids).unwrap();
+        let hd = regtest_header(root);
+        let mb = MerkleBlock::new(hd, &txids, &[false, false, true, false, false]);
+        (
+            to_j(&anchor::bitcoin_anchor(&tx, &mb.to_bytes(), &hd, height)),
+            hd,
+        )
+    }
+
+    pub fn header_hex(h: &BlockHeader) -> String {
+        hash::to_hex(&h.to_bytes())
+    }
+
+    pub fn ots_anchor(ots: &[u8], headers: &[(u64, &BlockHeader)]) -> J {
+        let mut a = json!({"type": "opentimestamps", "ots": hash::to_hex(ots)});
+        if !headers.is_empty() {
+            a["headers"] = headers
+                .iter()
+                .map(|(h, hd)| (h.to_string(), J::String(header_hex(hd))))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
+        a
+    }
+
+    /// The verifier options a case states.
+    pub fn options(network: &str, trusted: &J, gateway_key: Option<&str>) -> VerifyOptions {
+        let mut a = AnchorOptions::for_network(Network::parse(network).unwrap());
+        for (h, hex) in trusted.as_object().unwrap() {
+            a.headers.insert(
+                h.parse().unwrap(),
+                BlockHeader::from_hex(hex.as_str().unwrap()).unwrap(),
+            );
+        }
+        VerifyOptions {
+            gateway_key: gateway_key
+                .map(|k| core::batch::public_key_from_hex(k, "gateway_key").unwrap()),
+            anchor: a,
+        }
+    }
+
+    pub fn want_anchors(v: &core::Verification) -> J {
+        J::Array(
+            v.anchors
+                .iter()
+                .map(|a| {
+                    json!({
+                        "type": a.anchor_type, "status": a.status, "failed_step": a.failed_step,
+                        "height": a.height, "block_hash": a.block_hash,
+                        "anchored_head_hash": a.anchored_head_hash,
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Batches 2 and 3 of the vector gateway after the batch of batch.json, one
+/// log each: their heads (for `heads` chains).
+fn later_heads(built: &core::BuiltBatch) -> Vec<core::BatchHead> {
+    let key = test_key();
+    let mut prev = built.batch.head_hash;
+    let mut heads = vec![];
+    for seq in 2..=3u64 {
+        let log = &batch_logs()[(seq - 1) as usize];
+        let b = core::build_batch(
+            &[log.as_bytes()],
+            BatchParams {
+                gateway_id: "gw-PLANT01".into(),
+                batch_id: format!("batch_2025-12-01T10-{}", 20 + 5 * (seq - 1)),
+                seq,
+                prev_head_hash: Some(prev),
+                created_at: Timestamp::parse(&format!("2025-12-01T10:{}:00Z", 20 + 5 * (seq - 1)))
+                    .unwrap(),
+            },
+            Some(&key),
+        )
+        .unwrap();
+        prev = b.batch.head_hash;
+        heads.push(b.batch.head);
+    }
+    heads
+}
+
+fn anchored_receipt_vectors(built: &core::BuiltBatch) -> J {
+    use anchored::*;
+    let key_hex = hash::to_hex(&test_key().public_key());
+    let base: J = serde_json::from_str(&built.receipts[1].to_json()).unwrap();
+    let hh = built.batch.head_hash;
+    let with = |anchors: J| {
+        let mut r = base.clone();
+        r["anchors"] = anchors;
+        serde_json::to_string(&r).unwrap()
+    };
+    let mut cases = vec![];
+    let mut case = |desc: &str, receipt: String, network: &str, trusted: J| {
+        let opts = options(network, &trusted, Some(&key_hex));
+        let v = core::verify_receipt(receipt.as_bytes(), &opts);
+        cases.push(json!({
+            "desc": desc, "receipt": receipt, "network": network, "trusted_headers": trusted,
+            "gateway_key": key_hex, "want_valid": v.valid,
+            "want_errors": v.errors.iter().map(|e| e.code).collect::<Vec<_>>(),
+            "want_error_members": v.errors.iter().map(|e| e.member.clone()).collect::<Vec<_>>(),
+            "want_anchors": want_anchors(&v),
+        }));
+    };
+    let none = || json!({});
+
+    let (proof, hd) = ots_proof(&hh.0, 150);
+    let ots_ok = ots_anchor(&proof, &[(150, &hd)]);
+    case(
+        "opentimestamps anchor (nonce, commitment, calendar tx, merkle path, Bitcoin attestation) with its regtest header: verified",
+        with(json!([ots_ok])),
+        "regtest",
+        none(),
+    );
+    let (btc, _) = bitcoin_anchor(&hh.0, 200);
+    case(
+        "bitcoin anchor (raw tx with OP_RETURN of the head hash, merkleblock, header, height): verified",
+        with(json!([btc])),
+        "regtest",
+        none(),
+    );
+    case(
+        "both anchors and an unknown type: verified, verified, unknown",
+        with(json!([ots_ok, btc, {"type": "future-chain", "proof": "00"}])),
+        "regtest",
+        none(),
+    );
+    let later = later_heads(built);
+    let last = later.last().unwrap().hash();
+    let (chain_proof, chd) = ots_proof(&last.0, 300);
+    let hv = |h: &core::BatchHead| to_j(&h.to_value());
+    let mut through = ots_anchor(&chain_proof, &[(300, &chd)]);
+    through["heads"] = json!([hv(&later[0]), hv(&later[1])]);
+    case(
+        "opentimestamps anchor of batch 3's head through the heads of batches 2 and 3: verified",
+        with(json!([through])),
+        "regtest",
+        none(),
+    );
+    let (chain_btc, _) = bitcoin_anchor(&last.0, 301);
+    let mut btc_through = chain_btc.clone();
+    btc_through["heads"] = json!([hv(&later[0]), hv(&later[1])]);
+    case(
+        "bitcoin anchor of batch 3's head through the heads of batches 2 and 3: verified",
+        with(json!([btc_through])),
+        "regtest",
+        none(),
+    );
+    case(
+        "pending-only .ots (as a calendar first answers): pending, the receipt is valid",
+        with(json!([ots_anchor(&pending_proof(&hh.0), &[])])),
+        "regtest",
+        none(),
+    );
+    let bare = with(json!([ots_anchor(&proof, &[])]));
+    case(
+        "proof reaching block 150 without its header: needs_header, the receipt is valid",
+        bare.clone(),
+        "regtest",
+        none(),
+    );
+    case(
+        "the same proof with block 150's header supplied by the caller as a trusted header: verified",
+        bare,
+        "regtest",
+        json!({"150": header_hex(&hd)}),
+    );
+    case(
+        "a trusted header takes precedence over the carried one: another block at 150 fails at merkle_root",
+        with(json!([ots_ok])),
+        "regtest",
+        json!({"150": header_hex(&regtest_header([9; 32]))}),
+    );
+    case(
+        "bitcoin anchor whose block is not the caller's trusted block at its height: invalid at header",
+        with(json!([btc])),
+        "regtest",
+        json!({"200": header_hex(&regtest_header([5; 32]))}),
+    );
+
+    // Negative cases.
+    let mut tampered = hd.to_bytes();
+    tampered[40] ^= 1; // a byte of the merkle root
+    let tampered = core::anchor::BlockHeader::parse(&tampered).unwrap();
+    case(
+        "a byte of the carried header's merkle root changed (its hash no longer meets the target): invalid at header_pow",
+        with(json!([ots_anchor(&proof, &[(150, &tampered)])])),
+        "regtest",
+        none(),
+    );
+    let (other, ohd) = ots_proof(&[1; 32], 150);
+    case(
+        "proof of another digest than the head hash: invalid at ots_digest",
+        with(json!([ots_anchor(&other, &[(150, &ohd)])])),
+        "regtest",
+        none(),
+    );
+    let mut broken = ots_anchor(&chain_proof, &[(300, &chd)]);
+    broken["heads"] = json!([hv(&later[1]), hv(&later[0])]);
+    case(
+        "heads chain in the wrong order: invalid at head_chain",
+        with(json!([broken])),
+        "regtest",
+        none(),
+    );
+    let mut short = ots_anchor(&chain_proof, &[(300, &chd)]);
+    short["heads"] = json!([hv(&later[0])]);
+    case(
+        "heads chain missing its last head: the proof is for another digest, invalid at ots_digest",
+        with(json!([short])),
+        "regtest",
+        none(),
+    );
+    case(
+        "regtest header checked under mainnet rules: invalid at header_pow",
+        with(json!([ots_ok])),
+        "mainnet",
+        none(),
+    );
+    case(
+        "regtest bitcoin anchor checked under mainnet rules: invalid at header_pow",
+        with(json!([btc])),
+        "mainnet",
+        none(),
+    );
+    let mut net = ots_ok.clone();
+    net["network"] = json!("mainnet");
+    case(
+        "anchor says network mainnet, the verifier checks regtest: invalid at network",
+        with(json!([net])),
+        "regtest",
+        none(),
+    );
+    let mut net_ok = ots_ok.clone();
+    net_ok["network"] = json!("regtest");
+    case(
+        "anchor says network regtest, the verifier checks regtest: verified",
+        with(json!([net_ok])),
+        "regtest",
+        none(),
+    );
+    case(
+        "unknown anchor type: unknown, the receipt is still valid",
+        with(json!([{"type": "future-chain", "proof": "00"}])),
+        "regtest",
+        none(),
+    );
+    case(
+        "unknown anchor type under mainnet rules: unknown, still valid",
+        with(json!([{"type": "future-chain", "proof": "00"}])),
+        "mainnet",
+        none(),
+    );
+    let mut other_tx = btc.clone();
+    other_tx["raw_tx"] = json!(hash::to_hex(&op_return_tx(&[0x99; 32])));
+    case(
+        "bitcoin anchor whose transaction commits to another hash: invalid at tx_commitment",
+        with(json!([other_tx])),
+        "regtest",
+        none(),
+    );
+    case(
+        "opentimestamps anchor that is not an .ots: invalid at ots_parse",
+        with(json!([{"type": "opentimestamps", "ots": "00ff"}])),
+        "regtest",
+        none(),
+    );
+    let mut extra = ots_ok.clone();
+    extra["extra"] = json!(1);
+    case(
+        "opentimestamps anchor with an unknown member: invalid at format",
+        with(json!([extra])),
+        "regtest",
+        none(),
+    );
+
+    json!({
+        "description": "emreceipt-1 receipts (signed by the vector gateway key) carrying opentimestamps and bitcoin anchors, verified with a network and trusted headers {height: header hex}; headers are mined at the regtest target",
+        "gateway_public_key": key_hex,
+        "calendar": CALENDAR,
+        "cases": cases,
+    })
+}
+
+#[test]
+fn anchored_receipt_vectors_verify_in_the_core() {
+    // The checked-in file (vectors_are_current keeps it equal to the
+    // generated one), or the generated one while it is being rewritten.
+    let v: J = if std::env::var_os("UPDATE_VECTORS").is_some() {
+        anchored_receipt_vectors(&batch_vectors().1)
+    } else {
+        serde_json::from_str(
+            &std::fs::read_to_string(vectors_dir().join("anchored_receipts.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let cases = v["cases"].as_array().unwrap();
+    for c in cases {
+        let opts = anchored::options(
+            c["network"].as_str().unwrap(),
+            &c["trusted_headers"],
+            c["gateway_key"].as_str(),
+        );
+        let got = core::verify_receipt(c["receipt"].as_str().unwrap().as_bytes(), &opts);
+        let desc = c["desc"].as_str().unwrap();
+        assert_eq!(J::Bool(got.valid), c["want_valid"], "{desc}");
+        let codes: Vec<&str> = got.errors.iter().map(|e| e.code).collect();
+        assert_eq!(json!(codes), c["want_errors"], "{desc}");
+        assert_eq!(anchored::want_anchors(&got), c["want_anchors"], "{desc}");
+        // The statuses the vectors promise.
+        if desc.ends_with(": verified") {
+            assert!(got.valid, "{desc}");
+            assert_eq!(got.anchors[0].status, "verified", "{desc}");
+        }
+        for (step, word) in [
+            ("ots_digest", "at ots_digest"),
+            ("head_chain", "at head_chain"),
+            ("header_pow", "at header_pow"),
+            ("network", "at network"),
+            ("header", "at header"),
+            ("tx_commitment", "at tx_commitment"),
+            ("merkle_root", "at merkle_root"),
+        ] {
+            if desc.ends_with(word) || desc.contains(&format!("{word}:")) {
+                assert_eq!(got.anchors[0].failed_step, Some(step), "{desc}");
+                assert!(!got.valid, "{desc}");
+            }
+        }
+    }
+    let statuses: Vec<&str> = cases
+        .iter()
+        .flat_map(|c| c["want_anchors"].as_array().unwrap())
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    for s in ["verified", "pending", "needs_header", "invalid", "unknown"] {
+        assert!(statuses.contains(&s), "no case with an anchor {s}");
+    }
 }
