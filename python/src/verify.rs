@@ -1,5 +1,6 @@
 //! Receipt verification.
 
+use kwh_btc_iot_core::anchor::{AnchorOptions, BlockHeader, Network};
 use kwh_btc_iot_core::batch::public_key_from_hex;
 use kwh_btc_iot_core::hash::to_hex;
 use kwh_btc_iot_core::receipt::{SignatureStatus, Step, StepStatus, VerifyError};
@@ -7,7 +8,7 @@ use kwh_btc_iot_core::{
     verify_receipt as core_verify, Error, ErrorCode, ReceiptVerifier, Verification, VerifyOptions,
 };
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyString};
 
 use crate::bulk::{par_map, thread_count, Gathered};
 use crate::convert::json_input;
@@ -52,6 +53,110 @@ fn gateway_key_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<VerifyOptions> {
     })
 }
 
+/// Reads the anchor options: `network` (mainnet, testnet, signet, regtest;
+/// default mainnet) and `headers`, a mapping `{height: header}` of block
+/// headers the caller trusts (height an `int` or decimal `str`, header 160
+/// hex characters or 80 bytes). Errors name the member (`network`,
+/// `headers.<height>`).
+// The same conversion every binding repeats; the lead is asked for a core
+// function taking (network text, [(height text, header hex)]).
+fn anchor_args(
+    network: Option<&str>,
+    headers: Option<&Bound<'_, PyAny>>,
+) -> PyResult<AnchorOptions> {
+    let network = match network {
+        None => Network::Mainnet,
+        Some(s) => Network::parse(s).ok_or_else(|| {
+            err(member_error(
+                ErrorCode::InvalidValue,
+                "network",
+                format!("\"{s}\" is not mainnet, testnet, signet or regtest"),
+            ))
+        })?,
+    };
+    let mut opts = AnchorOptions::for_network(network);
+    let Some(headers) = headers else {
+        return Ok(opts);
+    };
+    if headers.is_none() {
+        return Ok(opts);
+    }
+    let dict = headers.cast::<PyDict>().map_err(|_| {
+        err(member_error(
+            ErrorCode::InvalidType,
+            "headers",
+            "must be a dict {height: header hex or 80 bytes}",
+        ))
+    })?;
+    for (k, v) in dict.iter() {
+        let height: u64 = if let Ok(i) = k.cast::<PyInt>() {
+            i.extract().map_err(|_| {
+                err(member_error(
+                    ErrorCode::InvalidValue,
+                    &format!("headers.{i}"),
+                    "the height must be an integer >= 0",
+                ))
+            })?
+        } else if let Ok(s) = k.cast::<PyString>() {
+            let t = s.to_cow().map(|c| c.into_owned()).unwrap_or_default();
+            match t.parse::<u64>() {
+                Ok(h) if h.to_string() == t => h,
+                _ => {
+                    return Err(err(member_error(
+                        ErrorCode::InvalidValue,
+                        &format!("headers.{t}"),
+                        "the key must be a block height in decimal",
+                    )))
+                }
+            }
+        } else {
+            return Err(err(member_error(
+                ErrorCode::InvalidType,
+                "headers",
+                format!(
+                    "keys must be block heights (int or decimal str), got {}",
+                    k.get_type().name()?
+                ),
+            )));
+        };
+        let member = format!("headers.{height}");
+        let parsed = if let Ok(s) = v.cast::<PyString>() {
+            let t = s.to_cow().map(|c| c.into_owned()).unwrap_or_default();
+            BlockHeader::from_hex(&t)
+        } else if let Ok(b) = v.cast::<PyBytes>() {
+            BlockHeader::parse(b.as_bytes())
+        } else {
+            return Err(err(member_error(
+                ErrorCode::InvalidType,
+                &member,
+                format!(
+                    "must be an 80-byte block header (160 hex characters or bytes), got {}",
+                    v.get_type().name()?
+                ),
+            )));
+        };
+        let header = parsed.map_err(|e| {
+            err(member_error(
+                ErrorCode::InvalidValue,
+                &member,
+                format!("is not a block header: {}", e.message),
+            ))
+        })?;
+        opts.headers.insert(height, header);
+    }
+    Ok(opts)
+}
+
+fn options(
+    gateway_key: Option<&Bound<'_, PyAny>>,
+    network: Option<&str>,
+    headers: Option<&Bound<'_, PyAny>>,
+) -> PyResult<VerifyOptions> {
+    let mut opts = gateway_key_arg(gateway_key)?;
+    opts.anchor = anchor_args(network, headers)?;
+    Ok(opts)
+}
+
 /// The result for an input that is not JSON text at all (a Python object
 /// that has no JSON form): invalid at the parse step, like unparsable text.
 fn unreadable(e: &Error) -> Verification {
@@ -94,13 +199,15 @@ fn unreadable(e: &Error) -> Verification {
 }
 
 #[pyfunction]
-#[pyo3(signature = (receipt, gateway_key=None))]
+#[pyo3(signature = (receipt, gateway_key=None, network=None, headers=None))]
 pub fn verify_receipt(
     py: Python<'_>,
     receipt: &Bound<'_, PyAny>,
     gateway_key: Option<&Bound<'_, PyAny>>,
+    network: Option<&str>,
+    headers: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyVerification> {
-    let opts = gateway_key_arg(gateway_key)?;
+    let opts = options(gateway_key, network, headers)?;
     let v = match json_input(receipt) {
         Ok(input) => {
             let bytes = input.as_bytes();
@@ -112,14 +219,16 @@ pub fn verify_receipt(
 }
 
 #[pyfunction]
-#[pyo3(signature = (receipts, gateway_key=None, threads=None))]
+#[pyo3(signature = (receipts, gateway_key=None, threads=None, network=None, headers=None))]
 pub fn verify_receipts(
     py: Python<'_>,
     receipts: &Bound<'_, PyAny>,
     gateway_key: Option<&Bound<'_, PyAny>>,
     threads: Option<usize>,
+    network: Option<&str>,
+    headers: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Vec<PyVerification>> {
-    let opts = gateway_key_arg(gateway_key)?;
+    let opts = options(gateway_key, network, headers)?;
     let gathered = Gathered::from_iterable(receipts, "receipts")?;
     let sources = gathered.sources();
     let threads = thread_count(threads);
@@ -138,6 +247,21 @@ pub fn verify_receipts(
     });
     Ok(results.into_iter().map(|v| PyVerification { v }).collect())
 }
+
+type AnchorTuple = (
+    String,
+    &'static str,
+    String,
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<String>,
+    Option<u64>,
+    Option<String>,
+    Option<u64>,
+    Option<String>,
+    Vec<String>,
+    Option<String>,
+);
 
 fn step_status(s: StepStatus) -> &'static str {
     match s {
@@ -183,12 +307,29 @@ impl PyVerification {
     fn log_signature(&self) -> &'static str {
         self.v.log_signature.as_str()
     }
+    /// (type, status, detail, failed_step, network, anchored_head_hash,
+    /// height, block_hash, block_time, txid, calendars, not_checked).
     #[getter]
-    fn anchors(&self) -> Vec<(String, &'static str, String)> {
+    fn anchors(&self) -> Vec<AnchorTuple> {
         self.v
             .anchors
             .iter()
-            .map(|a| (a.anchor_type.clone(), a.status, a.detail.clone()))
+            .map(|a| {
+                (
+                    a.anchor_type.clone(),
+                    a.status,
+                    a.detail.clone(),
+                    a.failed_step,
+                    a.network,
+                    a.anchored_head_hash.clone(),
+                    a.height,
+                    a.block_hash.clone(),
+                    a.block_time,
+                    a.txid.clone(),
+                    a.calendars.clone(),
+                    a.not_checked.clone(),
+                )
+            })
             .collect()
     }
     #[getter]

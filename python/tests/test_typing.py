@@ -25,6 +25,12 @@ batch = kbi.build_batch([kbi.example_log()], gateway_id="gw", signing_key=kbi.ge
 v: kbi.Verification = kbi.verify_receipt(batch.receipts[0], gateway_key=batch.public_key)
 ok: bool = v.valid
 codes: List[str] = [e.code for e in v.errors]
+v2 = kbi.verify_receipt(batch.receipts[0], network="regtest", headers={150: "00" * 80, "151": b"\\0" * 80})
+anchor: kbi.Anchor = v2.anchors[0]
+height: Optional[int] = anchor.height
+block_hash: Optional[str] = anchor.block_hash
+calendars: tuple[str, ...] = anchor.calendars
+bulk: List[kbi.Verification] = kbi.verify_receipts([batch.receipts[0]], network="signet", headers={})
 try:
     kbi.normalize("{}")
 except kbi.ValidationError as e:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from . import _native
 from ._api import (
     HashInput,
+    HeadersInput,
     JsonInput,
     KeyInput,
     build_batch,
@@ -91,6 +92,7 @@ __all__ = [
     "JsonInput",
     "HashInput",
     "KeyInput",
+    "HeadersInput",
     # errors
     "KwhBtcIotError",
     "JsonError",

@@ -15,6 +15,7 @@ __all__ = [
     "JsonInput",
     "HashInput",
     "KeyInput",
+    "HeadersInput",
     "example_log",
     "normalize",
     "normalize_with_warnings",
@@ -42,6 +43,8 @@ JsonInput = Union[Mapping[str, Any], Sequence[Any], str, bytes, bytearray, memor
 HashInput = Union[str, bytes]
 #: An Ed25519 key: 32 raw bytes or 64 hex characters.
 KeyInput = Union[str, bytes]
+#: Block headers the caller trusts, by height: ``{height: 160 hex or 80 bytes}``.
+HeadersInput = Mapping[Union[int, str], Union[str, bytes]]
 
 _EXAMPLE_LOG: Dict[str, Any] = {
     "schema_version": "emlog-1.1",
@@ -345,12 +348,26 @@ def generate_signing_key() -> bytes:
     return os.urandom(32)
 
 
-def verify_receipt(receipt: JsonInput, gateway_key: Optional[KeyInput] = None) -> Verification:
+def verify_receipt(
+    receipt: JsonInput,
+    gateway_key: Optional[KeyInput] = None,
+    *,
+    network: str = "mainnet",
+    headers: Optional[HeadersInput] = None,
+) -> Verification:
     """Verifies an ``emreceipt-1`` receipt (a dict, or JSON ``str``/``bytes``),
     offline. Never raises for a malformed receipt: the result is invalid and
     its ``errors`` say why. ``gateway_key`` (64 hex or 32 bytes) is the key you
     trust; when given, the head must be signed by it. A malformed
     ``gateway_key`` raises :class:`CryptoError`.
+
+    Anchors (``v.anchors``, each an :class:`Anchor`) are checked with the
+    proof-of-work rules of ``network`` (``mainnet``, ``testnet``, ``signet``
+    or ``regtest``) and against ``headers``, block headers you trust, by
+    height (``{height: header}``, the header as 160 hex characters or 80
+    bytes; they take precedence over headers carried in the receipt). A bad
+    ``network`` or header raises :class:`ValidationError` naming it
+    (``network``, ``headers.<height>``).
 
     >>> batch = build_batch([example_log()], gateway_id="gw-1", signing_key=bytes(32),
     ...                     created_at="2025-12-01T10:20:00Z")
@@ -364,23 +381,33 @@ def verify_receipt(receipt: JsonInput, gateway_key: Optional[KeyInput] = None) -
     (False, 'untrusted_key', ('untrusted_key',))
     >>> verify_receipt("{not json").error_codes
     ('invalid_json',)
+    >>> verify_receipt(batch.receipts[0], network="moon")
+    Traceback (most recent call last):
+    ...
+    kwh_btc_iot.ValidationError: network: "moon" is not mainnet, testnet, signet or regtest
     """
-    return Verification(_native.verify_receipt(receipt, gateway_key))
+    return Verification(_native.verify_receipt(receipt, gateway_key, network, headers))
 
 
 def verify_receipts(
-    receipts: Iterable[JsonInput], gateway_key: Optional[KeyInput] = None, *, threads: Optional[int] = None
+    receipts: Iterable[JsonInput],
+    gateway_key: Optional[KeyInput] = None,
+    *,
+    threads: Optional[int] = None,
+    network: str = "mainnet",
+    headers: Optional[HeadersInput] = None,
 ) -> List[Verification]:
     """Verifies many receipts, in order, with the GIL released and on
     ``threads`` threads (default: one per core). Like :func:`verify_receipt`,
-    a malformed receipt gives an invalid result, never an exception.
+    a malformed receipt gives an invalid result, never an exception;
+    ``network`` and ``headers`` are as there.
 
     >>> batch = build_batch([example_log(), example_log(meter_id="X")], gateway_id="gw-1",
     ...                     created_at="2025-12-01T10:20:00Z")
     >>> [v.valid for v in verify_receipts(batch.receipts_json() + ["[]"])]
     [True, True, False]
     """
-    return [Verification(v) for v in _native.verify_receipts(receipts, gateway_key, threads)]
+    return [Verification(v) for v in _native.verify_receipts(receipts, gateway_key, threads, network, headers)]
 
 
 # The MerkleTree class is used in the doctests above.

@@ -2,7 +2,7 @@
 # (`kwh_btc_iot`); these signatures may change between releases.
 
 from os import PathLike
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 __version__: str
 
@@ -10,6 +10,12 @@ _Json = Any
 _Hash = Union[str, bytes]
 _Key = Union[str, bytes]
 _HashResult = Tuple[List[Optional[str]], List[Tuple[int, str, str]], str]
+# (type, status, detail, failed_step, network, anchored_head_hash, height,
+#  block_hash, block_time, txid, calendars, not_checked)
+_AnchorTuple = Tuple[
+    str, str, str, Optional[str], Optional[str], Optional[str], Optional[int],
+    Optional[str], Optional[int], Optional[str], List[str], Optional[str],
+]
 
 def normalize(log: _Json) -> Tuple[Dict[str, Any], List[Tuple[str, str, str]]]: ...
 def canonicalize(log: _Json) -> bytes: ...
@@ -32,9 +38,18 @@ def build_batch(
     signing_key: Optional[_Key],
 ) -> Batch: ...
 def public_key(signing_key: _Key) -> str: ...
-def verify_receipt(receipt: _Json, gateway_key: Optional[_Key] = None) -> Verification: ...
+def verify_receipt(
+    receipt: _Json,
+    gateway_key: Optional[_Key] = None,
+    network: Optional[str] = None,
+    headers: Optional[Mapping[Union[int, str], Union[str, bytes]]] = None,
+) -> Verification: ...
 def verify_receipts(
-    receipts: Iterable[_Json], gateway_key: Optional[_Key] = None, threads: Optional[int] = None
+    receipts: Iterable[_Json],
+    gateway_key: Optional[_Key] = None,
+    threads: Optional[int] = None,
+    network: Optional[str] = None,
+    headers: Optional[Mapping[Union[int, str], Union[str, bytes]]] = None,
 ) -> List[Verification]: ...
 
 class MerkleTree:
@@ -87,7 +102,7 @@ class Verification:
     @property
     def log_signature(self) -> str: ...
     @property
-    def anchors(self) -> List[Tuple[str, str, str]]: ...
+    def anchors(self) -> List[_AnchorTuple]: ...
     @property
     def steps(self) -> List[Tuple[str, str, str]]: ...
     @property

@@ -70,11 +70,42 @@ class Step(NamedTuple):
 
 
 class Anchor(NamedTuple):
-    """The state of one anchor: ``status`` is verified, pending, invalid or unknown."""
+    """The state of one anchor of a receipt, as the core reports it.
+
+    Attributes:
+        type: the anchor's ``type`` (``opentimestamps``, ``bitcoin``, or another).
+        status: ``verified``, ``pending``, ``needs_header``, ``invalid``,
+            ``unknown`` or ``not_checked``.
+        detail: one sentence for people.
+        failed_step: when invalid, the step that failed (``format``,
+            ``network``, ``head_chain``, ``ots_parse``, ``ots_digest``,
+            ``ots_replay``, ``header``, ``header_pow``, ``merkle_root``,
+            ``raw_tx``, ``tx_commitment``, ``merkle_proof``, ``tx_inclusion``).
+        network: the network whose proof-of-work rules were applied.
+        anchored_head_hash: the head hash the anchor commits to (the
+            receipt's, or the last of the anchor's ``heads`` chain).
+        height: the block height (verified: the attested block;
+            needs_header: the block whose header is missing).
+        block_hash: the block hash (display hex): check it is block
+            ``height`` of the best chain with a node or explorer you trust.
+        block_time: the header's time, Unix seconds.
+        txid: the Bitcoin transaction carrying the commitment, when known.
+        calendars: the calendars holding pending attestations.
+        not_checked: what the verifier did not check, in words.
+    """
 
     type: str
     status: str
     detail: str
+    failed_step: Optional[str] = None
+    network: Optional[str] = None
+    anchored_head_hash: Optional[str] = None
+    height: Optional[int] = None
+    block_hash: Optional[str] = None
+    block_time: Optional[int] = None
+    txid: Optional[str] = None
+    calendars: Tuple[str, ...] = ()
+    not_checked: Optional[str] = None
 
 
 class Normalized(NamedTuple):
@@ -264,7 +295,8 @@ class Verification:
             ``untrusted_key`` or ``not_checked``.
         signer: the public key that signed the head (hex), when there is a signature.
         log_signature: the device signature's state (same values).
-        anchors: each anchor's state.
+        anchors: each anchor's state (:class:`Anchor`: status, failed step,
+            height, block hash, ...).
         steps: each check, in order.
         errors: what failed (empty when valid).
         warnings: plausibility warnings about the log.
@@ -312,7 +344,7 @@ class Verification:
 
     @property
     def anchors(self) -> Tuple[Anchor, ...]:
-        return tuple(Anchor(*a) for a in self._v.anchors)
+        return tuple(Anchor(*a[:10], tuple(a[10]), a[11]) for a in self._v.anchors)
 
     @property
     def steps(self) -> Tuple[Step, ...]:
