@@ -340,12 +340,27 @@ pub mod codes {
     pub const ALREADY_IN_CHAIN: i64 = -27;
     /// RPC_WALLET_NOT_FOUND.
     pub const WALLET_NOT_FOUND: i64 = -18;
+    /// RPC_METHOD_NOT_FOUND (also: the wallet is disabled).
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    /// RPC_VERIFY_ERROR (e.g. bad-txns-inputs-missingorspent).
+    pub const VERIFY_ERROR: i64 = -25;
+    /// RPC_VERIFY_REJECTED (refused by the mempool policy).
+    pub const VERIFY_REJECTED: i64 = -26;
 }
 
 /// A Bitcoin Core JSON-RPC client.
 #[derive(Debug, Clone)]
 pub struct RpcClient {
     cfg: BitcoindConfig,
+}
+
+/// The fields of the wallet's `gettransaction <txid>` used here.
+#[derive(Debug, Clone)]
+pub struct WalletTx {
+    /// Confirmations: 0 unconfirmed, negative when conflicted.
+    pub confirmations: i64,
+    /// The block holding it, once mined.
+    pub blockhash: Option<String>,
 }
 
 /// The fields of `getrawtransaction <txid> true` used here.
@@ -596,6 +611,19 @@ impl RpcClient {
         })
     }
 
+    /// `gettransaction txid` (wallet): confirmations (negative when
+    /// conflicted) and the block, for the wallet's own transactions.
+    pub async fn gettransaction(&self, txid: &str) -> Result<WalletTx, RpcError> {
+        let v = self.call_wallet("gettransaction", json!([txid])).await?;
+        Ok(WalletTx {
+            confirmations: v.get("confirmations").and_then(Value::as_i64).unwrap_or(0),
+            blockhash: v
+                .get("blockhash")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
+
     /// `gettxoutproof [txid] blockhash`: the merkleblock bytes.
     pub async fn gettxoutproof(&self, txid: &str, blockhash: &str) -> Result<Vec<u8>, RpcError> {
         let v = self
@@ -814,6 +842,8 @@ pub struct NodeMode {
     network: Network,
     last_send: Option<tokio::time::Instant>,
     chain_checked: bool,
+    /// Set when a transaction failed: the head is anchored again at once.
+    failed: std::sync::atomic::AtomicBool,
 }
 
 impl NodeMode {
@@ -825,6 +855,7 @@ impl NodeMode {
             network,
             last_send: None,
             chain_checked: false,
+            failed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -888,6 +919,10 @@ impl NodeMode {
     /// One round: completes confirmed transactions, marks dropped ones
     /// failed, then anchors the newest head when it is due.
     pub async fn tick(&mut self) -> anyhow::Result<()> {
+        // Of several instances on one PostgreSQL database, one anchors.
+        if !self.storage.claim_anchoring().await? {
+            return Ok(());
+        }
         self.poll_pending().await?;
         self.maybe_anchor_latest().await
     }
@@ -908,6 +943,12 @@ impl NodeMode {
 
     async fn maybe_anchor_latest(&mut self) -> anyhow::Result<()> {
         let interval = self.rpc.config().anchor_interval;
+        if self
+            .failed
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            self.last_send = None;
+        }
         if let Some(t) = self.last_send {
             if t.elapsed() < interval {
                 return Ok(());
@@ -1008,42 +1049,83 @@ impl NodeMode {
             self.storage.update_anchor(row).await?;
             return Ok(());
         };
-        let status = match self.rpc.getrawtransaction(&txid, None).await {
-            Ok(s) => s,
-            Err(e) if e.code() == Some(codes::NOT_FOUND) => {
-                // Not in the mempool nor (with -txindex or the wallet) in a
-                // block: rebroadcast; give up after drop_after.
-                let age = Duration::from_micros((now_us() - row.created_us).max(0) as u64);
-                if age >= self.rpc.config().drop_after {
-                    row.status = "failed".into();
-                    row.last_error = Some(format!(
-                        "transaction {txid} dropped: unknown to the node after {} s ({e}); the head will be anchored again",
-                        age.as_secs()
-                    ));
-                    row.updated_us = now_us();
-                    tracing::warn!(txid = %txid, seq = row.batch_seq, "anchoring transaction dropped; marked failed");
-                    self.storage.update_anchor(row).await?;
-                    return Ok(());
+        let cfg = self.rpc.config().clone();
+        // The wallet knows its own transactions, mined or not, without
+        // -txindex; a node without that wallet answers -5 / -18 and the
+        // node-level getrawtransaction (mempool, or -txindex) is asked instead.
+        let (confirmations, blockhash) = match self.rpc.gettransaction(&txid).await {
+            Ok(s) => (s.confirmations, s.blockhash),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some(codes::NOT_FOUND | codes::WALLET_NOT_FOUND | codes::METHOD_NOT_FOUND)
+                ) =>
+            {
+                match self.rpc.getrawtransaction(&txid, None).await {
+                    Ok(s) => (s.confirmations as i64, s.blockhash),
+                    Err(e) if e.code() == Some(codes::NOT_FOUND) => (0, None),
+                    Err(e) => return Err(e.into()),
                 }
-                if let Err(e2) = self.rpc.sendrawtransaction(&row.data).await {
-                    row.last_error = Some(format!("{e}; rebroadcast: {e2}"));
-                } else {
-                    row.last_error = Some(format!("{e}; rebroadcast"));
-                }
-                return self.retry_later(row).await;
             }
             Err(e) => return Err(e.into()),
         };
-        if status.confirmations < self.rpc.config().confirmations {
-            row.last_error = None;
-            row.next_attempt_us = now_us() + self.rpc.config().poll_interval.as_micros() as i64;
-            row.updated_us = now_us();
-            self.storage.update_anchor(row).await?;
-            return Ok(());
+        if confirmations < 0 {
+            // Conflicted: an input was spent by a transaction in the chain.
+            return self
+                .fail(
+                    row,
+                    format!(
+                        "transaction {txid} conflicts with a transaction in the chain ({confirmations} confirmations); the head will be anchored again"
+                    ),
+                )
+                .await;
         }
-        let blockhash = status.blockhash.clone().ok_or_else(|| {
+        if confirmations == 0 {
+            // Unconfirmed: is it still in the mempool?
+            match self.rpc.getrawtransaction(&txid, None).await {
+                Ok(_) => {
+                    row.last_error = None;
+                    return self.check_later(row, cfg.poll_interval).await;
+                }
+                Err(e) if e.code() == Some(codes::NOT_FOUND) => {
+                    // Dropped (evicted, expired, or the node restarted without
+                    // its mempool): rebroadcast; give up after drop_after.
+                    let age = Duration::from_micros((now_us() - row.created_us).max(0) as u64);
+                    match self.rpc.sendrawtransaction(&row.data).await {
+                        Ok(_) => {
+                            tracing::info!(txid = %txid, "anchoring transaction was not in the mempool; rebroadcast");
+                            row.last_error = Some("not in the mempool; rebroadcast".into());
+                            return self.check_later(row, cfg.poll_interval).await;
+                        }
+                        Err(e2) if age >= cfg.drop_after => {
+                            return self
+                                .fail(
+                                    row,
+                                    format!(
+                                        "transaction {txid} dropped from the mempool ({e}) and its rebroadcast was refused ({e2}) after {} s; the head will be anchored again",
+                                        age.as_secs()
+                                    ),
+                                )
+                                .await;
+                        }
+                        Err(e2) => {
+                            row.last_error =
+                                Some(format!("not in the mempool; rebroadcast refused: {e2}"));
+                            return self.retry_later(row).await;
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if (confirmations as u64) < cfg.confirmations {
+            row.last_error = None;
+            return self.check_later(row, cfg.poll_interval).await;
+        }
+        let blockhash = blockhash.ok_or_else(|| {
             anyhow!("bitcoind: transaction {txid} is confirmed but has no blockhash")
         })?;
+        let status = self.rpc.getrawtransaction(&txid, Some(&blockhash)).await?;
         let proof = self.rpc.gettxoutproof(&txid, &blockhash).await?;
         let header = self.rpc.getblockheader_raw(&blockhash).await?;
         let height = self.rpc.block_height(&blockhash).await?;
@@ -1077,6 +1159,24 @@ impl NodeMode {
                 self.retry_later(row).await?;
             }
         }
+        Ok(())
+    }
+
+    async fn check_later(&self, mut row: AnchorRow, after: Duration) -> anyhow::Result<()> {
+        row.next_attempt_us = now_us() + after.as_micros() as i64;
+        row.updated_us = now_us();
+        self.storage.update_anchor(row).await?;
+        Ok(())
+    }
+
+    async fn fail(&self, mut row: AnchorRow, why: String) -> anyhow::Result<()> {
+        tracing::warn!(txid = ?row.txid, seq = row.batch_seq, reason = %why, "anchoring transaction failed");
+        row.status = "failed".into();
+        row.last_error = Some(why);
+        row.updated_us = now_us();
+        self.storage.update_anchor(row).await?;
+        self.failed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
