@@ -145,6 +145,60 @@ pub struct BatchRow {
     pub anchor_status: String,
 }
 
+/// An anchor of one batch head (the `anchors` table).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnchorRow {
+    /// Assigned by [`Storage::insert_anchor`].
+    pub id: i64,
+    /// The batch whose head hash is anchored.
+    pub batch_seq: i64,
+    /// `opentimestamps` or `bitcoin`.
+    pub kind: String,
+    /// `pending`, `anchored` or `failed`.
+    pub status: String,
+    /// opentimestamps: the `.ots` file (pending or complete); bitcoin: pending
+    /// = the signed raw transaction, anchored = the JSON text of
+    /// `anchor::bitcoin_anchor(...)`.
+    pub data: Vec<u8>,
+    /// The 80-byte header of the anchoring block, once known.
+    pub header: Option<Vec<u8>>,
+    /// Its height.
+    pub height: Option<i64>,
+    /// Its hash (display hex).
+    pub block_hash: Option<String>,
+    /// The transaction carrying the commitment (display hex).
+    pub txid: Option<String>,
+    /// Upgrade (or confirmation) attempts so far.
+    pub attempts: i64,
+    /// When the worker may try again (µs since the epoch).
+    pub next_attempt_us: i64,
+    /// What went wrong last time.
+    pub last_error: Option<String>,
+    /// Created (µs since the epoch).
+    pub created_us: i64,
+    /// Last changed (µs since the epoch).
+    pub updated_us: i64,
+}
+
+/// Anchor statuses and kinds as stored.
+pub mod anchor_status {
+    /// Submitted, not in Bitcoin yet (or not confirmed).
+    pub const PENDING: &str = "pending";
+    /// Complete and verified.
+    pub const ANCHORED: &str = "anchored";
+    /// Given up.
+    pub const FAILED: &str = "failed";
+}
+
+/// Counts of anchors, for the metrics.
+#[derive(Debug, Clone, Default)]
+pub struct AnchorStats {
+    /// (kind, status, count).
+    pub counts: Vec<(String, String, i64)>,
+    /// The anchored anchor of the highest batch seq.
+    pub newest_anchored: Option<AnchorRow>,
+}
+
 /// What a flush needs.
 #[derive(Clone)]
 pub struct FlushRequest {
@@ -271,4 +325,34 @@ pub trait Storage: Send + Sync + 'static {
         after: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<crate::mqtt::DeadLetter>>;
+    /// Stores an anchor; returns its id. An anchor stored as `anchored` marks
+    /// its batch and every earlier one `anchored`.
+    async fn insert_anchor(&self, a: AnchorRow) -> StoreResult<i64>;
+    /// Updates an anchor by id; when it is `anchored`, marks its batch and
+    /// every earlier one `anchored`.
+    async fn update_anchor(&self, a: AnchorRow) -> StoreResult<()>;
+    /// The anchors of a batch, by id.
+    async fn anchors_of_batch(&self, seq: i64) -> StoreResult<Vec<AnchorRow>>;
+    /// Pending anchors of a kind whose `next_attempt_us <= now_us`, earliest first.
+    async fn anchors_due(&self, kind: &str, now_us: i64, limit: i64)
+        -> StoreResult<Vec<AnchorRow>>;
+    /// For each kind, the anchored anchor of the lowest batch seq `>= seq`
+    /// (lowest id among equals).
+    async fn covering_anchors(&self, seq: i64) -> StoreResult<Vec<AnchorRow>>;
+    /// Batches with no anchor of this kind (any status), ascending seq.
+    async fn batches_without_anchor(&self, kind: &str, limit: i64) -> StoreResult<Vec<BatchRow>>;
+    /// The newest batch.
+    async fn latest_batch(&self) -> StoreResult<Option<BatchRow>>;
+    /// Batches `from_seq..=to_seq`, ascending.
+    async fn batches_in_range(&self, from_seq: i64, to_seq: i64) -> StoreResult<Vec<BatchRow>>;
+    /// Counts by kind and status, and the newest anchored anchor.
+    async fn anchor_stats(&self) -> StoreResult<AnchorStats>;
+    /// Claims the anchoring worker's role for this process. SQLite: always
+    /// true (one process per data directory). PostgreSQL: a session advisory
+    /// lock held on a dedicated connection, so that of several instances only
+    /// one submits and upgrades; if that instance dies, its connection closes
+    /// and another one takes over.
+    async fn claim_anchoring(&self) -> StoreResult<bool> {
+        Ok(true)
+    }
 }

@@ -67,7 +67,58 @@ CREATE TABLE mqtt_dead_letters (
   error_member TEXT
 );
 "#,
+    // 3: anchors of batch heads (crate::anchoring).
+    r#"
+CREATE TABLE anchors (
+  id BIGSERIAL PRIMARY KEY,
+  batch_seq BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  data BYTEA NOT NULL,
+  header BYTEA,
+  height BIGINT,
+  block_hash TEXT,
+  txid TEXT,
+  attempts BIGINT NOT NULL DEFAULT 0,
+  next_attempt_us BIGINT NOT NULL,
+  last_error TEXT,
+  created_us BIGINT NOT NULL,
+  updated_us BIGINT NOT NULL
+);
+CREATE INDEX anchors_batch ON anchors(batch_seq, kind);
+CREATE INDEX anchors_kind_status ON anchors(kind, status, batch_seq);
+CREATE INDEX anchors_due ON anchors(kind, next_attempt_us) WHERE status = 'pending';
+"#,
 ];
+
+/// Advisory lock key of the anchoring worker ("kwh_anc1"), held for a session.
+const ANCHOR_LOCK: i64 = 0x6b77_685f_616e_6331;
+
+const ANCHOR_COLUMNS: &str =
+    "id, batch_seq, kind, status, data, header, height, block_hash, txid, \
+     attempts, next_attempt_us, last_error, created_us, updated_us";
+
+const MARK_ANCHORED: &str =
+    "UPDATE batches SET anchor_status = 'anchored' WHERE seq <= $1 AND anchor_status <> 'anchored'";
+
+fn anchor_row(r: &PgRow) -> StoreResult<AnchorRow> {
+    Ok(AnchorRow {
+        id: r.try_get(0)?,
+        batch_seq: r.try_get(1)?,
+        kind: r.try_get(2)?,
+        status: r.try_get(3)?,
+        data: r.try_get(4)?,
+        header: r.try_get(5)?,
+        height: r.try_get(6)?,
+        block_hash: r.try_get(7)?,
+        txid: r.try_get(8)?,
+        attempts: r.try_get(9)?,
+        next_attempt_us: r.try_get(10)?,
+        last_error: r.try_get(11)?,
+        created_us: r.try_get(12)?,
+        updated_us: r.try_get(13)?,
+    })
+}
 
 const LOG_COLUMNS: &str =
     "l.log_id, l.leaf_hash, l.canonical, l.log_signature, l.signer, l.received_at_us, \
@@ -79,6 +130,9 @@ const BATCH_COLUMNS: &str =
 /// The PostgreSQL storage.
 pub struct PostgresStorage {
     pool: PgPool,
+    /// The connection holding the anchoring worker's advisory lock (and
+    /// whether it holds it).
+    anchor_lock: tokio::sync::Mutex<Option<(sqlx::PgConnection, bool)>>,
 }
 
 fn log_row(r: &PgRow) -> StoreResult<StoredLog> {
@@ -140,7 +194,10 @@ impl PostgresStorage {
                 .await?;
         }
         tx.commit().await?;
-        Ok(PostgresStorage { pool })
+        Ok(PostgresStorage {
+            pool,
+            anchor_lock: tokio::sync::Mutex::new(None),
+        })
     }
 }
 
@@ -521,5 +578,204 @@ impl Storage for PostgresStorage {
                 })
             })
             .collect()
+    }
+    async fn insert_anchor(&self, a: AnchorRow) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO anchors (batch_seq, kind, status, data, header, height, block_hash, txid, attempts, \
+             next_attempt_us, last_error, created_us, updated_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+        )
+        .bind(a.batch_seq)
+        .bind(&a.kind)
+        .bind(&a.status)
+        .bind(&a.data)
+        .bind(&a.header)
+        .bind(a.height)
+        .bind(&a.block_hash)
+        .bind(&a.txid)
+        .bind(a.attempts)
+        .bind(a.next_attempt_us)
+        .bind(&a.last_error)
+        .bind(a.created_us)
+        .bind(a.updated_us)
+        .fetch_one(&mut *tx)
+        .await?;
+        if a.status == anchor_status::ANCHORED {
+            sqlx::query(MARK_ANCHORED)
+                .bind(a.batch_seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn update_anchor(&self, a: AnchorRow) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE anchors SET batch_seq = $2, kind = $3, status = $4, data = $5, header = $6, height = $7, \
+             block_hash = $8, txid = $9, attempts = $10, next_attempt_us = $11, last_error = $12, \
+             updated_us = $13 WHERE id = $1",
+        )
+        .bind(a.id)
+        .bind(a.batch_seq)
+        .bind(&a.kind)
+        .bind(&a.status)
+        .bind(&a.data)
+        .bind(&a.header)
+        .bind(a.height)
+        .bind(&a.block_hash)
+        .bind(&a.txid)
+        .bind(a.attempts)
+        .bind(a.next_attempt_us)
+        .bind(&a.last_error)
+        .bind(a.updated_us)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(StoreError::Integrity(format!("no anchor with id {}", a.id)));
+        }
+        if a.status == anchor_status::ANCHORED {
+            sqlx::query(MARK_ANCHORED)
+                .bind(a.batch_seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn anchors_of_batch(&self, seq: i64) -> StoreResult<Vec<AnchorRow>> {
+        let sql = format!("SELECT {ANCHOR_COLUMNS} FROM anchors WHERE batch_seq = $1 ORDER BY id");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(seq)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(anchor_row)
+            .collect()
+    }
+
+    async fn anchors_due(
+        &self,
+        kind: &str,
+        now_us: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AnchorRow>> {
+        let sql = format!(
+            "SELECT {ANCHOR_COLUMNS} FROM anchors WHERE kind = $1 AND status = 'pending' \
+             AND next_attempt_us <= $2 ORDER BY next_attempt_us, id LIMIT $3"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(kind)
+            .bind(now_us)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(anchor_row)
+            .collect()
+    }
+
+    async fn covering_anchors(&self, seq: i64) -> StoreResult<Vec<AnchorRow>> {
+        let sql = format!(
+            "SELECT {ANCHOR_COLUMNS} FROM anchors a WHERE a.id IN (SELECT (SELECT b.id FROM anchors b \
+             WHERE b.kind = k.kind AND b.status = 'anchored' AND b.batch_seq >= $1 \
+             ORDER BY b.batch_seq, b.id LIMIT 1) FROM (VALUES ('bitcoin'), ('opentimestamps')) AS k(kind)) \
+             ORDER BY a.kind"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(seq)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(anchor_row)
+            .collect()
+    }
+
+    async fn batches_without_anchor(&self, kind: &str, limit: i64) -> StoreResult<Vec<BatchRow>> {
+        let sql = format!(
+            "SELECT {BATCH_COLUMNS} FROM batches b WHERE NOT EXISTS \
+             (SELECT 1 FROM anchors a WHERE a.batch_seq = b.seq AND a.kind = $1) ORDER BY seq LIMIT $2"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(kind)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(batch_row)
+            .collect()
+    }
+
+    async fn latest_batch(&self) -> StoreResult<Option<BatchRow>> {
+        let sql = format!("SELECT {BATCH_COLUMNS} FROM batches ORDER BY seq DESC LIMIT 1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(batch_row)
+            .transpose()
+    }
+
+    async fn batches_in_range(&self, from_seq: i64, to_seq: i64) -> StoreResult<Vec<BatchRow>> {
+        let sql = format!(
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE seq >= $1 AND seq <= $2 ORDER BY seq"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(from_seq)
+            .bind(to_seq)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(batch_row)
+            .collect()
+    }
+
+    async fn anchor_stats(&self) -> StoreResult<AnchorStats> {
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT kind, status, count(*) FROM anchors GROUP BY kind, status ORDER BY kind, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let sql = format!(
+            "SELECT {ANCHOR_COLUMNS} FROM anchors WHERE status = 'anchored' \
+             ORDER BY batch_seq DESC, id DESC LIMIT 1"
+        );
+        let newest_anchored = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(anchor_row)
+            .transpose()?;
+        Ok(AnchorStats {
+            counts,
+            newest_anchored,
+        })
+    }
+
+    async fn claim_anchoring(&self) -> StoreResult<bool> {
+        let mut slot = self.anchor_lock.lock().await;
+        if let Some((conn, held)) = slot.as_mut() {
+            let alive = sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok();
+            if alive && *held {
+                return Ok(true);
+            }
+            if !alive {
+                *slot = None;
+            }
+        }
+        if slot.is_none() {
+            *slot = Some((self.pool.acquire().await?.detach(), false));
+        }
+        let (conn, held) = slot.as_mut().expect("set above");
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(ANCHOR_LOCK)
+            .fetch_one(&mut *conn)
+            .await?;
+        *held = got;
+        Ok(got)
     }
 }

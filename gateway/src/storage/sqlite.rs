@@ -61,7 +61,57 @@ CREATE TABLE mqtt_dead_letters (
   error_member TEXT
 );
 "#,
+    // 3: anchors of batch heads (crate::anchoring).
+    r#"
+CREATE TABLE anchors (
+  id INTEGER PRIMARY KEY,
+  batch_seq INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  data BLOB NOT NULL,
+  header BLOB,
+  height INTEGER,
+  block_hash TEXT,
+  txid TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_us INTEGER NOT NULL,
+  last_error TEXT,
+  created_us INTEGER NOT NULL,
+  updated_us INTEGER NOT NULL
+);
+CREATE INDEX anchors_batch ON anchors(batch_seq, kind);
+CREATE INDEX anchors_kind_status ON anchors(kind, status, batch_seq);
+CREATE INDEX anchors_due ON anchors(kind, next_attempt_us) WHERE status = 'pending';
+"#,
 ];
+
+const ANCHOR_COLUMNS: &str =
+    "id, batch_seq, kind, status, data, header, height, block_hash, txid, \
+     attempts, next_attempt_us, last_error, created_us, updated_us";
+
+fn row_to_anchor(r: &rusqlite::Row<'_>) -> rusqlite::Result<AnchorRow> {
+    Ok(AnchorRow {
+        id: r.get(0)?,
+        batch_seq: r.get(1)?,
+        kind: r.get(2)?,
+        status: r.get(3)?,
+        data: r.get(4)?,
+        header: r.get(5)?,
+        height: r.get(6)?,
+        block_hash: r.get(7)?,
+        txid: r.get(8)?,
+        attempts: r.get(9)?,
+        next_attempt_us: r.get(10)?,
+        last_error: r.get(11)?,
+        created_us: r.get(12)?,
+        updated_us: r.get(13)?,
+    })
+}
+
+/// Marks `seq` and every earlier batch anchored (an anchored head commits to
+/// every earlier one through `prev_head_hash`).
+const MARK_ANCHORED: &str =
+    "UPDATE batches SET anchor_status = 'anchored' WHERE seq <= ?1 AND anchor_status <> 'anchored'";
 
 const LOG_COLUMNS: &str =
     "l.log_id, l.leaf_hash, l.canonical, l.log_signature, l.signer, l.received_at_us, \
@@ -883,6 +933,210 @@ impl Storage for SqliteStorage {
                 Ok(crate::mqtt::DeadLetter { id, letter })
             })
             .collect()
+        })
+        .await
+    }
+
+    async fn insert_anchor(&self, a: AnchorRow) -> StoreResult<i64> {
+        self.insert_anchor_impl(a).await
+    }
+
+    async fn update_anchor(&self, a: AnchorRow) -> StoreResult<()> {
+        self.update_anchor_impl(a).await
+    }
+
+    async fn anchors_of_batch(&self, seq: i64) -> StoreResult<Vec<AnchorRow>> {
+        use rusqlite::types::Value as V;
+        self.query_anchors(
+            format!("SELECT {ANCHOR_COLUMNS} FROM anchors WHERE batch_seq = ?1 ORDER BY id"),
+            vec![V::Integer(seq)],
+        )
+        .await
+    }
+
+    async fn anchors_due(
+        &self,
+        kind: &str,
+        now_us: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AnchorRow>> {
+        use rusqlite::types::Value as V;
+        self.query_anchors(
+            format!(
+                "SELECT {ANCHOR_COLUMNS} FROM anchors WHERE kind = ?1 AND status = 'pending' \
+                 AND next_attempt_us <= ?2 ORDER BY next_attempt_us, id LIMIT ?3"
+            ),
+            vec![V::Text(kind.into()), V::Integer(now_us), V::Integer(limit)],
+        )
+        .await
+    }
+
+    async fn covering_anchors(&self, seq: i64) -> StoreResult<Vec<AnchorRow>> {
+        use rusqlite::types::Value as V;
+        self.query_anchors(
+            format!(
+                "SELECT {ANCHOR_COLUMNS} FROM anchors a WHERE a.id IN (SELECT (SELECT b.id FROM anchors b \
+                 WHERE b.kind = k.kind AND b.status = 'anchored' AND b.batch_seq >= ?1 \
+                 ORDER BY b.batch_seq, b.id LIMIT 1) FROM (SELECT 'bitcoin' AS kind UNION ALL SELECT 'opentimestamps') k) \
+                 ORDER BY a.kind"
+            ),
+            vec![V::Integer(seq)],
+        )
+        .await
+    }
+
+    async fn batches_without_anchor(&self, kind: &str, limit: i64) -> StoreResult<Vec<BatchRow>> {
+        use rusqlite::types::Value as V;
+        self.query_batches(
+            format!(
+                "SELECT {BATCH_COLUMNS} FROM batches b WHERE NOT EXISTS \
+                 (SELECT 1 FROM anchors a WHERE a.batch_seq = b.seq AND a.kind = ?1) ORDER BY seq LIMIT ?2"
+            ),
+            vec![V::Text(kind.into()), V::Integer(limit)],
+        )
+        .await
+    }
+
+    async fn latest_batch(&self) -> StoreResult<Option<BatchRow>> {
+        Ok(self
+            .query_batches(
+                format!("SELECT {BATCH_COLUMNS} FROM batches ORDER BY seq DESC LIMIT 1"),
+                vec![],
+            )
+            .await?
+            .pop())
+    }
+
+    async fn batches_in_range(&self, from_seq: i64, to_seq: i64) -> StoreResult<Vec<BatchRow>> {
+        use rusqlite::types::Value as V;
+        self.query_batches(
+            format!(
+                "SELECT {BATCH_COLUMNS} FROM batches WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq"
+            ),
+            vec![V::Integer(from_seq), V::Integer(to_seq)],
+        )
+        .await
+    }
+
+    async fn anchor_stats(&self) -> StoreResult<AnchorStats> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT kind, status, count(*) FROM anchors GROUP BY kind, status ORDER BY kind, status",
+            )?;
+            let counts = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let newest_anchored = c
+                .prepare_cached(&format!(
+                    "SELECT {ANCHOR_COLUMNS} FROM anchors WHERE status = 'anchored' \
+                     ORDER BY batch_seq DESC, id DESC LIMIT 1"
+                ))?
+                .query_row([], row_to_anchor)
+                .optional()?;
+            Ok(AnchorStats {
+                counts,
+                newest_anchored,
+            })
+        })
+        .await
+    }
+}
+
+impl SqliteStorage {
+    async fn query_anchors(
+        &self,
+        sql: String,
+        args: Vec<rusqlite::types::Value>,
+    ) -> StoreResult<Vec<AnchorRow>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args), row_to_anchor)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn query_batches(
+        &self,
+        sql: String,
+        args: Vec<rusqlite::types::Value>,
+    ) -> StoreResult<Vec<BatchRow>> {
+        self.read(move |c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args), row_to_batch)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(BatchRaw::cook))
+                .collect()
+        })
+        .await
+    }
+}
+
+/// The anchor methods of [`Storage`] for SQLite (called from the trait impl).
+impl SqliteStorage {
+    async fn insert_anchor_impl(&self, a: AnchorRow) -> StoreResult<i64> {
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO anchors (batch_seq, kind, status, data, header, height, block_hash, txid, attempts, \
+                 next_attempt_us, last_error, created_us, updated_us) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    a.batch_seq,
+                    a.kind,
+                    a.status,
+                    a.data,
+                    a.header,
+                    a.height,
+                    a.block_hash,
+                    a.txid,
+                    a.attempts,
+                    a.next_attempt_us,
+                    a.last_error,
+                    a.created_us,
+                    a.updated_us
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            if a.status == anchor_status::ANCHORED {
+                tx.execute(MARK_ANCHORED, [a.batch_seq])?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn update_anchor_impl(&self, a: AnchorRow) -> StoreResult<()> {
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE anchors SET batch_seq = ?2, kind = ?3, status = ?4, data = ?5, header = ?6, height = ?7, \
+                 block_hash = ?8, txid = ?9, attempts = ?10, next_attempt_us = ?11, last_error = ?12, \
+                 updated_us = ?13 WHERE id = ?1",
+                params![
+                    a.id,
+                    a.batch_seq,
+                    a.kind,
+                    a.status,
+                    a.data,
+                    a.header,
+                    a.height,
+                    a.block_hash,
+                    a.txid,
+                    a.attempts,
+                    a.next_attempt_us,
+                    a.last_error,
+                    a.updated_us
+                ],
+            )?;
+            if n != 1 {
+                return Err(StoreError::Integrity(format!("no anchor with id {}", a.id)));
+            }
+            if a.status == anchor_status::ANCHORED {
+                tx.execute(MARK_ANCHORED, [a.batch_seq])?;
+            }
+            tx.commit()?;
+            Ok(())
         })
         .await
     }
