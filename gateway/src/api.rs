@@ -17,7 +17,7 @@ use crate::auth::Principal;
 use crate::batcher::{head_of, signature_of, CachedBatch};
 use crate::error::{codes, ApiResult, AppError, ErrorBody, ErrorDetail};
 use crate::ingest::{self, unix_us};
-use crate::storage::{BatchRow, LogFilter, StoredLog};
+use crate::storage::{anchor_status, AnchorRow, BatchRow, LogFilter, StoredLog};
 use crate::AppState;
 
 /// `{"status": "ok"}`.
@@ -200,8 +200,72 @@ pub struct BatchSummary {
     pub head_hash: String,
     /// Creation time.
     pub created_at: String,
-    /// `pending` until anchored.
+    /// `pending` until an anchor covering it is anchored, then `anchored`.
     pub anchor_status: String,
+    /// The anchored anchor covering this batch (its own, or the nearest
+    /// later batch's), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorInfo>,
+}
+
+/// An anchor of a batch head, as stored and tracked by the gateway.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct AnchorInfo {
+    /// Anchor id.
+    pub id: i64,
+    /// `opentimestamps` or `bitcoin`.
+    #[serde(rename = "type")]
+    pub anchor_type: String,
+    /// `pending`, `anchored` or `failed`.
+    pub status: String,
+    /// The batch whose head hash this anchor commits to.
+    pub batch_id: String,
+    /// Height of the anchoring block (anchored).
+    pub height: Option<i64>,
+    /// Its hash, display hex (anchored).
+    pub block_hash: Option<String>,
+    /// The transaction carrying the commitment, display hex.
+    pub txid: Option<String>,
+    /// Upgrade (or confirmation) attempts so far.
+    pub attempts: i64,
+    /// Why the last attempt did not complete it.
+    pub last_error: Option<String>,
+    /// When the next attempt is due (pending).
+    pub next_attempt_at: Option<String>,
+    /// Created.
+    pub created_at: String,
+    /// Last changed.
+    pub updated_at: String,
+    /// Set when the anchor is a later batch's that covers this one (its
+    /// receipts carry it with the chain of heads): that batch's id.
+    pub covered_by: Option<String>,
+}
+
+/// `POST /api/v1/batches/{batch_id}/anchors`: a Bitcoin transaction anchor.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AttachAnchor {
+    /// `bitcoin`.
+    #[serde(rename = "type")]
+    pub anchor_type: String,
+    /// The transaction (hex, with or without witness) with an `OP_RETURN <head hash>` output.
+    pub raw_tx: String,
+    /// The merkleblock (`bitcoin-cli gettxoutproof`), hex.
+    pub merkle_proof: String,
+    /// The 80-byte block header, hex (optional: the merkleblock holds it).
+    pub header: Option<String>,
+    /// The block height (optional when a Bitcoin Core node is configured: looked up).
+    pub height: Option<u64>,
+}
+
+/// Answer to an attach: the stored anchor and the object receipts carry.
+#[derive(Serialize, ToSchema)]
+pub struct AttachResult {
+    /// The stored anchor.
+    pub anchor: AnchorInfo,
+    /// The `bitcoin` anchor as receipts of this batch carry it.
+    #[schema(value_type = Object)]
+    pub receipt_anchor: Box<RawValue>,
 }
 
 /// A page of batches, newest first.
@@ -238,11 +302,11 @@ pub struct BatchDetail {
     pub head_hash: String,
     /// Signature.
     pub head_signature: Option<SignatureBody>,
-    /// `pending` until anchored.
+    /// `pending` until an anchor covering it is anchored, then `anchored`.
     pub anchor_status: String,
-    /// Anchors (none yet).
-    #[schema(value_type = Vec<Object>)]
-    pub anchors: Vec<serde_json::Value>,
+    /// The batch's own anchors, then the anchored anchor of a later batch
+    /// that covers it (`covered_by`), if any.
+    pub anchors: Vec<AnchorInfo>,
 }
 
 /// Versions of the formats this gateway writes.
@@ -279,8 +343,8 @@ pub struct GatewayInfo {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "kwh-btc-iot gateway", description = "Energy logs (emlog-1.1) in, Merkle batches with signed heads (embatch-1) and offline-verifiable receipts (emreceipt-1) out. Errors are {\"error\":{\"code\",\"message\",\"member\"}} with the shared codes."),
-    paths(health, ready, post_log, post_bulk, list_logs, get_log, log_receipt, receipt_by_leaf, flush, list_batches, get_batch, gateway_info, metrics_text),
-    components(schemas(ErrorBody, ErrorDetail, Health, WarningBody, LogAccepted, BulkItem, BulkResult, LogEntry, LogPage, FlushResult, BatchSummary, BatchPage, BatchDetail, SignatureBody, GatewayInfo, SchemaVersions)),
+    paths(health, ready, post_log, post_bulk, list_logs, get_log, log_receipt, receipt_by_leaf, flush, list_batches, get_batch, attach_anchor, gateway_info, metrics_text),
+    components(schemas(ErrorBody, ErrorDetail, Health, WarningBody, LogAccepted, BulkItem, BulkResult, LogEntry, LogPage, FlushResult, BatchSummary, BatchPage, BatchDetail, SignatureBody, GatewayInfo, SchemaVersions, AnchorInfo, AttachAnchor, AttachResult)),
     modifiers(&SecurityAddon),
     security(("api_key" = [])),
 )]
@@ -780,7 +844,7 @@ pub async fn flush(
     }
 }
 
-fn summary(r: BatchRow) -> BatchSummary {
+fn summary(r: BatchRow, anchor: Option<AnchorInfo>) -> BatchSummary {
     BatchSummary {
         batch_id: r.batch_id,
         seq: r.seq,
@@ -789,7 +853,92 @@ fn summary(r: BatchRow) -> BatchSummary {
         head_hash: Hash(r.head_hash).to_hex(),
         created_at: r.created_at,
         anchor_status: r.anchor_status,
+        anchor,
     }
+}
+
+fn time_of_us(us: i64) -> String {
+    Timestamp::from_unix(
+        us.div_euclid(1_000_000),
+        (us.rem_euclid(1_000_000) * 1000) as u32,
+    )
+    .to_rfc3339()
+}
+
+/// The API form of a stored anchor; `batch_id` is the anchored batch's.
+pub fn anchor_info(a: &AnchorRow, batch_id: String, covered_by: Option<String>) -> AnchorInfo {
+    AnchorInfo {
+        id: a.id,
+        anchor_type: a.kind.clone(),
+        status: a.status.clone(),
+        batch_id,
+        height: a.height,
+        block_hash: a.block_hash.clone(),
+        txid: a.txid.clone(),
+        attempts: a.attempts,
+        last_error: a.last_error.clone(),
+        next_attempt_at: (a.status == anchor_status::PENDING)
+            .then(|| time_of_us(a.next_attempt_us)),
+        created_at: time_of_us(a.created_us),
+        updated_at: time_of_us(a.updated_us),
+        covered_by,
+    }
+}
+
+/// The anchors of a batch for the API: its own, then the covering anchored
+/// anchors of later batches.
+async fn batch_anchors(st: &AppState, row: &BatchRow) -> ApiResult<Vec<AnchorInfo>> {
+    let own = st
+        .storage
+        .anchors_of_batch(row.seq)
+        .await
+        .map_err(AppError::storage)?;
+    let mut out: Vec<AnchorInfo> = own
+        .iter()
+        .map(|a| anchor_info(a, row.batch_id.clone(), None))
+        .collect();
+    for a in st
+        .storage
+        .covering_anchors(row.seq)
+        .await
+        .map_err(AppError::storage)?
+    {
+        if a.batch_seq == row.seq {
+            continue;
+        }
+        let id = st
+            .storage
+            .batch_by_seq(a.batch_seq)
+            .await
+            .map_err(AppError::storage)?
+            .map(|b| b.batch_id)
+            .unwrap_or_default();
+        out.push(anchor_info(&a, id.clone(), Some(id)));
+    }
+    Ok(out)
+}
+
+/// The anchored anchor covering a batch (the lowest batch seq; its own first).
+async fn covering_info(st: &AppState, row: &BatchRow) -> ApiResult<Option<AnchorInfo>> {
+    let cov = st
+        .storage
+        .covering_anchors(row.seq)
+        .await
+        .map_err(AppError::storage)?;
+    let Some(a) = cov.iter().min_by_key(|a| (a.batch_seq, a.id)) else {
+        return Ok(None);
+    };
+    if a.batch_seq == row.seq {
+        return Ok(Some(anchor_info(a, row.batch_id.clone(), None)));
+    }
+    let id = st
+        .storage
+        .batch_by_seq(a.batch_seq)
+        .await
+        .map_err(AppError::storage)?
+        .map(|b| b.batch_id)
+        .unwrap_or_default();
+    Ok(Some(anchor_info(a, id.clone(), Some(id))))
 }
 
 /// List batches, newest first.
@@ -813,10 +962,19 @@ pub async fn list_batches(
     } else {
         None
     };
+    let mut batches = Vec::with_capacity(rows.len());
+    for r in rows {
+        let a = if r.anchor_status == anchor_status::ANCHORED {
+            covering_info(&st, &r).await?
+        } else {
+            None
+        };
+        batches.push(summary(r, a));
+    }
     Ok(json_response(
         StatusCode::OK,
         &BatchPage {
-            batches: rows.into_iter().map(summary).collect(),
+            batches,
             next_cursor,
         },
     ))
@@ -856,8 +1014,230 @@ pub async fn get_batch(
             head: head_json,
             head_hash: Hash(row.head_hash).to_hex(),
             head_signature: sig,
+            anchors: batch_anchors(&st, &row).await?,
             anchor_status: row.anchor_status,
-            anchors: Vec::new(),
+        },
+    ))
+}
+
+fn bad_anchor(member: &str, message: impl Into<String>) -> AppError {
+    AppError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::InvalidAnchor.as_str(),
+        format!("{member}: {}", message.into()),
+    )
+    .member(member)
+}
+
+/// Attach a Bitcoin transaction anchor to a batch (admin): `{"type":
+/// "bitcoin", "raw_tx", "merkle_proof", "header" (optional), "height"
+/// (optional when a Bitcoin Core node is configured)}`. The anchor is
+/// verified by the core with the gateway's network before it is stored
+/// (422 `invalid_anchor` naming the member and the failed step); from then
+/// on the receipts of this batch, and through the chain of heads those of
+/// earlier batches, carry it. The same transaction again answers 200.
+#[utoipa::path(post, path = "/api/v1/batches/{batch_id}/anchors", params(("batch_id" = String, Path)),
+    request_body(content = AttachAnchor, content_type = "application/json"),
+    responses((status = 201, body = AttachResult), (status = 200, body = AttachResult, description = "already attached"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn attach_anchor(
+    State(st): State<AppState>,
+    Extension(p): Extension<Principal>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    use kwh_btc_iot_core::anchor::{self, AnchorOptions, MerkleBlock, Transaction};
+    use kwh_btc_iot_core::json::Value as V;
+    use std::borrow::Cow;
+    p.require_admin()?;
+    let id = id
+        .map_err(|e| AppError::bad_parameter("batch_id", e.body_text()))?
+        .0;
+    let row = st
+        .storage
+        .batch_by_id(&id)
+        .await
+        .map_err(AppError::storage)?
+        .ok_or_else(|| AppError::not_found(format!("no batch {id:?}")))?;
+    body_kind(&headers, false)?;
+    let bytes = read_body(&headers, body, st.cfg.max_bulk_bytes).await?;
+    let req: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidJson.as_str(),
+            format!("body: not JSON: {e}"),
+        )
+        .member("body")
+    })?;
+    let obj = req
+        .as_object()
+        .ok_or_else(|| bad_anchor("body", "must be a JSON object"))?;
+    for k in obj.keys() {
+        if !["type", "raw_tx", "merkle_proof", "header", "height"].contains(&k.as_str()) {
+            return Err(bad_anchor(
+                k,
+                "is not a member of an anchor to attach (type, raw_tx, merkle_proof, header, height)",
+            ));
+        }
+    }
+    match obj.get("type").and_then(|t| t.as_str()) {
+        Some(anchor::TYPE_BITCOIN) => {}
+        Some(t) => {
+            return Err(bad_anchor(
+                "type",
+                format!(
+                "must be \"bitcoin\" (OpenTimestamps anchors come from the calendars), got {t:?}"
+            ),
+            ))
+        }
+        None => return Err(bad_anchor("type", "is required: \"bitcoin\"")),
+    }
+    let text = |m: &str, required: bool| -> ApiResult<Option<String>> {
+        match obj.get(m) {
+            None if required => Err(bad_anchor(m, "is required (hex)")),
+            None => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_string())),
+            Some(_) => Err(bad_anchor(m, "must be a hex string")),
+        }
+    };
+    let raw_tx = text("raw_tx", true)?.unwrap_or_default();
+    let merkle_proof = text("merkle_proof", true)?.unwrap_or_default();
+    let header = text("header", false)?;
+    let mb = MerkleBlock::from_hex(&merkle_proof).map_err(|e| {
+        bad_anchor(
+            "merkle_proof",
+            format!(
+                "does not parse as a merkleblock (step merkle_proof): {}",
+                e.message
+            ),
+        )
+    })?;
+    let height: u64 = match obj.get("height") {
+        Some(h) => h
+            .as_u64()
+            .filter(|h| *h <= u32::MAX as u64)
+            .ok_or_else(|| bad_anchor("height", "must be a block height (an integer >= 0)"))?,
+        None => match &st.cfg.anchor.bitcoind {
+            Some(node) => {
+                let hash = mb.header.block_hash_display();
+                let h = crate::anchoring::bitcoind::block_height_of(node, &hash)
+                    .await
+                    .map_err(|e| {
+                        bad_anchor(
+                            "height",
+                            format!("is absent and the node could not tell the height of block {hash}: {e:#}"),
+                        )
+                    })?;
+                u64::try_from(h)
+                    .map_err(|_| bad_anchor("height", "the node gave a negative height"))?
+            }
+            None => {
+                return Err(bad_anchor(
+                    "height",
+                    "is required (no Bitcoin Core node is configured to look it up)",
+                ))
+            }
+        },
+    };
+    let k = |s: &str| Cow::Owned(s.to_string());
+    let mut members = vec![
+        (k("type"), V::str(anchor::TYPE_BITCOIN)),
+        (k("raw_tx"), V::str(raw_tx.clone())),
+        (k("merkle_proof"), V::str(merkle_proof.clone())),
+        (k("height"), V::Number(height as f64)),
+    ];
+    if let Some(h) = &header {
+        members.push((k("header"), V::str(h.clone())));
+    }
+    let value = V::Object(members);
+    let head = head_of(&row)?;
+    let opts = AnchorOptions::for_network(st.cfg.anchor.network);
+    let (result, err) = anchor::verify_anchor(&value, 0, &head, &opts);
+    if let Some(e) = err {
+        let member = e
+            .member
+            .as_deref()
+            .map(|m| m.trim_start_matches("anchors[0]").trim_start_matches('.'))
+            .filter(|m| !m.is_empty())
+            .unwrap_or("body")
+            .to_string();
+        let step = result.failed_step.unwrap_or("format");
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidAnchor.as_str(),
+            format!(
+                "{member}: the anchor does not verify ({} rules) at step {step}: {}",
+                st.cfg.anchor.network.as_str(),
+                e.message
+            ),
+        )
+        .member(member));
+    }
+    if result.status != anchor::status::VERIFIED {
+        return Err(bad_anchor(
+            "body",
+            format!(
+                "the anchor is {}, not verified: {}",
+                result.status, result.detail
+            ),
+        ));
+    }
+    let tx_bytes =
+        anchor::decode_hex_or_base64(&raw_tx).ok_or_else(|| bad_anchor("raw_tx", "is not hex"))?;
+    let tx = Transaction::parse(&tx_bytes).map_err(|e| bad_anchor("raw_tx", e.message))?;
+    let txid = tx.txid_display();
+    let stored = kwh_btc_iot_core::jcs::to_string(&anchor::bitcoin_anchor(
+        &tx_bytes,
+        &mb.to_bytes(),
+        &mb.header,
+        height,
+    ));
+    let existing = st
+        .storage
+        .anchors_of_batch(row.seq)
+        .await
+        .map_err(AppError::storage)?;
+    let (status, a) = match existing.into_iter().find(|a| {
+        a.kind == anchor::TYPE_BITCOIN
+            && a.status == anchor_status::ANCHORED
+            && a.txid.as_deref() == Some(txid.as_str())
+    }) {
+        Some(a) => (StatusCode::OK, a),
+        None => {
+            let now = ingest::now().1;
+            let mut a = AnchorRow {
+                batch_seq: row.seq,
+                kind: anchor::TYPE_BITCOIN.into(),
+                status: anchor_status::ANCHORED.into(),
+                data: stored.clone().into_bytes(),
+                header: Some(mb.header.to_bytes().to_vec()),
+                height: Some(height as i64),
+                block_hash: Some(mb.header.block_hash_display()),
+                txid: Some(txid),
+                next_attempt_us: now,
+                created_us: now,
+                updated_us: now,
+                ..AnchorRow::default()
+            };
+            a.id = st
+                .storage
+                .insert_anchor(a.clone())
+                .await
+                .map_err(AppError::storage)?;
+            st.batcher.invalidate_anchors();
+            tracing::info!(batch_id = %row.batch_id, anchor_id = a.id, height, "bitcoin anchor attached");
+            (StatusCode::CREATED, a)
+        }
+    };
+    let receipt_anchor = RawValue::from_string(String::from_utf8_lossy(&a.data).into_owned())
+        .map_err(AppError::storage)?;
+    Ok(json_response(
+        status,
+        &AttachResult {
+            anchor: anchor_info(&a, row.batch_id.clone(), None),
+            receipt_anchor,
         },
     ))
 }

@@ -27,6 +27,14 @@ pub struct CachedBatch {
 
 type Slot = Arc<OnceCell<Arc<CachedBatch>>>;
 
+/// The anchors a receipt of a batch carries.
+pub type AnchorList = Arc<Vec<kwh_btc_iot_core::json::Value<'static>>>;
+
+/// How long a batch's anchor list is served from the cache. Changes made by
+/// this process invalidate it at once; the time bound covers changes made by
+/// another instance (PostgreSQL) or by node mode.
+pub const ANCHOR_CACHE_TTL: Duration = Duration::from_secs(2);
+
 /// Flushes and the tree cache.
 pub struct Batcher {
     storage: Arc<dyn Storage>,
@@ -36,6 +44,30 @@ pub struct Batcher {
     flush_lock: tokio::sync::Mutex<()>,
     cache: Mutex<(HashMap<i64, Slot>, VecDeque<i64>)>,
     pending: Arc<Pending>,
+    anchors: Mutex<HashMap<i64, (Instant, AnchorList)>>,
+}
+
+/// The receipt form of a stored anchored anchor: an `opentimestamps` anchor
+/// with the header it needs, or the stored `bitcoin` anchor JSON.
+pub fn anchor_value(
+    row: &crate::storage::AnchorRow,
+) -> Result<kwh_btc_iot_core::json::Value<'static>, AppError> {
+    use kwh_btc_iot_core::anchor;
+    match row.kind.as_str() {
+        anchor::TYPE_OPENTIMESTAMPS => {
+            let mut headers = Vec::new();
+            if let (Some(h), Some(height)) = (&row.header, row.height) {
+                let hd = anchor::BlockHeader::parse(h).map_err(|e| {
+                    AppError::storage(format!("anchor {}: stored header: {}", row.id, e.message))
+                })?;
+                headers.push((height as u64, hd));
+            }
+            Ok(anchor::opentimestamps_anchor(&row.data, &headers))
+        }
+        _ => kwh_btc_iot_core::json::parse(&row.data)
+            .map(|v| v.into_owned())
+            .map_err(|e| AppError::storage(format!("anchor {}: stored JSON: {e}", row.id))),
+    }
 }
 
 /// A head rebuilt from its stored row.
@@ -81,6 +113,7 @@ impl Batcher {
             flush_lock: tokio::sync::Mutex::new(()),
             cache: Mutex::new((HashMap::new(), VecDeque::new())),
             pending,
+            anchors: Mutex::new(HashMap::new()),
         }
     }
 
@@ -196,6 +229,98 @@ impl Batcher {
         Ok(b)
     }
 
+    /// Forgets every cached anchor list (an anchor was stored or changed).
+    pub fn invalidate_anchors(&self) {
+        self.anchors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// The anchors of the receipts of batch `seq`: for each kind, the
+    /// batch's own anchored anchor, else the nearest anchored anchor of a
+    /// later batch with the heads from `seq + 1` to it (at most
+    /// `anchor::MAX_CHAIN_HEADS`); else, for OpenTimestamps, the batch's own
+    /// pending proof (it verifies as `pending`). Cached per batch.
+    pub async fn anchors(&self, seq: i64) -> Result<AnchorList, AppError> {
+        if let Some((at, list)) = self
+            .anchors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&seq)
+        {
+            if at.elapsed() < ANCHOR_CACHE_TTL {
+                return Ok(list.clone());
+            }
+        }
+        let list = Arc::new(self.load_anchors(seq).await?);
+        let mut c = self.anchors.lock().unwrap_or_else(|p| p.into_inner());
+        if c.len() > 10_000 {
+            c.retain(|_, (at, _)| at.elapsed() < ANCHOR_CACHE_TTL);
+        }
+        c.insert(seq, (Instant::now(), list.clone()));
+        Ok(list)
+    }
+
+    async fn load_anchors(
+        &self,
+        seq: i64,
+    ) -> Result<Vec<kwh_btc_iot_core::json::Value<'static>>, AppError> {
+        use kwh_btc_iot_core::anchor;
+        use kwh_btc_iot_core::json::Value;
+        use std::borrow::Cow;
+        let covering = self
+            .storage
+            .covering_anchors(seq)
+            .await
+            .map_err(AppError::storage)?;
+        let mut out = Vec::new();
+        let mut have_ots = false;
+        for a in &covering {
+            let mut v = anchor_value(a)?;
+            if a.batch_seq > seq {
+                if (a.batch_seq - seq) as usize > anchor::MAX_CHAIN_HEADS {
+                    continue;
+                }
+                let rows = self
+                    .storage
+                    .batches_in_range(seq + 1, a.batch_seq)
+                    .await
+                    .map_err(AppError::storage)?;
+                if rows.len() as i64 != a.batch_seq - seq {
+                    return Err(AppError::storage(format!(
+                        "batches {}..={} are not all stored",
+                        seq + 1,
+                        a.batch_seq
+                    )));
+                }
+                let heads = rows
+                    .iter()
+                    .map(|r| head_of(r).map(|h| h.to_value()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if let Value::Object(m) = &mut v {
+                    m.push((Cow::Borrowed("heads"), Value::Array(heads)));
+                }
+            }
+            have_ots |= a.kind == anchor::TYPE_OPENTIMESTAMPS;
+            out.push(v);
+        }
+        if !have_ots {
+            let own = self
+                .storage
+                .anchors_of_batch(seq)
+                .await
+                .map_err(AppError::storage)?;
+            if let Some(p) = own.iter().find(|a| {
+                a.kind == anchor::TYPE_OPENTIMESTAMPS
+                    && a.status == crate::storage::anchor_status::PENDING
+            }) {
+                out.push(anchor::opentimestamps_anchor(&p.data, &[]));
+            }
+        }
+        Ok(out)
+    }
+
     /// The `emreceipt-1` receipt of a stored log, as canonical JSON text.
     pub async fn receipt(&self, log: &StoredLog) -> Result<String, AppError> {
         let (Some(seq), Some(index)) = (log.batch_seq, log.leaf_index) else {
@@ -236,7 +361,7 @@ impl Batcher {
                 }),
                 _ => None,
             },
-            anchors: Vec::new(),
+            anchors: self.anchors(seq).await?.as_ref().clone(),
         };
         Ok(receipt.to_json())
     }

@@ -95,6 +95,50 @@ pub struct ServeArgs {
     /// The MQTT bridge (`--mqtt-url` and the other `--mqtt-*` options).
     #[command(flatten)]
     pub mqtt: crate::mqtt::MqttArgs,
+    /// Bitcoin network whose proof-of-work rules anchors are verified with:
+    /// mainnet, testnet, signet or regtest [default: mainnet].
+    #[arg(long, env = "KWH_BTC_IOT_ANCHOR_NETWORK", value_name = "NETWORK")]
+    pub anchor_network: Option<String>,
+    /// OpenTimestamps calendar URLs, comma separated, or `none` to disable the
+    /// anchoring worker [default: https://alice.btc.calendar.opentimestamps.org,
+    /// https://bob.btc.calendar.opentimestamps.org, https://finney.calendar.eternitywall.com].
+    #[arg(long, env = "KWH_BTC_IOT_OTS_CALENDARS", value_name = "URLS")]
+    pub ots_calendars: Option<String>,
+    /// Seconds before the first upgrade attempt of a pending timestamp; each
+    /// further attempt waits twice as long [default: 60].
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_OTS_UPGRADE_INTERVAL_S",
+        value_name = "SECONDS"
+    )]
+    pub ots_upgrade_interval_s: Option<u64>,
+    /// Longest wait between upgrade attempts [default: 3600].
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_OTS_UPGRADE_MAX_INTERVAL_S",
+        value_name = "SECONDS"
+    )]
+    pub ots_upgrade_max_interval_s: Option<u64>,
+    /// Esplora-style API for block headers (`GET /block-height/H`,
+    /// `GET /block/HASH/header`) [default: the Bitcoin Core node when
+    /// --bitcoind-url is given, else https://blockstream.info/api for mainnet,
+    /// https://blockstream.info/testnet/api for testnet,
+    /// https://mempool.space/signet/api for signet, none for regtest].
+    #[arg(long, env = "KWH_BTC_IOT_HEADER_SOURCE", value_name = "URL")]
+    pub header_source: Option<String>,
+    /// Bitcoin Core node mode (`--bitcoind-url` and the other `--bitcoind-*` options).
+    #[command(flatten)]
+    pub bitcoind: crate::anchoring::bitcoind::BitcoindArgs,
+}
+
+/// `ots_calendars` in the TOML file: a list of URLs, or `"none"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum CalendarList {
+    /// URLs (an empty list disables the worker).
+    List(Vec<String>),
+    /// Comma-separated URLs, or `none`.
+    Text(String),
 }
 
 /// One device in the TOML file.
@@ -133,6 +177,125 @@ pub struct FileConfig {
     /// The `[mqtt]` table.
     #[serde(default)]
     mqtt: crate::mqtt::MqttFileConfig,
+    anchor_network: Option<String>,
+    ots_calendars: Option<CalendarList>,
+    ots_upgrade_interval_s: Option<u64>,
+    ots_upgrade_max_interval_s: Option<u64>,
+    header_source: Option<String>,
+    /// The `[bitcoind]` table.
+    #[serde(default)]
+    bitcoind: crate::anchoring::bitcoind::BitcoindFileConfig,
+}
+
+/// Anchoring: the network, the OpenTimestamps worker, Bitcoin Core node mode.
+#[derive(Debug, Clone, Default)]
+pub struct AnchorConfig {
+    /// Proof-of-work rules for every anchor the gateway verifies.
+    pub network: kwh_btc_iot_core::anchor::Network,
+    /// The OpenTimestamps worker (`None`: off; also the library default, so
+    /// embedding the gateway never contacts the public calendars unasked).
+    pub ots: Option<crate::anchoring::worker::OtsConfig>,
+    /// Node mode, when a node is configured.
+    pub bitcoind: Option<crate::anchoring::bitcoind::BitcoindConfig>,
+}
+
+impl AnchorConfig {
+    fn resolve(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<AnchorConfig> {
+        use crate::anchoring::calendar::HeaderSource;
+        use kwh_btc_iot_core::anchor::Network;
+        let network = match args
+            .anchor_network
+            .as_ref()
+            .or(file.anchor_network.as_ref())
+        {
+            None => Network::Mainnet,
+            Some(n) => Network::parse(n.trim()).with_context(|| {
+                format!("anchor_network: must be mainnet, testnet, signet or regtest, got {n:?}")
+            })?,
+        };
+        let bitcoind = args.bitcoind.resolve_with_file(&file.bitcoind)?;
+        let calendars: Vec<String> = match (&args.ots_calendars, &file.ots_calendars) {
+            (Some(t), _) | (None, Some(CalendarList::Text(t))) => split_calendars(t),
+            (None, Some(CalendarList::List(l))) => {
+                if l.len() == 1 && l[0].trim().eq_ignore_ascii_case("none") {
+                    Vec::new()
+                } else {
+                    l.iter().map(|c| c.trim().to_string()).collect()
+                }
+            }
+            (None, None) => crate::anchoring::worker::PUBLIC_CALENDARS
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+        };
+        for c in &calendars {
+            check_http_url(c, "ots_calendars")?;
+        }
+        let header_source = match args.header_source.as_ref().or(file.header_source.as_ref()) {
+            Some(u) => {
+                check_http_url(u, "header_source")?;
+                Some(HeaderSource::Esplora(u.trim().to_string()))
+            }
+            None => match (&bitcoind, network) {
+                (Some(b), _) => Some(HeaderSource::Bitcoind(b.clone())),
+                (None, Network::Mainnet) => {
+                    Some(HeaderSource::Esplora("https://blockstream.info/api".into()))
+                }
+                (None, Network::Testnet) => Some(HeaderSource::Esplora(
+                    "https://blockstream.info/testnet/api".into(),
+                )),
+                (None, Network::Signet) => Some(HeaderSource::Esplora(
+                    "https://mempool.space/signet/api".into(),
+                )),
+                (None, _) => None,
+            },
+        };
+        let interval = args
+            .ots_upgrade_interval_s
+            .or(file.ots_upgrade_interval_s)
+            .unwrap_or(60)
+            .max(1);
+        let max_interval = args
+            .ots_upgrade_max_interval_s
+            .or(file.ots_upgrade_max_interval_s)
+            .unwrap_or(3600)
+            .max(interval);
+        let ots = (!calendars.is_empty()).then(|| crate::anchoring::worker::OtsConfig {
+            calendars,
+            network,
+            upgrade_interval: std::time::Duration::from_secs(interval),
+            upgrade_max_interval: std::time::Duration::from_secs(max_interval),
+            headers: header_source,
+            request_timeout: std::time::Duration::from_secs(30),
+            tick: std::time::Duration::from_secs(1),
+        });
+        Ok(AnchorConfig {
+            network,
+            ots,
+            bitcoind,
+        })
+    }
+}
+
+fn split_calendars(t: &str) -> Vec<String> {
+    if t.trim().eq_ignore_ascii_case("none") {
+        return Vec::new();
+    }
+    t.split(',')
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+fn check_http_url(u: &str, what: &str) -> anyhow::Result<()> {
+    let ok =
+        u.trim().parse::<axum::http::Uri>().ok().filter(|x| {
+            matches!(x.scheme_str(), Some("http") | Some("https")) && x.host().is_some()
+        });
+    if ok.is_none() {
+        bail!("{what}: {u:?} is not an http:// or https:// URL");
+    }
+    Ok(())
 }
 
 /// A device's access rules.
@@ -196,6 +359,9 @@ pub struct Config {
     pub workers: Option<usize>,
     /// The MQTT bridge, when a broker URL is configured.
     pub mqtt: Option<crate::mqtt::MqttConfig>,
+    /// Anchoring (off in `Config::default()`; `Config::resolve` turns the
+    /// public calendars on unless `--ots-calendars none`).
+    pub anchor: AnchorConfig,
 }
 
 impl Default for Config {
@@ -217,6 +383,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             workers: None,
             mqtt: None,
+            anchor: AnchorConfig::default(),
         }
     }
 }
@@ -349,6 +516,7 @@ impl Config {
             auth,
             workers: args.workers.or(file.workers),
             mqtt: crate::mqtt::MqttConfig::resolve(&args.mqtt, &file.mqtt)?,
+            anchor: AnchorConfig::resolve(args, &file)?,
             data_dir,
         };
         if let Some(id) = &cfg.gateway_id {

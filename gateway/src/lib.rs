@@ -116,6 +116,8 @@ pub struct Gateway {
     writer: tokio::task::JoinHandle<()>,
     flusher: tokio::task::JoinHandle<()>,
     stop: Arc<tokio::sync::Notify>,
+    /// Anchoring tasks (the OpenTimestamps worker, node mode) and their stops.
+    anchoring: Vec<(Arc<tokio::sync::Notify>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Gateway {
@@ -165,6 +167,29 @@ impl Gateway {
             cfg.flush_age_s,
             stop.clone(),
         ));
+        let mut anchoring = Vec::new();
+        if let Some(ots) = cfg.anchor.ots.clone() {
+            let stop = Arc::new(tokio::sync::Notify::new());
+            let b = batcher.clone();
+            let on_change: anchoring::worker::OnChange = Arc::new(move || b.invalidate_anchors());
+            let task = tokio::spawn(anchoring::worker::run(
+                storage.clone(),
+                ots,
+                on_change,
+                stop.clone(),
+            ));
+            anchoring.push((stop, task));
+        }
+        if let Some(node) = cfg.anchor.bitcoind.clone() {
+            let stop = Arc::new(tokio::sync::Notify::new());
+            let task = tokio::spawn(anchoring::bitcoind::run_node_mode(
+                storage.clone(),
+                node,
+                cfg.anchor.network,
+                stop.clone(),
+            ));
+            anchoring.push((stop, task));
+        }
         let limiter = auth::RateLimiter::new(cfg.rate_limit_per_s, cfg.rate_limit_burst);
         let state = AppState(Arc::new(Inner {
             cfg: Arc::new(cfg),
@@ -181,6 +206,7 @@ impl Gateway {
             writer,
             flusher,
             stop,
+            anchoring,
         })
     }
 
@@ -188,8 +214,24 @@ impl Gateway {
     /// submitted log is written first.
     pub async fn shutdown(self) {
         self.stop.notify_one();
+        for (stop, _) in &self.anchoring {
+            stop.notify_one();
+        }
         let _ = self.flusher.await;
-        let Gateway { state, writer, .. } = self;
+        let Gateway {
+            state,
+            writer,
+            anchoring,
+            ..
+        } = self;
+        for (_, task) in anchoring {
+            if tokio::time::timeout(std::time::Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("an anchoring task did not stop within 10 s");
+            }
+        }
         // The writer ends when the last sender (in the state) is gone, after
         // writing everything queued. A router clone still alive elsewhere
         // keeps it running: then there is nothing to wait for here.
@@ -232,6 +274,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/batches/flush", post(api::flush))
         .route("/api/v1/batches", get(api::list_batches))
         .route("/api/v1/batches/{batch_id}", get(api::get_batch))
+        .route(
+            "/api/v1/batches/{batch_id}/anchors",
+            post(api::attach_anchor),
+        )
         .route("/metrics", get(api::metrics_text))
         .route("/api/v1/mqtt/dead-letters", get(mqtt::list_dead_letters))
         .route_layer(middleware::from_fn_with_state(
