@@ -290,3 +290,457 @@ async fn options_resolve() {
         .to_string()
         .contains("bitcoind_url"));
 }
+
+// ---------------------------------------------------------------------------
+// Node mode end to end: a gateway's batches, the stand-in node, receipts.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use kwh_btc_iot_core::anchor::{AnchorOptions, BlockHeader};
+use kwh_btc_iot_core::{verify_receipt, VerifyOptions};
+use kwh_btc_iot_gateway::anchoring::bitcoind::{run_node_mode, NodeMode};
+use kwh_btc_iot_gateway::storage::{AnchorRow, Storage};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    gw: Option<kwh_btc_iot_gateway::Gateway>,
+    app: axum::Router,
+    storage: Arc<dyn Storage>,
+    key: [u8; 32],
+    /// (log_id, batch seq) of each batch's log.
+    logs: Vec<(i64, i64)>,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let (gw, app) = common::start(common::config(dir.path())).await;
+        let storage = gw.state.storage.clone();
+        let key = gw.state.public_key;
+        Fixture {
+            _dir: dir,
+            gw: Some(gw),
+            app,
+            storage,
+            key,
+            logs: Vec::new(),
+        }
+    }
+
+    /// Posts one log and flushes it into a new batch; returns the batch seq.
+    async fn batch(&mut self) -> i64 {
+        let i = self.logs.len() as u64 + 1;
+        let r = common::post_json(&self.app, "/api/v1/logs", common::log_json(i)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let log_id = r.json()["log_id"].as_i64().unwrap();
+        let f = common::post_json(&self.app, "/api/v1/batches/flush", Vec::new()).await;
+        assert_eq!(f.status, StatusCode::OK, "{}", f.text());
+        let seq = f.json()["seq"].as_i64().unwrap();
+        self.logs.push((log_id, seq));
+        seq
+    }
+
+    async fn receipt(&self, log_id: i64) -> Vec<u8> {
+        // Node mode ran outside the gateway's process state here: drop the
+        // batcher's cached anchor lists, as run_node_mode_with's callback does.
+        self.gw.as_ref().unwrap().state.batcher.invalidate_anchors();
+        let r = common::get(&self.app, &format!("/api/v1/logs/{log_id}/receipt")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        r.body
+    }
+
+    fn opts(&self, network: Network) -> VerifyOptions {
+        VerifyOptions {
+            gateway_key: Some(self.key),
+            anchor: AnchorOptions::for_network(network),
+        }
+    }
+
+    async fn rows(&self, seq: i64) -> Vec<AnchorRow> {
+        self.storage.anchors_of_batch(seq).await.unwrap()
+    }
+
+    async fn shutdown(mut self) {
+        if let Some(gw) = self.gw.take() {
+            drop(self.app);
+            gw.shutdown().await;
+        }
+    }
+}
+
+fn node_mode(f: &Fixture, node: &StandInNode) -> NodeMode {
+    NodeMode::new(f.storage.clone(), config_for(node), Network::Regtest)
+}
+
+#[tokio::test]
+async fn node_mode_anchors_the_newest_head_and_every_receipt_carries_it() {
+    let node = StandInNode::start(NodeOptions::default()).await;
+    let mut f = Fixture::new().await;
+    let s1 = f.batch().await;
+    let s2 = f.batch().await;
+    let s3 = f.batch().await;
+    let mut nm = node_mode(&f, &node);
+    nm.check_chain().await.unwrap();
+
+    // One transaction, for the newest head only.
+    nm.tick().await.unwrap();
+    assert_eq!(node.mempool_len(), 1);
+    assert!(f.rows(s1).await.is_empty() && f.rows(s2).await.is_empty());
+    let rows = f.rows(s3).await;
+    assert_eq!(rows.len(), 1);
+    let pending = &rows[0];
+    assert_eq!(
+        (pending.kind.as_str(), pending.status.as_str()),
+        ("bitcoin", "pending")
+    );
+    let txid = pending.txid.clone().unwrap();
+    let tx = Transaction::parse(&pending.data).unwrap();
+    assert_eq!(tx.txid_display(), txid);
+    let batch3 = f.storage.batch_by_seq(s3).await.unwrap().unwrap();
+    assert_eq!(
+        tx.outputs[0].script_pubkey,
+        anchor::op_return_script(&Hash(batch3.head_hash))
+    );
+    // Receipts while pending: no bitcoin anchor yet.
+    let r = verify_receipt(&f.receipt(f.logs[2].0).await, &f.opts(Network::Regtest));
+    assert!(r.valid, "{:?}", r.errors);
+    assert!(r.anchors.iter().all(|a| a.anchor_type != "bitcoin"));
+
+    // Unconfirmed: nothing changes, no second transaction.
+    nm.tick().await.unwrap();
+    nm.anchor_latest_now().await.unwrap();
+    assert_eq!(node.mempool_len(), 1);
+    assert_eq!(f.rows(s3).await[0].status, "pending");
+
+    let blocks = node.mine(1);
+    make_due(&f, s3).await;
+    nm.tick().await.unwrap();
+    let row = f.rows(s3).await.remove(0);
+    assert_eq!(row.status, "anchored", "{:?}", row.last_error);
+    assert_eq!(row.height, Some(1));
+    assert_eq!(row.block_hash.as_deref(), Some(blocks[0].as_str()));
+    assert_eq!(row.txid.as_deref(), Some(txid.as_str()));
+    let header = BlockHeader::parse(row.header.as_deref().unwrap()).unwrap();
+    assert_eq!(header.block_hash_display(), blocks[0]);
+    let stored: serde_json::Value = serde_json::from_slice(&row.data).unwrap();
+    assert_eq!(stored["type"], "bitcoin");
+    assert_eq!(stored["height"], 1);
+
+    // Every batch's receipt carries it (earlier ones through the heads chain)
+    // and verifies under regtest.
+    for (i, (log_id, seq)) in f.logs.iter().enumerate() {
+        let body = f.receipt(*log_id).await;
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let a = v["anchors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["type"] == "bitcoin")
+            .unwrap_or_else(|| panic!("receipt of batch {seq} has a bitcoin anchor: {v}"));
+        assert_eq!(
+            a["heads"].as_array().map_or(0, Vec::len),
+            2 - i,
+            "heads from batch {seq} to the anchored one"
+        );
+        let r = verify_receipt(&body, &f.opts(Network::Regtest));
+        assert!(r.valid, "batch {seq}: {:?}", r.errors);
+        let b = r
+            .anchors
+            .iter()
+            .find(|a| a.anchor_type == "bitcoin")
+            .unwrap();
+        assert_eq!(b.status, "verified", "{}", b.detail);
+        assert_eq!(b.height, Some(1));
+        assert_eq!(b.block_hash.as_deref(), Some(blocks[0].as_str()));
+        assert_eq!(b.txid.as_deref(), Some(txid.as_str()));
+        assert!(b.not_checked.is_some());
+        // With the verifier's own header at that height: still verified;
+        // another header there: refused at the header step.
+        let mut trusted = f.opts(Network::Regtest);
+        trusted.anchor.headers = BTreeMap::from([(1, header)]);
+        assert!(verify_receipt(&body, &trusted).valid);
+        let mut other = header;
+        other.nonce ^= 1;
+        trusted.anchor.headers = BTreeMap::from([(1, other)]);
+        let r = verify_receipt(&body, &trusted);
+        assert!(!r.valid);
+        // Mainnet: a regtest block has no mainnet proof of work.
+        let r = verify_receipt(&body, &f.opts(Network::Mainnet));
+        assert!(!r.valid, "batch {seq} must not verify under mainnet");
+        let b = r
+            .anchors
+            .iter()
+            .find(|a| a.anchor_type == "bitcoin")
+            .unwrap();
+        assert_eq!((b.status, b.failed_step), ("invalid", Some("header_pow")));
+    }
+
+    // The batch API shows it.
+    let id = batch3.batch_id.clone();
+    let r = common::get(&f.app, &format!("/api/v1/batches/{id}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["anchor_status"], "anchored", "{}", r.text());
+
+    // A later batch is anchored by the next transaction (when due).
+    let s4 = f.batch().await;
+    assert!(nm.anchor_latest_now().await.unwrap().is_some());
+    node.mine(1);
+    make_due(&f, s4).await;
+    nm.tick().await.unwrap();
+    assert_eq!(f.rows(s4).await[0].status, "anchored");
+    assert_eq!(f.rows(s4).await[0].height, Some(2));
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn confirmations_wait_for_the_configured_depth() {
+    let node = StandInNode::start(NodeOptions::default()).await;
+    let mut f = Fixture::new().await;
+    let s = f.batch().await;
+    let mut cfg = config_for(&node);
+    cfg.confirmations = 3;
+    let mut nm = NodeMode::new(f.storage.clone(), cfg, Network::Regtest);
+    nm.tick().await.unwrap();
+    // Rows are due again after poll_interval; force them due for the test.
+    for n in 1..=3 {
+        node.mine(1);
+        make_due(&f, s).await;
+        nm.tick().await.unwrap();
+        let row = f.rows(s).await.remove(0);
+        let want = if n < 3 { "pending" } else { "anchored" };
+        assert_eq!(row.status, want, "after {n} blocks");
+    }
+    let row = f.rows(s).await.remove(0);
+    assert_eq!(row.height, Some(1), "the block holding it, not the tip");
+    f.shutdown().await;
+}
+
+/// Makes the pending rows of a batch due now.
+async fn make_due(f: &Fixture, seq: i64) {
+    for mut r in f.rows(seq).await {
+        if r.status == "pending" {
+            r.next_attempt_us = 0;
+            f.storage.update_anchor(r).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn node_down_then_back_loses_nothing() {
+    let mut node = StandInNode::start(NodeOptions::default()).await;
+    let mut f = Fixture::new().await;
+    let s1 = f.batch().await;
+    let mut nm = node_mode(&f, &node);
+    nm.check_chain().await.unwrap();
+
+    // Down before anything was sent: the round fails, nothing is stored.
+    node.stop().await;
+    let e = nm.tick().await.unwrap_err();
+    assert!(format!("{e:#}").contains("cannot connect"), "{e:#}");
+    assert!(f.rows(s1).await.is_empty());
+    node.restart().await;
+    nm.tick().await.unwrap();
+    let txid = f.rows(s1).await[0].txid.clone().unwrap();
+
+    // Down while the transaction is mined: the row stays pending.
+    node.stop().await;
+    node.mine(1);
+    make_due(&f, s1).await;
+    assert!(nm.tick().await.is_err());
+    let row = f.rows(s1).await.remove(0);
+    assert_eq!(row.status, "pending");
+    node.restart().await;
+    make_due(&f, s1).await;
+    nm.tick().await.unwrap();
+    let row = f.rows(s1).await.remove(0);
+    assert_eq!(row.status, "anchored", "{:?}", row.last_error);
+    assert_eq!(row.txid.as_deref(), Some(txid.as_str()));
+    let r = verify_receipt(&f.receipt(f.logs[0].0).await, &f.opts(Network::Regtest));
+    assert!(r.valid, "{:?}", r.errors);
+    assert!(r
+        .anchors
+        .iter()
+        .any(|a| a.anchor_type == "bitcoin" && a.status == "verified"));
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_transaction_stored_but_never_sent_is_rebroadcast() {
+    let node = StandInNode::start(NodeOptions::default()).await;
+    let mut f = Fixture::new().await;
+    let s = f.batch().await;
+    let mut nm = node_mode(&f, &node);
+    nm.tick().await.unwrap();
+    let txid = f.rows(s).await[0].txid.clone().unwrap();
+    // The mempool loses it but its coin is still there (evicted, or the
+    // gateway stopped between storing and sending): sent again.
+    assert!(node.evict(&txid, false));
+    assert_eq!(node.mempool_len(), 0);
+    make_due(&f, s).await;
+    nm.tick().await.unwrap();
+    assert_eq!(node.mempool_len(), 1);
+    let row = f.rows(s).await.remove(0);
+    assert_eq!(row.status, "pending");
+    assert!(row.last_error.unwrap().contains("rebroadcast"));
+    node.mine(1);
+    make_due(&f, s).await;
+    nm.tick().await.unwrap();
+    assert_eq!(f.rows(s).await[0].status, "anchored");
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_fails_and_the_head_is_anchored_again() {
+    let node = StandInNode::start(NodeOptions::default()).await;
+    let mut f = Fixture::new().await;
+    let s = f.batch().await;
+    let mut cfg = config_for(&node);
+    let mut nm = NodeMode::new(f.storage.clone(), cfg.clone(), Network::Regtest);
+    nm.tick().await.unwrap();
+    let first = f.rows(s).await[0].txid.clone().unwrap();
+    // Dropped, and its input gone: the rebroadcast is refused. Within
+    // drop_after it is retried later...
+    assert!(node.evict(&first, true));
+    make_due(&f, s).await;
+    nm.tick().await.unwrap();
+    let row = f.rows(s).await.remove(0);
+    assert_eq!(row.status, "pending");
+    assert!(row
+        .last_error
+        .unwrap()
+        .contains("bad-txns-inputs-missingorspent"));
+    // ... after it, the row fails and the head gets a new transaction.
+    cfg.drop_after = Duration::ZERO;
+    let mut nm = NodeMode::new(f.storage.clone(), cfg, Network::Regtest);
+    make_due(&f, s).await;
+    nm.tick().await.unwrap();
+    let rows = f.rows(s).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let failed = rows.iter().find(|r| r.status == "failed").unwrap();
+    assert_eq!(failed.txid.as_deref(), Some(first.as_str()));
+    assert!(failed.last_error.as_deref().unwrap().contains("dropped"));
+    let again = rows.iter().find(|r| r.status == "pending").unwrap();
+    assert_ne!(again.txid.as_deref(), Some(first.as_str()));
+    node.mine(1);
+    make_due(&f, s).await;
+    nm.tick().await.unwrap();
+    let r = verify_receipt(&f.receipt(f.logs[0].0).await, &f.opts(Network::Regtest));
+    assert!(r.valid, "{:?}", r.errors);
+    let b = r
+        .anchors
+        .iter()
+        .find(|a| a.anchor_type == "bitcoin")
+        .unwrap();
+    assert_eq!(b.txid.as_deref(), again.txid.as_deref());
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_conflicted_transaction_fails_and_the_head_is_anchored_again() {
+    let node = StandInNode::start(NodeOptions::default()).await;
+    let mut f = Fixture::new().await;
+    let s = f.batch().await;
+    let mut nm = node_mode(&f, &node);
+    nm.tick().await.unwrap();
+    let first = f.rows(s).await[0].txid.clone().unwrap();
+    node.conflict(&first);
+    make_due(&f, s).await;
+    nm.tick().await.unwrap();
+    let rows = f.rows(s).await;
+    let failed = rows.iter().find(|r| r.status == "failed").unwrap();
+    assert!(failed.last_error.as_deref().unwrap().contains("conflicts"));
+    assert!(rows
+        .iter()
+        .any(|r| r.status == "pending" && r.txid.as_deref() != Some(&first)));
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn run_node_mode_refuses_a_node_on_another_chain() {
+    let node = StandInNode::start(NodeOptions {
+        chain: "main".into(),
+        ..NodeOptions::default()
+    })
+    .await;
+    let mut f = Fixture::new().await;
+    let s = f.batch().await;
+    let stop = Arc::new(tokio::sync::Notify::new());
+    // It returns by itself (the error is logged), without sending anything.
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        run_node_mode(f.storage.clone(), config_for(&node), Network::Regtest, stop),
+    )
+    .await
+    .expect("node mode stops on a wrong chain");
+    assert!(f.rows(s).await.is_empty());
+    assert_eq!(node.calls(), vec!["getblockchaininfo"]);
+    let mut nm = node_mode(&f, &node);
+    let e = nm.check_chain().await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("refusing to anchor on the wrong chain"),
+        "{e}"
+    );
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn run_node_mode_anchors_and_stops_when_asked() {
+    let node = StandInNode::start(NodeOptions::default()).await;
+    let mut f = Fixture::new().await;
+    let s = f.batch().await;
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let mut cfg = config_for(&node);
+    cfg.poll_interval = Duration::from_millis(50);
+    let task = tokio::spawn(run_node_mode(
+        f.storage.clone(),
+        cfg,
+        Network::Regtest,
+        stop.clone(),
+    ));
+    // Wait (bounded) for the transaction, mine it, wait for the anchor.
+    let mut anchored = false;
+    for _ in 0..600 {
+        let rows = f.rows(s).await;
+        if rows.iter().any(|r| r.status == "anchored") {
+            anchored = true;
+            break;
+        }
+        if node.mempool_len() == 1 {
+            node.mine(1);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(anchored, "node mode anchored the head");
+    stop.notify_one();
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("node mode stops")
+        .unwrap();
+    f.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_mode_with_bad_credentials_sends_nothing() {
+    let node = StandInNode::start(NodeOptions::default()).await;
+    let mut f = Fixture::new().await;
+    let s = f.batch().await;
+    let mut cfg = config_for(&node);
+    cfg.auth = RpcAuth::UserPass {
+        user: "rpcuser".into(),
+        password: "nope".into(),
+    };
+    let mut nm = NodeMode::new(f.storage.clone(), cfg, Network::Regtest);
+    let e = nm.check_chain().await.unwrap_err();
+    assert!(
+        format!("{e:#}").contains("refused the credentials"),
+        "{e:#}"
+    );
+    assert!(f.rows(s).await.is_empty());
+    assert!(node.calls().is_empty(), "refused before any method ran");
+    f.shutdown().await;
+}

@@ -829,7 +829,24 @@ pub async fn run_node_mode(
     network: Network,
     stop: Arc<tokio::sync::Notify>,
 ) {
-    let node = NodeMode::new(storage, cfg, network);
+    run_node_mode_with(storage, cfg, network, None, stop).await
+}
+
+/// Called when an anchor changed (the batcher drops its cached anchor lists).
+pub type OnChange = Arc<dyn Fn() + Send + Sync>;
+
+/// [`run_node_mode`] calling `on_change` each time an anchor becomes
+/// `anchored`, so that receipts carry it at once (without it they do after
+/// the batcher's cache time).
+pub async fn run_node_mode_with(
+    storage: Arc<dyn Storage>,
+    cfg: BitcoindConfig,
+    network: Network,
+    on_change: Option<OnChange>,
+    stop: Arc<tokio::sync::Notify>,
+) {
+    let mut node = NodeMode::new(storage, cfg, network);
+    node.on_change = on_change;
     if let Err(e) = node.run(stop).await {
         tracing::error!(error = %format!("{e:#}"), "bitcoind node mode stopped");
     }
@@ -844,6 +861,7 @@ pub struct NodeMode {
     chain_checked: bool,
     /// Set when a transaction failed: the head is anchored again at once.
     failed: std::sync::atomic::AtomicBool,
+    on_change: Option<OnChange>,
 }
 
 impl NodeMode {
@@ -856,7 +874,15 @@ impl NodeMode {
             last_send: None,
             chain_checked: false,
             failed: std::sync::atomic::AtomicBool::new(false),
+            on_change: None,
         }
+    }
+
+    /// Called after an anchor became `anchored` (e.g. to drop cached
+    /// receipt anchor lists).
+    pub fn with_on_change(mut self, f: OnChange) -> NodeMode {
+        self.on_change = Some(f);
+        self
     }
 
     /// Checks the node's chain once: a wrong chain is an error that stops
@@ -881,33 +907,42 @@ impl NodeMode {
         );
         let mut failures = 0i64;
         loop {
-            let wait = match self.check_chain().await {
-                Ok(()) => match self.tick().await {
-                    Ok(()) => {
-                        failures = 0;
-                        cfg.poll_interval
+            // A round is cut short by stop: whatever it left half done (a
+            // transaction stored but not sent) the next round completes.
+            let round = tokio::select! {
+                _ = stop.notified() => return Ok(()),
+                r = async {
+                    self.check_chain().await?;
+                    self.tick().await
+                } => r,
+            };
+            let wait = match round {
+                Ok(()) => {
+                    failures = 0;
+                    cfg.poll_interval
+                }
+                Err(e) => match e.downcast_ref::<RpcError>() {
+                    // The node is down, starting, or refuses the credentials
+                    // (they may be fixed on the node's side): retried.
+                    Some(RpcError::Auth(_)) => {
+                        failures += 1;
+                        tracing::error!(error = %e, "bitcoind node mode: authentication failed; retrying");
+                        backoff(failures)
                     }
-                    Err(e) => {
+                    Some(_) => {
                         failures += 1;
                         tracing::warn!(error = %format!("{e:#}"), "bitcoind node mode: round failed; retrying");
                         backoff(failures).min(cfg.poll_interval.max(Duration::from_secs(5)))
                     }
-                },
-                Err(e) => {
-                    if let Some(RpcError::Transport(_)) = e.downcast_ref::<RpcError>() {
+                    // Wrong chain: a configuration error; nothing is sent.
+                    None if !self.chain_checked => return Err(e),
+                    // Storage and other errors: retried.
+                    None => {
                         failures += 1;
-                        tracing::warn!(error = %e, "bitcoind unreachable; retrying");
+                        tracing::warn!(error = %format!("{e:#}"), "bitcoind node mode: round failed; retrying");
                         backoff(failures)
-                    } else if let Some(RpcError::Rpc {
-                        code: codes::IN_WARMUP,
-                        ..
-                    }) = e.downcast_ref::<RpcError>()
-                    {
-                        backoff(1)
-                    } else {
-                        return Err(e);
                     }
-                }
+                },
             };
             tokio::select! {
                 _ = stop.notified() => return Ok(()),
@@ -1152,6 +1187,9 @@ impl NodeMode {
                 row.updated_us = now_us();
                 tracing::info!(txid = %txid, seq = row.batch_seq, height, block = %header.block_hash_display(), "batch head anchored in Bitcoin");
                 self.storage.update_anchor(row).await?;
+                if let Some(f) = &self.on_change {
+                    f();
+                }
             }
             Err(e) => {
                 row.last_error = Some(format!("{e:#}"));
