@@ -17,6 +17,7 @@ use crate::convert::{
     to_js, type_name, u64_arg, JsList, Kind, Options,
 };
 use crate::log::{at_index, warning_value};
+use kwh_btc_iot_core::anchor::{AnchorOptions, BlockHeader, Network};
 
 const BUILD_OPTIONS: [&str; 6] = [
     "gatewayId",
@@ -26,7 +27,7 @@ const BUILD_OPTIONS: [&str; 6] = [
     "createdAt",
     "signingKey",
 ];
-const VERIFY_OPTIONS: [&str; 1] = ["gatewayKey"];
+const VERIFY_OPTIONS: [&str; 3] = ["gatewayKey", "network", "headers"];
 
 /// Builds a batch over logs: the RFC 9162 tree over their leaf hashes (in the
 /// order given), the `embatch-1` head, its hash, its Ed25519 signature when
@@ -222,15 +223,66 @@ pub fn verify_receipt(
             Some(public_key_from_hex(&to_hex(&bytes), "gateway_key").map_err(js_error)?)
         }
     };
+    let network = match opts.get("network").map_err(js_error)? {
+        None => Network::Mainnet,
+        Some(v) => {
+            let s = v.as_string().unwrap_or_else(|| type_name(&v).into());
+            Network::parse(&s).ok_or_else(|| {
+                js_error(Error::member(
+                    ErrorCode::InvalidValue,
+                    "network",
+                    format!("\"{s}\" is not mainnet, testnet, signet or regtest"),
+                ))
+            })?
+        }
+    };
+    let mut anchor = AnchorOptions::for_network(network);
+    if let Some(h) = opts.get("headers").map_err(js_error)? {
+        read_headers(&h, &mut anchor).map_err(js_error)?;
+    }
     let opts = VerifyOptions {
         gateway_key,
-        ..Default::default()
+        anchor,
     };
     let v = match json_bytes(&receipt, "receipt") {
         Ok(bytes) => core_verify_receipt(&bytes, &opts),
         Err(e) => unreadable_receipt(e, &opts),
     };
     js_sys::JSON::parse(&v.to_json())
+}
+
+/// Trusted headers `{height: header hex}`, read as JSON. Errors name
+/// `headers` or `headers.<key>`.
+// Every binding repeats this conversion; a core function taking (height
+// text, header hex) pairs is asked for.
+fn read_headers(h: &JsValue, anchor: &mut AnchorOptions) -> Result<(), Error> {
+    let bad = |m: String| {
+        Error::member(
+            ErrorCode::InvalidValue,
+            m,
+            "must be {\"<height>\": \"<80-byte header, 160 hex>\"}",
+        )
+    };
+    if kind(h) != Kind::Object {
+        return Err(bad("headers".into()));
+    }
+    let text = json_bytes(h, "headers")?;
+    let Value::Object(members) = kwh_btc_iot_core::json::parse(&text)? else {
+        return Err(bad("headers".into()));
+    };
+    for (k, v) in &members {
+        let m = format!("headers.{k}");
+        let (Ok(height), Value::String(x)) = (k.parse::<u64>(), v) else {
+            return Err(bad(m));
+        };
+        if height.to_string() != *k {
+            return Err(bad(m));
+        }
+        let header = BlockHeader::from_hex(x)
+            .map_err(|e| Error::member(ErrorCode::InvalidValue, m, e.message))?;
+        anchor.headers.insert(height, header);
+    }
+    Ok(())
 }
 
 /// The result for a receipt that could not even be turned into JSON bytes

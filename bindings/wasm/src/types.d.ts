@@ -166,6 +166,12 @@ export interface VerificationError {
   member?: string;
 }
 
+/** The verification step at which an anchor failed. */
+export type AnchorFailedStep =
+  | "format" | "network" | "head_chain" | "ots_parse" | "ots_digest" | "ots_replay"
+  | "header" | "header_pow" | "merkle_root" | "raw_tx" | "tx_commitment"
+  | "merkle_proof" | "tx_inclusion";
+
 /** The state of one anchor (an OpenTimestamps proof, a Bitcoin transaction, ...). */
 export interface AnchorResult {
   type: string;
@@ -179,9 +185,9 @@ export interface AnchorResult {
   status: "verified" | "pending" | "needs_header" | "invalid" | "unknown" | "not_checked";
   detail: string;
   /** When invalid: the step that failed (format, network, head_chain, ots_parse, ...). */
-  failed_step?: string;
+  failed_step?: AnchorFailedStep;
   /** The network whose proof-of-work rules were applied. */
-  network?: string;
+  network?: BitcoinNetwork;
   /** The head hash the anchor commits to. */
   anchored_head_hash?: string;
   /** Block height (verified: the attested block; needs_header: the block whose header is missing). */
@@ -253,4 +259,15 @@ export interface BuiltBatch {
 export interface VerifyOptions {
   /** The gateway public key you trust (64 hex characters or 32 bytes): the head must be signed by it. */
   gatewayKey?: string | Uint8Array | null;
+  /** Whose proof-of-work rules anchors are checked with (default "mainnet"). An anchor's own `network` must match. */
+  network?: BitcoinNetwork | null;
+  /**
+   * Block headers you trust (from your node or header chain), by height:
+   * `{ "912345": "<80-byte header, 160 hex>" }`. They take precedence over
+   * headers carried in the receipt's anchors.
+   */
+  headers?: Record<string, string> | null;
 }
+
+/** A Bitcoin network: selects the proof-of-work limit applied to anchor headers. */
+export type BitcoinNetwork = "mainnet" | "testnet" | "signet" | "regtest";

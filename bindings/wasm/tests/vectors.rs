@@ -326,3 +326,68 @@ fn receipt_vectors() {
         }
     }
 }
+
+const ANCHORED: &str = include_str!("../../../tests/vectors/anchored_receipts.json");
+
+#[wasm_bindgen_test]
+fn anchored_receipt_vectors() {
+    let doc = parse(ANCHORED);
+    let cases = items(&doc, "cases");
+    assert!(cases.len() >= 20);
+    for c in &cases {
+        let desc = text(c, "desc");
+        let opts = obj(&[
+            ("gatewayKey", get(c, "gateway_key")),
+            ("network", get(c, "network")),
+            ("headers", get(c, "trusted_headers")),
+        ]);
+        let v = kwh::verify_receipt(get(c, "receipt"), opts).unwrap();
+        assert_eq!(
+            get(&v, "valid").as_bool().unwrap(),
+            get(c, "want_valid").as_bool().unwrap(),
+            "{desc}: {}",
+            stringify(&get(&v, "errors"))
+        );
+        let got_codes: Vec<String> = items(&v, "errors")
+            .iter()
+            .map(|e| text(e, "code"))
+            .collect();
+        assert_eq!(got_codes, strings(c, "want_errors"), "{desc}");
+        let got = items(&v, "anchors");
+        let want = items(c, "want_anchors");
+        assert_eq!(got.len(), want.len(), "{desc}");
+        for (g, w) in got.iter().zip(&want) {
+            for k in [
+                "type",
+                "status",
+                "failed_step",
+                "block_hash",
+                "anchored_head_hash",
+            ] {
+                assert_eq!(opt_text(g, k), opt_text(w, k), "{desc}: {k}");
+            }
+            assert_eq!(
+                get(g, "height").as_f64(),
+                get(w, "height").as_f64(),
+                "{desc}"
+            );
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn a_bad_network_option_names_the_member() {
+    let doc = parse(ANCHORED);
+    let c = &items(&doc, "cases")[0];
+    for (opts, member) in [
+        (obj(&[("network", JsValue::from_str("moon"))]), "network"),
+        (
+            obj(&[("headers", obj(&[("150", JsValue::from_str("00"))]))]),
+            "headers.150",
+        ),
+    ] {
+        let e = kwh::verify_receipt(get(c, "receipt"), opts).unwrap_err();
+        assert_eq!(common::member(&e).as_deref(), Some(member));
+        assert_eq!(common::code(&e), "invalid_value");
+    }
+}

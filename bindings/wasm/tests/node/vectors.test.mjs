@@ -7,7 +7,8 @@ import path from "node:path";
 import * as kwh from "kwh-btc-iot";
 import { VECTORS, readJson, outcome, hex } from "./helpers.mjs";
 
-const HANDLED = new Set(["emlog.json", "jcs.json", "merkle.json", "batch.json", "receipts.json", "founding_example.json"]);
+const HANDLED = new Set(["emlog.json", "jcs.json", "merkle.json", "batch.json", "receipts.json", "founding_example.json",
+  "anchored_receipts.json" /* anchors.test.mjs */]);
 
 test("every vector file is run by this suite", () => {
   const files = fs.readdirSync(VECTORS).filter((f) => f.endsWith(".json"));

@@ -2,7 +2,7 @@
 // user's code strictly, and refuse misuse.
 import {
   buildBatch, hashLogs, leafHash, merkleRoot, normalize, verifyReceipt,
-  type KwhError, type Log, type LogInput, type Receipt, type Verification,
+  type AnchorFailedStep, type KwhError, type Log, type LogInput, type Receipt, type Verification,
 } from "kwh-btc-iot";
 
 const input: LogInput = {
@@ -19,6 +19,13 @@ const receipt: Receipt = built.receipts[0];
 const index: number = receipt.leaf_index;
 const v: Verification = verifyReceipt(receipt, { gatewayKey: null });
 const ok: boolean = v.valid && v.signature === "absent";
+const anchored: Verification = verifyReceipt(receipt, { network: "regtest", headers: { "150": "00".repeat(80), 151: "00".repeat(80) } });
+for (const a of anchored.anchors) {
+  const height: number | undefined = a.height;
+  const blockHash: string | undefined = a.block_hash;
+  if (a.status === "invalid") a.failed_step satisfies AnchorFailedStep | undefined;
+  void [height, blockHash];
+}
 for (const e of v.errors) e.code satisfies KwhError["code"];
 try {
   leafHash("{}");
@@ -32,6 +39,10 @@ try {
 const badStatus: Log["status"] = "fine";
 // @ts-expect-error: options are typed
 buildBatch([input], { gatewayID: "g", batchId: "b", seq: 1 });
+// @ts-expect-error: headers are hex
+verifyReceipt(receipt, { headers: { "150": new Uint8Array(80) } });
+// @ts-expect-error: the network is a closed set
+verifyReceipt(receipt, { network: "moon" });
 // @ts-expect-error: a verification is not a boolean
 const notBool: boolean = verifyReceipt(receipt, {});
 
