@@ -6,6 +6,7 @@ use kwh_btc_iot_core::{self as core, batch, merkle, Error, ErrorCode, Hash};
 use crate::error::KwhError;
 use crate::types::{
     BatchParams, BatchWarning, BuiltBatch, EnergyLog, LogWarning, NormalizedLog, Verification,
+    VerifyOptions,
 };
 
 type Result<T, E = KwhError> = std::result::Result<T, E>;
@@ -134,18 +135,80 @@ pub fn verify_consistency(
 /// an exception. `gateway_key` (64 hex) is the gateway public key the
 /// caller trusts: when given, the head must be signed by it. Only a
 /// malformed `gateway_key` throws (Crypto family, `invalid_key`).
+///
+/// Anchors are checked with mainnet's proof-of-work rules and the headers
+/// the receipt carries; [`verify_receipt_with_options`] chooses the network
+/// and adds trusted headers.
 #[uniffi::export]
 pub fn verify_receipt(receipt_json: String, gateway_key: Option<String>) -> Result<Verification> {
-    let gateway_key = gateway_key
+    verify_receipt_with_options(
+        receipt_json,
+        VerifyOptions {
+            gateway_key,
+            ..Default::default()
+        },
+    )
+}
+
+/// Verifies a receipt as [`verify_receipt`] does, with options: the
+/// trusted gateway key, the Bitcoin `network` whose proof-of-work rules
+/// anchors are checked with, and block `headers` (160 hex, by height) the
+/// caller trusts. A malformed option throws, naming it (`gateway_key`,
+/// `network`, `headers.<height>`).
+///
+/// ```
+/// use kwh_btc_iot_ffi as ffi;
+/// let e = ffi::verify_receipt_with_options("{}".into(), ffi::VerifyOptions {
+///     network: Some("moon".into()), ..Default::default()
+/// }).unwrap_err();
+/// assert!(e.to_string().contains("network"));
+/// ```
+#[uniffi::export]
+pub fn verify_receipt_with_options(
+    receipt_json: String,
+    options: VerifyOptions,
+) -> Result<Verification> {
+    let gateway_key = options
+        .gateway_key
         .map(|k| batch::public_key_from_hex(&k.to_ascii_lowercase(), "gateway_key"))
         .transpose()?;
-    // The core's options may grow (e.g. anchoring); new ones keep their defaults.
-    #[allow(clippy::needless_update)]
     let opts = core::VerifyOptions {
         gateway_key,
-        ..Default::default()
+        anchor: anchor_options(options.network.as_deref(), &options.headers)?,
     };
     Ok(core::verify_receipt(receipt_json.as_bytes(), &opts).into())
+}
+
+/// The core's anchor options from a network name and `{height: header hex}`.
+// Every binding repeats this conversion; the lead is asked for a core
+// function taking (network text, (height, header hex) pairs).
+fn anchor_options(
+    network: Option<&str>,
+    headers: &std::collections::HashMap<u64, String>,
+) -> Result<core::anchor::AnchorOptions> {
+    use core::anchor::{AnchorOptions, BlockHeader, Network};
+    let network = match network {
+        None => Network::Mainnet,
+        Some(s) => Network::parse(s).ok_or_else(|| {
+            Error::member(
+                ErrorCode::InvalidValue,
+                "network",
+                format!("\"{s}\" is not mainnet, testnet, signet or regtest"),
+            )
+        })?,
+    };
+    let mut a = AnchorOptions::for_network(network);
+    for (height, hex) in headers {
+        let h = BlockHeader::from_hex(hex).map_err(|e| {
+            Error::member(
+                ErrorCode::InvalidValue,
+                format!("headers.{height}"),
+                format!("is not a block header: {}", e.message),
+            )
+        })?;
+        a.headers.insert(*height, h);
+    }
+    Ok(a)
 }
 
 /// The Ed25519 public key (64 hex) of a signing key given as its 32-byte

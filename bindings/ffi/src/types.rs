@@ -187,15 +187,55 @@ pub struct VerificationError {
     pub member: Option<String>,
 }
 
-/// The state of one anchor of a receipt.
+/// The state of one anchor of a receipt, as the core reports it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct AnchorState {
+pub struct AnchorResult {
     /// The anchor's `type` (empty when it has none).
     pub anchor_type: String,
-    /// `verified`, `pending`, `invalid` or `unknown`.
+    /// `verified`, `pending`, `needs_header`, `invalid`, `unknown` or `not_checked`.
     pub status: String,
-    /// What was found.
+    /// What was found, one sentence for people.
     pub detail: String,
+    /// When invalid: the step that failed (`format`, `network`, `head_chain`,
+    /// `ots_parse`, `ots_digest`, `ots_replay`, `header`, `header_pow`,
+    /// `merkle_root`, `raw_tx`, `tx_commitment`, `merkle_proof`, `tx_inclusion`).
+    pub failed_step: Option<String>,
+    /// The network whose proof-of-work rules were applied.
+    pub network: Option<String>,
+    /// The head hash the anchor commits to (the receipt's, or the last of
+    /// the anchor's `heads` chain).
+    pub anchored_head_hash: Option<String>,
+    /// Block height (verified: the attested block; needs_header: the block
+    /// whose header is missing).
+    pub height: Option<u64>,
+    /// Block hash (display hex): check that it is block `height` of the best
+    /// chain with a node or explorer you trust.
+    pub block_hash: Option<String>,
+    /// Block time from the header, Unix seconds.
+    pub block_time: Option<u64>,
+    /// The Bitcoin transaction carrying the commitment (display hex), when known.
+    pub txid: Option<String>,
+    /// Calendars holding pending attestations.
+    pub calendars: Vec<String>,
+    /// What the verifier did not check, in words.
+    pub not_checked: Option<String>,
+}
+
+/// Options of [`crate::verify_receipt_with_options`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct VerifyOptions {
+    /// The gateway public key (64 hex) the caller trusts: when given, the
+    /// head must be signed by it.
+    #[uniffi(default)]
+    pub gateway_key: Option<String>,
+    /// `mainnet` (null: mainnet), `testnet`, `signet` or `regtest`: whose
+    /// proof-of-work rules anchors are checked with.
+    #[uniffi(default)]
+    pub network: Option<String>,
+    /// Block headers the caller trusts (160 hex each), by height. They take
+    /// precedence over headers carried in the receipt's anchors.
+    #[uniffi(default)]
+    pub headers: std::collections::HashMap<u64, String>,
 }
 
 /// The structured result of verifying a receipt (SPEC section 5). Malformed
@@ -217,7 +257,7 @@ pub struct Verification {
     /// The device signature's state.
     pub log_signature: SignatureStatus,
     /// Each anchor's state.
-    pub anchors: Vec<AnchorState>,
+    pub anchors: Vec<AnchorResult>,
     /// Each step, in order.
     pub steps: Vec<VerificationStep>,
     /// What failed (empty when valid).
@@ -265,11 +305,20 @@ impl From<CoreVerification> for Verification {
     }
 }
 
-fn anchor(a: core_receipt::AnchorResult) -> AnchorState {
-    AnchorState {
+fn anchor(a: core_receipt::AnchorResult) -> AnchorResult {
+    AnchorResult {
         anchor_type: a.anchor_type,
         status: a.status.to_string(),
         detail: a.detail,
+        failed_step: a.failed_step.map(str::to_string),
+        network: a.network.map(str::to_string),
+        anchored_head_hash: a.anchored_head_hash,
+        height: a.height,
+        block_hash: a.block_hash,
+        block_time: a.block_time,
+        txid: a.txid,
+        calendars: a.calendars,
+        not_checked: a.not_checked,
     }
 }
 

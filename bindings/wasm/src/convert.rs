@@ -165,7 +165,7 @@ pub fn json_bytes(v: &JsValue, member: &str) -> Result<Vec<u8>, Error> {
 }
 
 /// A caller's `Uint8Array` as a plain view of the same bytes.
-pub fn plain_bytes(v: &JsValue, member: &str) -> Result<Uint8Array, Error> {
+fn plain_bytes(v: &JsValue, member: &str) -> Result<Uint8Array, Error> {
     let bytes = plain_bytes_js(v);
     if bytes.is_null() {
         return Err(Error::member(

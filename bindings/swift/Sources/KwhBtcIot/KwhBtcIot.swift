@@ -566,21 +566,62 @@ fileprivate struct FfiConverterString: FfiConverter {
 
 
 /**
- * The state of one anchor of a receipt.
+ * The state of one anchor of a receipt, as the core reports it.
  */
-public struct AnchorState: Equatable, Hashable {
+public struct AnchorResult: Equatable, Hashable {
     /**
      * The anchor's `type` (empty when it has none).
      */
     public let anchorType: String
     /**
-     * `verified`, `pending`, `invalid` or `unknown`.
+     * `verified`, `pending`, `needs_header`, `invalid`, `unknown` or `not_checked`.
      */
     public let status: String
     /**
-     * What was found.
+     * What was found, one sentence for people.
      */
     public let detail: String
+    /**
+     * When invalid: the step that failed (`format`, `network`, `head_chain`,
+     * `ots_parse`, `ots_digest`, `ots_replay`, `header`, `header_pow`,
+     * `merkle_root`, `raw_tx`, `tx_commitment`, `merkle_proof`, `tx_inclusion`).
+     */
+    public let failedStep: String?
+    /**
+     * The network whose proof-of-work rules were applied.
+     */
+    public let network: String?
+    /**
+     * The head hash the anchor commits to (the receipt's, or the last of
+     * the anchor's `heads` chain).
+     */
+    public let anchoredHeadHash: String?
+    /**
+     * Block height (verified: the attested block; needs_header: the block
+     * whose header is missing).
+     */
+    public let height: UInt64?
+    /**
+     * Block hash (display hex): check that it is block `height` of the best
+     * chain with a node or explorer you trust.
+     */
+    public let blockHash: String?
+    /**
+     * Block time from the header, Unix seconds.
+     */
+    public let blockTime: UInt64?
+    /**
+     * The Bitcoin transaction carrying the commitment (display hex), when known.
+     */
+    public let txid: String?
+    /**
+     * Calendars holding pending attestations.
+     */
+    public let calendars: [String]
+    /**
+     * What the verifier did not check, in words.
+     */
+    public let notChecked: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -589,14 +630,55 @@ public struct AnchorState: Equatable, Hashable {
          * The anchor's `type` (empty when it has none).
          */anchorType: String, 
         /**
-         * `verified`, `pending`, `invalid` or `unknown`.
+         * `verified`, `pending`, `needs_header`, `invalid`, `unknown` or `not_checked`.
          */status: String, 
         /**
-         * What was found.
-         */detail: String) {
+         * What was found, one sentence for people.
+         */detail: String, 
+        /**
+         * When invalid: the step that failed (`format`, `network`, `head_chain`,
+         * `ots_parse`, `ots_digest`, `ots_replay`, `header`, `header_pow`,
+         * `merkle_root`, `raw_tx`, `tx_commitment`, `merkle_proof`, `tx_inclusion`).
+         */failedStep: String?, 
+        /**
+         * The network whose proof-of-work rules were applied.
+         */network: String?, 
+        /**
+         * The head hash the anchor commits to (the receipt's, or the last of
+         * the anchor's `heads` chain).
+         */anchoredHeadHash: String?, 
+        /**
+         * Block height (verified: the attested block; needs_header: the block
+         * whose header is missing).
+         */height: UInt64?, 
+        /**
+         * Block hash (display hex): check that it is block `height` of the best
+         * chain with a node or explorer you trust.
+         */blockHash: String?, 
+        /**
+         * Block time from the header, Unix seconds.
+         */blockTime: UInt64?, 
+        /**
+         * The Bitcoin transaction carrying the commitment (display hex), when known.
+         */txid: String?, 
+        /**
+         * Calendars holding pending attestations.
+         */calendars: [String], 
+        /**
+         * What the verifier did not check, in words.
+         */notChecked: String?) {
         self.anchorType = anchorType
         self.status = status
         self.detail = detail
+        self.failedStep = failedStep
+        self.network = network
+        self.anchoredHeadHash = anchoredHeadHash
+        self.height = height
+        self.blockHash = blockHash
+        self.blockTime = blockTime
+        self.txid = txid
+        self.calendars = calendars
+        self.notChecked = notChecked
     }
 
     
@@ -605,26 +687,44 @@ public struct AnchorState: Equatable, Hashable {
 }
 
 #if compiler(>=6)
-extension AnchorState: Sendable {}
+extension AnchorResult: Sendable {}
 #endif
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeAnchorState: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AnchorState {
+public struct FfiConverterTypeAnchorResult: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AnchorResult {
         return
-            try AnchorState(
+            try AnchorResult(
                 anchorType: FfiConverterString.read(from: &buf), 
                 status: FfiConverterString.read(from: &buf), 
-                detail: FfiConverterString.read(from: &buf)
+                detail: FfiConverterString.read(from: &buf), 
+                failedStep: FfiConverterOptionString.read(from: &buf), 
+                network: FfiConverterOptionString.read(from: &buf), 
+                anchoredHeadHash: FfiConverterOptionString.read(from: &buf), 
+                height: FfiConverterOptionUInt64.read(from: &buf), 
+                blockHash: FfiConverterOptionString.read(from: &buf), 
+                blockTime: FfiConverterOptionUInt64.read(from: &buf), 
+                txid: FfiConverterOptionString.read(from: &buf), 
+                calendars: FfiConverterSequenceString.read(from: &buf), 
+                notChecked: FfiConverterOptionString.read(from: &buf)
         )
     }
 
-    public static func write(_ value: AnchorState, into buf: inout [UInt8]) {
+    public static func write(_ value: AnchorResult, into buf: inout [UInt8]) {
         FfiConverterString.write(value.anchorType, into: &buf)
         FfiConverterString.write(value.status, into: &buf)
         FfiConverterString.write(value.detail, into: &buf)
+        FfiConverterOptionString.write(value.failedStep, into: &buf)
+        FfiConverterOptionString.write(value.network, into: &buf)
+        FfiConverterOptionString.write(value.anchoredHeadHash, into: &buf)
+        FfiConverterOptionUInt64.write(value.height, into: &buf)
+        FfiConverterOptionString.write(value.blockHash, into: &buf)
+        FfiConverterOptionUInt64.write(value.blockTime, into: &buf)
+        FfiConverterOptionString.write(value.txid, into: &buf)
+        FfiConverterSequenceString.write(value.calendars, into: &buf)
+        FfiConverterOptionString.write(value.notChecked, into: &buf)
     }
 }
 
@@ -632,15 +732,15 @@ public struct FfiConverterTypeAnchorState: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeAnchorState_lift(_ buf: RustBuffer) throws -> AnchorState {
-    return try FfiConverterTypeAnchorState.lift(buf)
+public func FfiConverterTypeAnchorResult_lift(_ buf: RustBuffer) throws -> AnchorResult {
+    return try FfiConverterTypeAnchorResult.lift(buf)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeAnchorState_lower(_ value: AnchorState) -> RustBuffer {
-    return FfiConverterTypeAnchorState.lower(value)
+public func FfiConverterTypeAnchorResult_lower(_ value: AnchorResult) -> RustBuffer {
+    return FfiConverterTypeAnchorResult.lower(value)
 }
 
 
@@ -1434,7 +1534,7 @@ public struct Verification: Equatable, Hashable {
     /**
      * Each anchor's state.
      */
-    public let anchors: [AnchorState]
+    public let anchors: [AnchorResult]
     /**
      * Each step, in order.
      */
@@ -1479,7 +1579,7 @@ public struct Verification: Equatable, Hashable {
          */logSignature: SignatureStatus, 
         /**
          * Each anchor's state.
-         */anchors: [AnchorState], 
+         */anchors: [AnchorResult], 
         /**
          * Each step, in order.
          */steps: [VerificationStep], 
@@ -1530,7 +1630,7 @@ public struct FfiConverterTypeVerification: FfiConverterRustBuffer {
                 signature: FfiConverterTypeSignatureStatus.read(from: &buf), 
                 signer: FfiConverterOptionString.read(from: &buf), 
                 logSignature: FfiConverterTypeSignatureStatus.read(from: &buf), 
-                anchors: FfiConverterSequenceTypeAnchorState.read(from: &buf), 
+                anchors: FfiConverterSequenceTypeAnchorResult.read(from: &buf), 
                 steps: FfiConverterSequenceTypeVerificationStep.read(from: &buf), 
                 errors: FfiConverterSequenceTypeVerificationError.read(from: &buf), 
                 warnings: FfiConverterSequenceTypeLogWarning.read(from: &buf), 
@@ -1546,7 +1646,7 @@ public struct FfiConverterTypeVerification: FfiConverterRustBuffer {
         FfiConverterTypeSignatureStatus.write(value.signature, into: &buf)
         FfiConverterOptionString.write(value.signer, into: &buf)
         FfiConverterTypeSignatureStatus.write(value.logSignature, into: &buf)
-        FfiConverterSequenceTypeAnchorState.write(value.anchors, into: &buf)
+        FfiConverterSequenceTypeAnchorResult.write(value.anchors, into: &buf)
         FfiConverterSequenceTypeVerificationStep.write(value.steps, into: &buf)
         FfiConverterSequenceTypeVerificationError.write(value.errors, into: &buf)
         FfiConverterSequenceTypeLogWarning.write(value.warnings, into: &buf)
@@ -1727,6 +1827,91 @@ public func FfiConverterTypeVerificationStep_lift(_ buf: RustBuffer) throws -> V
 #endif
 public func FfiConverterTypeVerificationStep_lower(_ value: VerificationStep) -> RustBuffer {
     return FfiConverterTypeVerificationStep.lower(value)
+}
+
+
+/**
+ * Options of [`crate::verify_receipt_with_options`].
+ */
+public struct VerifyOptions: Equatable, Hashable {
+    /**
+     * The gateway public key (64 hex) the caller trusts: when given, the
+     * head must be signed by it.
+     */
+    public let gatewayKey: String?
+    /**
+     * `mainnet` (null: mainnet), `testnet`, `signet` or `regtest`: whose
+     * proof-of-work rules anchors are checked with.
+     */
+    public let network: String?
+    /**
+     * Block headers the caller trusts (160 hex each), by height. They take
+     * precedence over headers carried in the receipt's anchors.
+     */
+    public let headers: [UInt64: String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The gateway public key (64 hex) the caller trusts: when given, the
+         * head must be signed by it.
+         */gatewayKey: String? = nil, 
+        /**
+         * `mainnet` (null: mainnet), `testnet`, `signet` or `regtest`: whose
+         * proof-of-work rules anchors are checked with.
+         */network: String? = nil, 
+        /**
+         * Block headers the caller trusts (160 hex each), by height. They take
+         * precedence over headers carried in the receipt's anchors.
+         */headers: [UInt64: String] = [:]) {
+        self.gatewayKey = gatewayKey
+        self.network = network
+        self.headers = headers
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerifyOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifyOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifyOptions {
+        return
+            try VerifyOptions(
+                gatewayKey: FfiConverterOptionString.read(from: &buf), 
+                network: FfiConverterOptionString.read(from: &buf), 
+                headers: FfiConverterDictionaryUInt64String.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerifyOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.gatewayKey, into: &buf)
+        FfiConverterOptionString.write(value.network, into: &buf)
+        FfiConverterDictionaryUInt64String.write(value.headers, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifyOptions_lift(_ buf: RustBuffer) throws -> VerifyOptions {
+    return try FfiConverterTypeVerifyOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifyOptions_lower(_ value: VerifyOptions) -> RustBuffer {
+    return FfiConverterTypeVerifyOptions.lower(value)
 }
 
 
@@ -2111,6 +2296,30 @@ public func FfiConverterTypeStepStatus_lower(_ value: StepStatus) -> RustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -2160,23 +2369,23 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterSequenceTypeAnchorState: FfiConverterRustBuffer {
-    typealias SwiftType = [AnchorState]
+fileprivate struct FfiConverterSequenceTypeAnchorResult: FfiConverterRustBuffer {
+    typealias SwiftType = [AnchorResult]
 
-    public static func write(_ value: [AnchorState], into buf: inout [UInt8]) {
+    public static func write(_ value: [AnchorResult], into buf: inout [UInt8]) {
         let len = Int32(value.count)
         writeInt(&buf, len)
         for item in value {
-            FfiConverterTypeAnchorState.write(item, into: &buf)
+            FfiConverterTypeAnchorResult.write(item, into: &buf)
         }
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AnchorState] {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AnchorResult] {
         let len: Int32 = try readInt(&buf)
-        var seq = [AnchorState]()
+        var seq = [AnchorResult]()
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
-            seq.append(try FfiConverterTypeAnchorState.read(from: &buf))
+            seq.append(try FfiConverterTypeAnchorResult.read(from: &buf))
         }
         return seq
     }
@@ -2279,6 +2488,32 @@ fileprivate struct FfiConverterSequenceTypeVerificationStep: FfiConverterRustBuf
             seq.append(try FfiConverterTypeVerificationStep.read(from: &buf))
         }
         return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryUInt64String: FfiConverterRustBuffer {
+    public static func write(_ value: [UInt64: String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterUInt64.write(key, into: &buf)
+            FfiConverterString.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UInt64: String] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [UInt64: String]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterUInt64.read(from: &buf)
+            let value = try FfiConverterString.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
     }
 }
 /**
@@ -2433,6 +2668,10 @@ public func verifyInclusion(leafHash: String, index: UInt64, size: UInt64, path:
  * an exception. `gateway_key` (64 hex) is the gateway public key the
  * caller trusts: when given, the head must be signed by it. Only a
  * malformed `gateway_key` throws (Crypto family, `invalid_key`).
+ *
+ * Anchors are checked with mainnet's proof-of-work rules and the headers
+ * the receipt carries; [`verify_receipt_with_options`] chooses the network
+ * and adds trusted headers.
  */
 public func verifyReceipt(receiptJson: String, gatewayKey: String?)throws  -> Verification  {
     return try  FfiConverterTypeVerification_lift(try rustCallWithError(FfiConverterTypeKwhError_lift) {
@@ -2440,6 +2679,30 @@ public func verifyReceipt(receiptJson: String, gatewayKey: String?)throws  -> Ve
     uniffi_kwh_btc_iot_ffi_fn_func_verify_receipt(
         FfiConverterString.lower(receiptJson),
         FfiConverterOptionString.lower(gatewayKey),uniffiCallStatus
+    )
+})
+}
+/**
+ * Verifies a receipt as [`verify_receipt`] does, with options: the
+ * trusted gateway key, the Bitcoin `network` whose proof-of-work rules
+ * anchors are checked with, and block `headers` (160 hex, by height) the
+ * caller trusts. A malformed option throws, naming it (`gateway_key`,
+ * `network`, `headers.<height>`).
+ *
+ * ```
+ * use kwh_btc_iot_ffi as ffi;
+ * let e = ffi::verify_receipt_with_options("{}".into(), ffi::VerifyOptions {
+ * network: Some("moon".into()), ..Default::default()
+ * }).unwrap_err();
+ * assert!(e.to_string().contains("network"));
+ * ```
+ */
+public func verifyReceiptWithOptions(receiptJson: String, options: VerifyOptions)throws  -> Verification  {
+    return try  FfiConverterTypeVerification_lift(try rustCallWithError(FfiConverterTypeKwhError_lift) {
+        uniffiCallStatus in
+    uniffi_kwh_btc_iot_ffi_fn_func_verify_receipt_with_options(
+        FfiConverterString.lower(receiptJson),
+        FfiConverterTypeVerifyOptions_lower(options),uniffiCallStatus
     )
 })
 }
@@ -2492,7 +2755,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_kwh_btc_iot_ffi_checksum_func_verify_inclusion() != 14252) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_kwh_btc_iot_ffi_checksum_func_verify_receipt() != 59712) {
+    if (uniffi_kwh_btc_iot_ffi_checksum_func_verify_receipt() != 49266) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_kwh_btc_iot_ffi_checksum_func_verify_receipt_with_options() != 35479) {
         return InitializationResult.apiChecksumMismatch
     }
 

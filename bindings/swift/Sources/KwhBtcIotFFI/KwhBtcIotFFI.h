@@ -308,6 +308,11 @@ void uniffi_kwh_btc_iot_ffi_fn_func_verify_inclusion(RustBuffer leaf_hash, uint6
 RustBuffer uniffi_kwh_btc_iot_ffi_fn_func_verify_receipt(RustBuffer receipt_json, RustBuffer gateway_key, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KWH_BTC_IOT_FFI_FN_FUNC_VERIFY_RECEIPT_WITH_OPTIONS
+#define UNIFFI_FFIDEF_UNIFFI_KWH_BTC_IOT_FFI_FN_FUNC_VERIFY_RECEIPT_WITH_OPTIONS
+RustBuffer uniffi_kwh_btc_iot_ffi_fn_func_verify_receipt_with_options(RustBuffer receipt_json, RustBuffer options, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_FFI_KWH_BTC_IOT_FFI_RUSTBUFFER_ALLOC
 #define UNIFFI_FFIDEF_FFI_KWH_BTC_IOT_FFI_RUSTBUFFER_ALLOC
 RustBuffer ffi_kwh_btc_iot_ffi_rustbuffer_alloc(uint64_t size, RustCallStatus *_Nonnull out_status
@@ -637,6 +642,12 @@ uint16_t uniffi_kwh_btc_iot_ffi_checksum_func_verify_inclusion(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KWH_BTC_IOT_FFI_CHECKSUM_FUNC_VERIFY_RECEIPT
 #define UNIFFI_FFIDEF_UNIFFI_KWH_BTC_IOT_FFI_CHECKSUM_FUNC_VERIFY_RECEIPT
 uint16_t uniffi_kwh_btc_iot_ffi_checksum_func_verify_receipt(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KWH_BTC_IOT_FFI_CHECKSUM_FUNC_VERIFY_RECEIPT_WITH_OPTIONS
+#define UNIFFI_FFIDEF_UNIFFI_KWH_BTC_IOT_FFI_CHECKSUM_FUNC_VERIFY_RECEIPT_WITH_OPTIONS
+uint16_t uniffi_kwh_btc_iot_ffi_checksum_func_verify_receipt_with_options(void
     
 );
 #endif

@@ -698,6 +698,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_kwh_btc_iot_ffi_checksum_func_verify_receipt(
     ): Int
+    external fun uniffi_kwh_btc_iot_ffi_checksum_func_verify_receipt_with_options(
+    ): Int
     external fun ffi_kwh_btc_iot_ffi_uniffi_contract_version(
     ): Int
 
@@ -738,6 +740,8 @@ internal object UniffiLib {
     external fun uniffi_kwh_btc_iot_ffi_fn_func_verify_inclusion(`leafHash`: RustBuffer.ByValue,`index`: Long,`size`: Long,`path`: RustBuffer.ByValue,`root`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_kwh_btc_iot_ffi_fn_func_verify_receipt(`receiptJson`: RustBuffer.ByValue,`gatewayKey`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_kwh_btc_iot_ffi_fn_func_verify_receipt_with_options(`receiptJson`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_kwh_btc_iot_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -891,7 +895,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_kwh_btc_iot_ffi_checksum_func_verify_inclusion() and 0xFFFF) != 14252) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_kwh_btc_iot_ffi_checksum_func_verify_receipt() and 0xFFFF) != 59712) {
+    if ((lib.uniffi_kwh_btc_iot_ffi_checksum_func_verify_receipt() and 0xFFFF) != 49266) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_kwh_btc_iot_ffi_checksum_func_verify_receipt_with_options() and 0xFFFF) != 35479) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1116,23 +1123,73 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
 
 
 /**
- * The state of one anchor of a receipt.
+ * The state of one anchor of a receipt, as the core reports it.
  */
-data class AnchorState (
+data class AnchorResult (
     /**
      * The anchor's `type` (empty when it has none).
      */
     val `anchorType`: kotlin.String
     , 
     /**
-     * `verified`, `pending`, `invalid` or `unknown`.
+     * `verified`, `pending`, `needs_header`, `invalid`, `unknown` or `not_checked`.
      */
     val `status`: kotlin.String
     , 
     /**
-     * What was found.
+     * What was found, one sentence for people.
      */
     val `detail`: kotlin.String
+    , 
+    /**
+     * When invalid: the step that failed (`format`, `network`, `head_chain`,
+     * `ots_parse`, `ots_digest`, `ots_replay`, `header`, `header_pow`,
+     * `merkle_root`, `raw_tx`, `tx_commitment`, `merkle_proof`, `tx_inclusion`).
+     */
+    val `failedStep`: kotlin.String?
+    , 
+    /**
+     * The network whose proof-of-work rules were applied.
+     */
+    val `network`: kotlin.String?
+    , 
+    /**
+     * The head hash the anchor commits to (the receipt's, or the last of
+     * the anchor's `heads` chain).
+     */
+    val `anchoredHeadHash`: kotlin.String?
+    , 
+    /**
+     * Block height (verified: the attested block; needs_header: the block
+     * whose header is missing).
+     */
+    val `height`: kotlin.ULong?
+    , 
+    /**
+     * Block hash (display hex): check that it is block `height` of the best
+     * chain with a node or explorer you trust.
+     */
+    val `blockHash`: kotlin.String?
+    , 
+    /**
+     * Block time from the header, Unix seconds.
+     */
+    val `blockTime`: kotlin.ULong?
+    , 
+    /**
+     * The Bitcoin transaction carrying the commitment (display hex), when known.
+     */
+    val `txid`: kotlin.String?
+    , 
+    /**
+     * Calendars holding pending attestations.
+     */
+    val `calendars`: List<kotlin.String>
+    , 
+    /**
+     * What the verifier did not check, in words.
+     */
+    val `notChecked`: kotlin.String?
     
 ){
     
@@ -1146,25 +1203,52 @@ data class AnchorState (
 /**
  * @suppress
  */
-public object FfiConverterTypeAnchorState: FfiConverterRustBuffer<AnchorState> {
-    override fun read(buf: ByteBuffer): AnchorState {
-        return AnchorState(
+public object FfiConverterTypeAnchorResult: FfiConverterRustBuffer<AnchorResult> {
+    override fun read(buf: ByteBuffer): AnchorResult {
+        return AnchorResult(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
-    override fun allocationSize(value: AnchorState) = (
+    override fun allocationSize(value: AnchorResult) = (
             FfiConverterString.allocationSize(value.`anchorType`) +
             FfiConverterString.allocationSize(value.`status`) +
-            FfiConverterString.allocationSize(value.`detail`)
+            FfiConverterString.allocationSize(value.`detail`) +
+            FfiConverterOptionalString.allocationSize(value.`failedStep`) +
+            FfiConverterOptionalString.allocationSize(value.`network`) +
+            FfiConverterOptionalString.allocationSize(value.`anchoredHeadHash`) +
+            FfiConverterOptionalULong.allocationSize(value.`height`) +
+            FfiConverterOptionalString.allocationSize(value.`blockHash`) +
+            FfiConverterOptionalULong.allocationSize(value.`blockTime`) +
+            FfiConverterOptionalString.allocationSize(value.`txid`) +
+            FfiConverterSequenceString.allocationSize(value.`calendars`) +
+            FfiConverterOptionalString.allocationSize(value.`notChecked`)
     )
 
-    override fun write(value: AnchorState, buf: ByteBuffer) {
+    override fun write(value: AnchorResult, buf: ByteBuffer) {
             FfiConverterString.write(value.`anchorType`, buf)
             FfiConverterString.write(value.`status`, buf)
             FfiConverterString.write(value.`detail`, buf)
+            FfiConverterOptionalString.write(value.`failedStep`, buf)
+            FfiConverterOptionalString.write(value.`network`, buf)
+            FfiConverterOptionalString.write(value.`anchoredHeadHash`, buf)
+            FfiConverterOptionalULong.write(value.`height`, buf)
+            FfiConverterOptionalString.write(value.`blockHash`, buf)
+            FfiConverterOptionalULong.write(value.`blockTime`, buf)
+            FfiConverterOptionalString.write(value.`txid`, buf)
+            FfiConverterSequenceString.write(value.`calendars`, buf)
+            FfiConverterOptionalString.write(value.`notChecked`, buf)
     }
 }
 
@@ -1759,7 +1843,7 @@ data class Verification (
     /**
      * Each anchor's state.
      */
-    val `anchors`: List<AnchorState>
+    val `anchors`: List<AnchorResult>
     , 
     /**
      * Each step, in order.
@@ -1804,7 +1888,7 @@ public object FfiConverterTypeVerification: FfiConverterRustBuffer<Verification>
             FfiConverterTypeSignatureStatus.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterTypeSignatureStatus.read(buf),
-            FfiConverterSequenceTypeAnchorState.read(buf),
+            FfiConverterSequenceTypeAnchorResult.read(buf),
             FfiConverterSequenceTypeVerificationStep.read(buf),
             FfiConverterSequenceTypeVerificationError.read(buf),
             FfiConverterSequenceTypeLogWarning.read(buf),
@@ -1820,7 +1904,7 @@ public object FfiConverterTypeVerification: FfiConverterRustBuffer<Verification>
             FfiConverterTypeSignatureStatus.allocationSize(value.`signature`) +
             FfiConverterOptionalString.allocationSize(value.`signer`) +
             FfiConverterTypeSignatureStatus.allocationSize(value.`logSignature`) +
-            FfiConverterSequenceTypeAnchorState.allocationSize(value.`anchors`) +
+            FfiConverterSequenceTypeAnchorResult.allocationSize(value.`anchors`) +
             FfiConverterSequenceTypeVerificationStep.allocationSize(value.`steps`) +
             FfiConverterSequenceTypeVerificationError.allocationSize(value.`errors`) +
             FfiConverterSequenceTypeLogWarning.allocationSize(value.`warnings`) +
@@ -1835,7 +1919,7 @@ public object FfiConverterTypeVerification: FfiConverterRustBuffer<Verification>
             FfiConverterTypeSignatureStatus.write(value.`signature`, buf)
             FfiConverterOptionalString.write(value.`signer`, buf)
             FfiConverterTypeSignatureStatus.write(value.`logSignature`, buf)
-            FfiConverterSequenceTypeAnchorState.write(value.`anchors`, buf)
+            FfiConverterSequenceTypeAnchorResult.write(value.`anchors`, buf)
             FfiConverterSequenceTypeVerificationStep.write(value.`steps`, buf)
             FfiConverterSequenceTypeVerificationError.write(value.`errors`, buf)
             FfiConverterSequenceTypeLogWarning.write(value.`warnings`, buf)
@@ -1952,6 +2036,64 @@ public object FfiConverterTypeVerificationStep: FfiConverterRustBuffer<Verificat
             FfiConverterString.write(value.`name`, buf)
             FfiConverterTypeStepStatus.write(value.`status`, buf)
             FfiConverterString.write(value.`detail`, buf)
+    }
+}
+
+
+
+/**
+ * Options of [`crate::verify_receipt_with_options`].
+ */
+data class VerifyOptions (
+    /**
+     * The gateway public key (64 hex) the caller trusts: when given, the
+     * head must be signed by it.
+     */
+    val `gatewayKey`: kotlin.String? = null 
+    , 
+    /**
+     * `mainnet` (null: mainnet), `testnet`, `signet` or `regtest`: whose
+     * proof-of-work rules anchors are checked with.
+     */
+    val `network`: kotlin.String? = null 
+    , 
+    /**
+     * Block headers the caller trusts (160 hex each), by height. They take
+     * precedence over headers carried in the receipt's anchors.
+     */
+    val `headers`: Map<kotlin.ULong, kotlin.String> = mapOf() 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifyOptions: FfiConverterRustBuffer<VerifyOptions> {
+    override fun read(buf: ByteBuffer): VerifyOptions {
+        return VerifyOptions(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterMapULongString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerifyOptions) = (
+            FfiConverterOptionalString.allocationSize(value.`gatewayKey`) +
+            FfiConverterOptionalString.allocationSize(value.`network`) +
+            FfiConverterMapULongString.allocationSize(value.`headers`)
+    )
+
+    override fun write(value: VerifyOptions, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`gatewayKey`, buf)
+            FfiConverterOptionalString.write(value.`network`, buf)
+            FfiConverterMapULongString.write(value.`headers`, buf)
     }
 }
 
@@ -2294,6 +2436,38 @@ public object FfiConverterTypeStepStatus: FfiConverterRustBuffer<StepStatus> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -2354,24 +2528,24 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
 /**
  * @suppress
  */
-public object FfiConverterSequenceTypeAnchorState: FfiConverterRustBuffer<List<AnchorState>> {
-    override fun read(buf: ByteBuffer): List<AnchorState> {
+public object FfiConverterSequenceTypeAnchorResult: FfiConverterRustBuffer<List<AnchorResult>> {
+    override fun read(buf: ByteBuffer): List<AnchorResult> {
         val len = buf.getInt()
-        return List<AnchorState>(len) {
-            FfiConverterTypeAnchorState.read(buf)
+        return List<AnchorResult>(len) {
+            FfiConverterTypeAnchorResult.read(buf)
         }
     }
 
-    override fun allocationSize(value: List<AnchorState>): ULong {
+    override fun allocationSize(value: List<AnchorResult>): ULong {
         val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterTypeAnchorState.allocationSize(it) }.sum()
+        val sizeForItems = value.map { FfiConverterTypeAnchorResult.allocationSize(it) }.sum()
         return sizeForLength + sizeForItems
     }
 
-    override fun write(value: List<AnchorState>, buf: ByteBuffer) {
+    override fun write(value: List<AnchorResult>, buf: ByteBuffer) {
         buf.putInt(value.size)
         value.iterator().forEach {
-            FfiConverterTypeAnchorState.write(it, buf)
+            FfiConverterTypeAnchorResult.write(it, buf)
         }
     }
 }
@@ -2484,6 +2658,45 @@ public object FfiConverterSequenceTypeVerificationStep: FfiConverterRustBuffer<L
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeVerificationStep.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterMapULongString: FfiConverterRustBuffer<Map<kotlin.ULong, kotlin.String>> {
+    override fun read(buf: ByteBuffer): Map<kotlin.ULong, kotlin.String> {
+        val len = buf.getInt()
+        return buildMap<kotlin.ULong, kotlin.String>(len) {
+            repeat(len) {
+                val k = FfiConverterULong.read(buf)
+                val v = FfiConverterString.read(buf)
+                this[k] = v
+            }
+        }
+    }
+
+    override fun allocationSize(value: Map<kotlin.ULong, kotlin.String>): ULong {
+        val spaceForMapSize = 4UL
+        val spaceForChildren = value.map { (k, v) ->
+            FfiConverterULong.allocationSize(k) +
+            FfiConverterString.allocationSize(v)
+        }.sum()
+        return spaceForMapSize + spaceForChildren
+    }
+
+    override fun write(value: Map<kotlin.ULong, kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        // The parens on `(k, v)` here ensure we're calling the right method,
+        // which is important for compatibility with older android devices.
+        // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
+        value.forEach { (k, v) ->
+            FfiConverterULong.write(k, buf)
+            FfiConverterString.write(v, buf)
         }
     }
 }
@@ -2683,6 +2896,10 @@ public object FfiConverterSequenceTypeVerificationStep: FfiConverterRustBuffer<L
          * an exception. `gateway_key` (64 hex) is the gateway public key the
          * caller trusts: when given, the head must be signed by it. Only a
          * malformed `gateway_key` throws (Crypto family, `invalid_key`).
+         *
+         * Anchors are checked with mainnet's proof-of-work rules and the headers
+         * the receipt carries; [`verify_receipt_with_options`] chooses the network
+         * and adds trusted headers.
          */
     @Throws(KwhException::class) fun `verifyReceipt`(`receiptJson`: kotlin.String, `gatewayKey`: kotlin.String?): Verification {
             return FfiConverterTypeVerification.lift(
@@ -2692,6 +2909,34 @@ public object FfiConverterSequenceTypeVerificationStep: FfiConverterRustBuffer<L
         
         FfiConverterString.lower(`receiptJson`),
         FfiConverterOptionalString.lower(`gatewayKey`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Verifies a receipt as [`verify_receipt`] does, with options: the
+         * trusted gateway key, the Bitcoin `network` whose proof-of-work rules
+         * anchors are checked with, and block `headers` (160 hex, by height) the
+         * caller trusts. A malformed option throws, naming it (`gateway_key`,
+         * `network`, `headers.<height>`).
+         *
+         * ```
+         * use kwh_btc_iot_ffi as ffi;
+         * let e = ffi::verify_receipt_with_options("{}".into(), ffi::VerifyOptions {
+         * network: Some("moon".into()), ..Default::default()
+         * }).unwrap_err();
+         * assert!(e.to_string().contains("network"));
+         * ```
+         */
+    @Throws(KwhException::class) fun `verifyReceiptWithOptions`(`receiptJson`: kotlin.String, `options`: VerifyOptions): Verification {
+            return FfiConverterTypeVerification.lift(
+    uniffiRustCallWithError(KwhException) { _status ->
+    UniffiLib.uniffi_kwh_btc_iot_ffi_fn_func_verify_receipt_with_options(
+    
+        
+        FfiConverterString.lower(`receiptJson`),
+        FfiConverterTypeVerifyOptions.lower(`options`),_status)
 }
     )
     }
