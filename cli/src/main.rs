@@ -1,6 +1,8 @@
 //! `kwh-btc-iot`: the one binary. Offline jobs (canon, hash, batch, merkle,
 //! verify, keygen) call the core; `serve` runs the gateway.
 
+mod anchor;
+mod http;
 mod input;
 mod keys;
 mod serve;
@@ -112,9 +114,24 @@ enum Command {
         /// The gateway public key (64 hex) to trust; the head must be signed by it.
         #[arg(long)]
         gateway_key: Option<String>,
+        /// Bitcoin network whose proof-of-work rules the anchors are checked with:
+        /// mainnet, testnet, signet or regtest.
+        #[arg(long, default_value = "mainnet", value_name = "NETWORK")]
+        network: String,
+        /// A block header you trust, as HEIGHT:HEX (80 bytes, 160 hex; e.g. from
+        /// `bitcoin-cli getblockheader $(bitcoin-cli getblockhash HEIGHT) false`);
+        /// repeatable. An anchor's block at that height must be this one.
+        #[arg(long = "header", value_name = "HEIGHT:HEX")]
+        headers: Vec<String>,
         /// Print the structured result, one JSON object per receipt.
         #[arg(long)]
         json: bool,
+    },
+    /// Anchor batch heads in Bitcoin with your own wallet: the OP_RETURN
+    /// transaction template, and attaching the mined proof to the gateway.
+    Anchor {
+        #[command(subcommand)]
+        command: anchor::AnchorCommand,
     },
     /// Generate an Ed25519 key for signing batch heads (FILE, mode 0600, and FILE.pub).
     #[command(after_help = "Example:\n  kwh-btc-iot keygen --out gateway.key")]
@@ -216,8 +233,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify {
             receipts,
             gateway_key,
+            network,
+            headers,
             json,
-        } => verify(&receipts, gateway_key, json),
+        } => verify(&receipts, gateway_key, &network, &headers, json),
+        Command::Anchor { command } => anchor::run(command).map(|()| ExitCode::SUCCESS),
         Command::Keygen { out, force } => keys::keygen(&out, force).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
     }
@@ -573,15 +593,30 @@ fn merkle_cmd(cmd: MerkleCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn verify(files: &[String], gateway_key: Option<String>, json: bool) -> Result<ExitCode> {
+fn verify(
+    files: &[String],
+    gateway_key: Option<String>,
+    network: &str,
+    header_args: &[String],
+    json: bool,
+) -> Result<ExitCode> {
     let gateway_key = gateway_key
         .map(|k| core::batch::public_key_from_hex(&k.to_ascii_lowercase(), "--gateway-key"))
         .transpose()
         .map_err(|e| anyhow!("{}", e.message))?;
+    let mut anchor_opts = core::anchor::AnchorOptions::for_network(anchor::parse_network(network)?);
+    for a in header_args {
+        let (height, header) = anchor::parse_trusted_header(a)?;
+        if let Some(prev) = anchor_opts.headers.insert(height, header) {
+            if prev != header {
+                bail!("--header: two different headers for height {height}");
+            }
+        }
+    }
     // Receipts of one batch share a signed head: check it once.
     let mut verifier = core::ReceiptVerifier::new(VerifyOptions {
         gateway_key,
-        ..Default::default()
+        anchor: anchor_opts,
     });
     let mut out = BufWriter::new(io::stdout().lock());
     let (mut ok, mut bad) = (0usize, 0usize);
@@ -623,6 +658,14 @@ fn verify(files: &[String], gateway_key: Option<String>, json: bool) -> Result<E
                     .collect();
                 writeln!(out, "FAIL  {file}:{}  {}", r.line, why.join("; "))?;
             }
+            if !json {
+                for a in &v.anchors {
+                    writeln!(out, "      {}", describe_anchor(a))?;
+                    if let Some(n) = &a.not_checked {
+                        writeln!(out, "        not checked: {n}")?;
+                    }
+                }
+            }
         }
     }
     out.flush()?;
@@ -634,4 +677,46 @@ fn verify(files: &[String], gateway_key: Option<String>, json: bool) -> Result<E
     } else {
         ExitCode::from(1)
     })
+}
+
+/// One line about an anchor: type, status and, as they apply, the failed
+/// step, network, height, block hash, txid, calendars.
+fn describe_anchor(a: &core::receipt::AnchorResult) -> String {
+    let mut s = format!(
+        "anchor {}: {}",
+        if a.anchor_type.is_empty() {
+            "?"
+        } else {
+            &a.anchor_type
+        },
+        a.status
+    );
+    if let Some(step) = a.failed_step {
+        s.push_str(&format!(" at step {step}"));
+    }
+    if let Some(n) = a.network {
+        s.push_str(&format!(" ({n})"));
+    }
+    if let Some(h) = a.height {
+        s.push_str(&format!("  height {h}"));
+    }
+    if let Some(b) = &a.block_hash {
+        s.push_str(&format!("  block {b}"));
+    }
+    if let Some(t) = a.block_time {
+        s.push_str(&format!(
+            "  mined {}",
+            Timestamp::from_unix(t as i64, 0).to_rfc3339()
+        ));
+    }
+    if let Some(t) = &a.txid {
+        s.push_str(&format!("  txid {t}"));
+    }
+    if !a.calendars.is_empty() {
+        s.push_str(&format!("  calendars {}", a.calendars.join(", ")));
+    }
+    if a.status != core::anchor::status::VERIFIED && !a.detail.is_empty() {
+        s.push_str(&format!("  ({})", a.detail));
+    }
+    s
 }
