@@ -672,6 +672,13 @@ async fn the_attach_endpoint_verifies_bitcoin_anchors_before_storing() {
     .json();
     assert_eq!(b1["anchor_status"], "anchored");
     assert_eq!(b1["anchors"][0]["covered_by"], json!(b2));
+
+    // Documented in the OpenAPI document.
+    let api = get(&app, "/openapi.json").await.json();
+    assert!(api["paths"]["/api/v1/batches/{batch_id}/anchors"]["post"].is_object());
+    for s in ["AnchorInfo", "AttachAnchor", "AttachResult"] {
+        assert!(api["components"]["schemas"][s].is_object(), "{s}");
+    }
     gw.shutdown().await;
 
     // A mainnet gateway refuses the regtest header at header_pow.

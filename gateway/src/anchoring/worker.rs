@@ -94,7 +94,13 @@ pub struct Worker {
     /// Heads none of the calendars accepted yet: (failures, retry at).
     submit_retry: HashMap<i64, (i64, Instant)>,
     last_stats: Option<Instant>,
+    /// The newest batch seq seen at the last scan for heads to submit, and when.
+    last_scan: Option<(i64, Instant)>,
 }
+
+/// Heads without an anchor are looked for when a new batch appears, when a
+/// failed submission is due again, and at least this often.
+pub const RESCAN_EVERY: Duration = Duration::from_secs(60);
 
 /// Runs the worker until `stop` is notified.
 pub async fn run(
@@ -151,6 +157,7 @@ impl Worker {
             on_change,
             submit_retry: HashMap::new(),
             last_stats: None,
+            last_scan: None,
         }
     }
 
@@ -180,11 +187,25 @@ impl Worker {
     }
 
     async fn submit_new(&mut self) -> anyhow::Result<()> {
+        // The scan below reads every batch without an anchor; skip it when
+        // nothing can have changed (cheap check of the newest seq).
+        let latest = self.storage.latest_batch().await?.map_or(0, |b| b.seq);
+        let now = Instant::now();
+        let retry_due = self.submit_retry.values().any(|(_, at)| *at <= now);
+        if let Some((seq, at)) = self.last_scan {
+            if seq == latest && !retry_due && at.elapsed() < RESCAN_EVERY {
+                return Ok(());
+            }
+        }
+        self.last_scan = Some((latest, now));
         let batches = self
             .storage
             .batches_without_anchor(KIND, SUBMIT_PER_ROUND)
             .await?;
-        let now = Instant::now();
+        if batches.len() as i64 == SUBMIT_PER_ROUND {
+            // More may wait: scan again next round.
+            self.last_scan = None;
+        }
         self.submit_retry
             .retain(|seq, _| batches.iter().any(|b| b.seq == *seq));
         for b in batches {
