@@ -10,6 +10,9 @@ import { stepsList, verdict } from "../ui";
 import { type AnchorResult, loadWasm, type Verification, verifyReceipt } from "../wasm";
 
 const PIN_STORAGE = "kwh-btc-iot.pinned-gateway-key";
+const NETWORK_STORAGE = "kwh-btc-iot.anchor-network";
+const NETWORKS = ["mainnet", "testnet", "signet", "regtest"] as const;
+type Network = (typeof NETWORKS)[number];
 /** sessionStorage slot other pages use to hand a receipt to this page. */
 export const VERIFY_HANDOFF = "kwh-btc-iot.verify-input";
 const DETAIL_LIMIT = 50;
@@ -46,6 +49,30 @@ export function splitReceipts(text: string): string[] {
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   if (lines.length > 1 && lines.every((l) => l.startsWith("{") && l.endsWith("}"))) return lines;
   return text.trim() ? [text.trim()] : [];
+}
+
+/** The Bitcoin network anchors are checked under (mainnet unless chosen). */
+function chosenNetwork(): Network {
+  try {
+    const n = localStorage.getItem(NETWORK_STORAGE);
+    return (NETWORKS as readonly string[]).includes(n ?? "") ? (n as Network) : "mainnet";
+  } catch {
+    return "mainnet";
+  }
+}
+
+/**
+ * Trusted block headers, one per line: `HEIGHT HEADER_HEX` (or `HEIGHT:HEX`,
+ * `HEIGHT=HEX`). The WASM package checks each header and names the bad one.
+ */
+export function parseHeaders(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).forEach((line, i) => {
+    const m = /^(\S+?)\s*[:= ]\s*([0-9A-Fa-f]+)$/.exec(line);
+    if (!m) throw Object.assign(new Error(`trusted headers, line ${i + 1}: expected "HEIGHT HEADER_HEX"`), { code: "invalid_value", member: "headers" });
+    out[m[1]!] = m[2]!.toLowerCase();
+  });
+  return out;
 }
 
 interface LogPeek {
@@ -128,6 +155,16 @@ export async function verifyPage(root: HTMLElement, _ctx: Ctx): Promise<void> {
   const fileInput = h("input", { type: "file", accept: ".json,.jsonl,.ndjson,application/json,text/plain", "data-testid": "receipt-file", "aria-label": "Receipt file" });
   const fileName = h("span", { class: "muted", "data-testid": "file-name" });
   const results = h("div", { class: "results", "data-testid": "verify-results", "aria-live": "polite" });
+  const networkSelect = h("select", { name: "anchor-network", "data-testid": "anchor-network", "aria-label": "Bitcoin network of the anchors" },
+    NETWORKS.map((n) => h("option", { value: n, selected: n === chosenNetwork() }, n)));
+  const headersInput = h("textarea", {
+    name: "trusted-headers",
+    rows: 2,
+    spellcheck: "false",
+    placeholder: "Optional: block headers you trust, one per line: HEIGHT HEADER_HEX (from your node: bitcoin-cli getblockheader $(bitcoin-cli getblockhash HEIGHT) false)",
+    "aria-label": "Trusted block headers",
+    "data-testid": "trusted-headers",
+  });
   let lastVerified: string | null = null;
 
   const renderPin = () => {
@@ -159,13 +196,22 @@ export async function verifyPage(root: HTMLElement, _ctx: Ctx): Promise<void> {
       return;
     }
     const key = pinnedKey();
-    const verdicts = receipts.map((r) => verifyReceipt(r, key ? { gatewayKey: key } : {}));
+    const network = networkSelect.value as Network;
+    let verdicts: Verification[];
+    try {
+      const headers = parseHeaders(headersInput.value);
+      verdicts = receipts.map((r) => verifyReceipt(r, { gatewayKey: key, network, headers }));
+    } catch (e) {
+      mount(results, errorBox(e, { "data-testid": "verify-options-error" }));
+      return;
+    }
     const valid = verdicts.filter((v) => v.valid).length;
     mount(
       results,
       h("div", { class: `alert ${valid === receipts.length ? "alert-ok" : "alert-bad"}`, "data-testid": "verify-summary", "data-valid": valid, "data-total": receipts.length },
         receipts.length === 1 ? ["The receipt is ", h("strong", null, verdicts[0]!.valid ? "valid" : "invalid")] : `${valid} of ${receipts.length} receipts valid`,
-        key ? " (head signed by the pinned key required)" : ""),
+        key ? " (head signed by the pinned key required)" : "",
+        ` · anchors checked under ${network} rules`),
       verdicts.slice(0, DETAIL_LIMIT).map((v, i) => summary(v, receipts[i]!, i)),
       receipts.length > DETAIL_LIMIT ? h("p", { class: "muted" }, `Details of the first ${DETAIL_LIMIT} shown; the count above covers all ${receipts.length}.`) : null,
     );
@@ -211,7 +257,7 @@ export async function verifyPage(root: HTMLElement, _ctx: Ctx): Promise<void> {
   mount(
     root,
     h("div", { class: "page-head" }, h("h1", null, "Verify a receipt")),
-    h("p", { class: "muted" }, "Everything below runs in this browser with the kwh-btc-iot WASM package: the log is re-canonicalized and hashed, the inclusion path is folded to the Merkle root, the head's Ed25519 signature is checked. Nothing is sent to the gateway."),
+    h("p", { class: "muted" }, "Everything below runs in this browser with the kwh-btc-iot WASM package: the log is re-canonicalized and hashed, the inclusion path is folded to the Merkle root, the head's Ed25519 signature is checked, and each Bitcoin anchor's proof is checked against its block header. Nothing is sent to the gateway."),
     h("section", { class: "card" }, h("h2", null, "Trusted gateway key"), pinBox,
       h("form", { class: "pin-form", onsubmit: (ev: Event) => { ev.preventDefault(); pin(pinInput.value); } },
         pinInput,
@@ -225,9 +271,22 @@ export async function verifyPage(root: HTMLElement, _ctx: Ctx): Promise<void> {
         } }, "Pin this gateway's key")),
       h("p", { class: "muted small" }, "Pinning the key this gateway publishes trusts it from now on; compare it with a copy you got another way to be sure."),
       pinMsg),
+    h("section", { class: "card" }, h("h2", null, "Bitcoin anchors"),
+      h("div", { class: "pin-form" }, h("label", null, "Network ", networkSelect)),
+      headersInput,
+      h("p", { class: "muted small" }, "Anchors are checked offline: the proof of work of the block header and that it commits to the batch head. Whether that block is in Bitcoin's best chain is not checked here: compare the block hash shown with a node or explorer you trust, or give the headers of your own node above (they take precedence over the headers a receipt carries).")),
     h("section", { class: "card" }, h("h2", null, "Receipt"), drop),
     results,
   );
+  networkSelect.addEventListener("change", () => {
+    try {
+      localStorage.setItem(NETWORK_STORAGE, networkSelect.value);
+    } catch {
+      // storage unavailable: the choice holds for this page only
+    }
+    rerun();
+  });
+  headersInput.addEventListener("change", rerun);
   await loadWasm();
   renderPin();
   const handed = sessionStorage.getItem(VERIFY_HANDOFF);
