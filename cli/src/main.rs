@@ -716,7 +716,11 @@ fn describe_anchor(a: &core::receipt::AnchorResult) -> String {
         s.push_str(&format!("  calendars {}", a.calendars.join(", ")));
     }
     if a.status != core::anchor::status::VERIFIED && !a.detail.is_empty() {
-        s.push_str(&format!("  ({})", a.detail));
+        let detail = a
+            .failed_step
+            .and_then(|st| a.detail.strip_prefix(&format!("{st}: ")))
+            .unwrap_or(&a.detail);
+        s.push_str(&format!("  ({detail})"));
     }
     s
 }

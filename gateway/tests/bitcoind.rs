@@ -744,3 +744,85 @@ async fn node_mode_with_bad_credentials_sends_nothing() {
     assert!(node.calls().is_empty(), "refused before any method ran");
     f.shutdown().await;
 }
+
+/// Waits (bounded; no timing is asserted) until `f` holds.
+async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..1200 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+#[tokio::test]
+async fn a_gateway_in_node_mode_anchors_by_itself_and_attach_looks_the_height_up() {
+    let node = StandInNode::start(NodeOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::config(dir.path());
+    cfg.anchor.network = Network::Regtest;
+    let mut b = config_for(&node);
+    b.anchor_interval = Duration::from_secs(1);
+    b.poll_interval = Duration::from_millis(50);
+    cfg.anchor.bitcoind = Some(b);
+    let (gw, app) = common::start(cfg).await;
+    let r = common::post_json(&app, "/api/v1/logs", common::log_json(1)).await;
+    let log_id = r.json()["log_id"].as_i64().unwrap();
+    let f = common::post_json(&app, "/api/v1/batches/flush", Vec::new()).await;
+    let batch = f.json();
+    let batch_id = batch["batch_id"].as_str().unwrap().to_string();
+    let head = Hash::from_hex(batch["head_hash"].as_str().unwrap(), "head_hash").unwrap();
+
+    eventually("node mode sent a transaction", || async {
+        node.mempool_len() == 1
+    })
+    .await;
+    let blocks = node.mine(1);
+    let key = gw.state.public_key;
+    let opts = VerifyOptions {
+        gateway_key: Some(key),
+        anchor: AnchorOptions::for_network(Network::Regtest),
+    };
+    eventually("the receipt carries the verified bitcoin anchor", || {
+        let app = app.clone();
+        let opts = opts.clone();
+        async move {
+            let r = common::get(&app, &format!("/api/v1/logs/{log_id}/receipt")).await;
+            let v = verify_receipt(&r.body, &opts);
+            v.valid
+                && v.anchors
+                    .iter()
+                    .any(|a| a.anchor_type == "bitcoin" && a.status == "verified")
+        }
+    })
+    .await;
+    let d = common::get(&app, &format!("/api/v1/batches/{batch_id}"))
+        .await
+        .json();
+    assert_eq!(d["anchor_status"], "anchored", "{d}");
+    assert_eq!(d["anchors"][0]["block_hash"], blocks[0].as_str(), "{d}");
+
+    // A transaction made by hand for the same head, attached without a
+    // height: the gateway asks its node.
+    let rpc = RpcClient::new(config_for(&node));
+    let (txid, signed) = send_anchor_tx(&rpc, &head).await;
+    node.mine(2);
+    let block = rpc.gettransaction(&txid).await.unwrap().blockhash.unwrap();
+    let proof = rpc.gettxoutproof(&txid, &block).await.unwrap();
+    let body = serde_json::json!({"type": "bitcoin", "raw_tx": to_hex(&signed), "merkle_proof": to_hex(&proof)});
+    let r = common::post_json(
+        &app,
+        &format!("/api/v1/batches/{batch_id}/anchors"),
+        body.to_string(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert!(r.text().contains("\"height\":2"), "{}", r.text());
+    drop(app);
+    gw.shutdown().await;
+}

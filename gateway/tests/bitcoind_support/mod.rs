@@ -325,7 +325,12 @@ impl Chain {
                 version: 0x2000_0000,
                 prev_blockhash: prev.hash(),
                 merkle_root: root,
-                time: prev.time + 600,
+                // Now, as a miner would (at least one second after its parent).
+                time: (std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs() as u32)
+                    .max(prev.time + 1),
                 bits: REGTEST_BITS,
                 nonce: 0,
             };
@@ -423,6 +428,11 @@ pub struct StandInNode {
 impl StandInNode {
     /// Starts a node on a free loopback port.
     pub async fn start(opts: NodeOptions) -> StandInNode {
+        StandInNode::start_on(opts, 0).await
+    }
+
+    /// Starts a node on 127.0.0.1:`port` (0: a free port).
+    pub async fn start_on(opts: NodeOptions, port: u16) -> StandInNode {
         let mut chain = Chain {
             chain_name: opts.chain.clone(),
             wallet_enabled: true,
@@ -435,7 +445,9 @@ impl StandInNode {
             txs: vec![(g.merkle_root, Vec::new())],
         });
         let chain = Arc::new(Mutex::new(chain));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let mut node = StandInNode {
             addr,
