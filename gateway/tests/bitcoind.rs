@@ -826,3 +826,22 @@ async fn a_gateway_in_node_mode_anchors_by_itself_and_attach_looks_the_height_up
     drop(app);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_empty_wallet_is_a_clear_error_and_nothing_is_stored() {
+    let node = StandInNode::start(NodeOptions::default()).await;
+    let mut f = Fixture::new().await;
+    let s = f.batch().await;
+    node.chain.lock().unwrap().no_funds = true;
+    let mut nm = node_mode(&f, &node);
+    let e = nm.tick().await.unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(msg.contains("is the wallet loaded and funded?"), "{msg}");
+    assert!(msg.contains("error -4: Insufficient funds"), "{msg}");
+    assert!(f.rows(s).await.is_empty());
+    // Funded: the next round sends.
+    node.chain.lock().unwrap().no_funds = false;
+    nm.tick().await.unwrap();
+    assert_eq!(f.rows(s).await.len(), 1);
+    f.shutdown().await;
+}

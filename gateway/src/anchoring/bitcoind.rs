@@ -972,7 +972,6 @@ impl NodeMode {
             return Ok(None);
         }
         let txid = self.send_anchor(&batch).await?;
-        self.last_send = Some(tokio::time::Instant::now());
         Ok(Some(txid))
     }
 
@@ -1008,7 +1007,7 @@ impl NodeMode {
         Ok(pending.iter().any(|a| a.batch_seq >= seq))
     }
 
-    async fn send_anchor(&self, batch: &BatchRow) -> anyhow::Result<String> {
+    async fn send_anchor(&mut self, batch: &BatchRow) -> anyhow::Result<String> {
         let head = Hash(batch.head_hash);
         let template = anchor::op_return_template(&head);
         let funded = self
@@ -1046,6 +1045,9 @@ impl NodeMode {
             ..AnchorRow::default()
         };
         row.id = self.storage.insert_anchor(row.clone()).await?;
+        // One transaction per interval, whether the node takes it or not
+        // (a refused one is marked failed below; not re-sent in a loop).
+        self.last_send = Some(tokio::time::Instant::now());
         match self.rpc.sendrawtransaction(&signed).await {
             Ok(sent) if sent == txid => {}
             Ok(other) => {
