@@ -845,3 +845,30 @@ async fn an_empty_wallet_is_a_clear_error_and_nothing_is_stored() {
     assert_eq!(f.rows(s).await.len(), 1);
     f.shutdown().await;
 }
+
+#[tokio::test]
+async fn preflight_and_wallet_names_with_spaces() {
+    use kwh_btc_iot_gateway::anchoring::bitcoind::preflight;
+    let node = StandInNode::start(NodeOptions {
+        wallet: "my anchors/1".into(),
+        ..NodeOptions::default()
+    })
+    .await;
+    let cfg = config_for(&node);
+    assert_eq!(cfg.wallet.as_deref(), Some("my anchors/1"));
+    let rpc = RpcClient::new(cfg.clone());
+    send_anchor_tx(&rpc, &head(5)).await;
+    preflight(&cfg, Network::Regtest).await.unwrap();
+    let e = preflight(&cfg, Network::Signet).await.unwrap_err();
+    assert!(e.to_string().contains("wrong chain"), "{e}");
+    let mut bad = cfg.clone();
+    bad.auth = RpcAuth::UserPass {
+        user: "x".into(),
+        password: "y".into(),
+    };
+    assert!(preflight(&bad, Network::Regtest).await.is_err());
+    // Down: not an error at start (node mode retries).
+    let mut node = node;
+    node.stop().await;
+    preflight(&cfg, Network::Regtest).await.unwrap();
+}

@@ -805,6 +805,26 @@ pub async fn block_height_of(cfg: &BitcoindConfig, block_hash: &str) -> anyhow::
     Ok(client.block_height(block_hash).await?)
 }
 
+/// A check to run when the gateway starts: an error when the node answers
+/// and is on another chain than `network` (or refuses the credentials);
+/// `Ok` when it is right or cannot be reached now (node mode retries).
+pub async fn preflight(cfg: &BitcoindConfig, network: Network) -> anyhow::Result<()> {
+    match RpcClient::new(cfg.clone()).check_chain(network).await {
+        Ok(()) => Ok(()),
+        Err(e) => match e.downcast_ref::<RpcError>() {
+            Some(RpcError::Transport(_)) => {
+                tracing::warn!(error = %e, "bitcoind not reachable at start; node mode will retry");
+                Ok(())
+            }
+            Some(RpcError::Rpc {
+                code: codes::IN_WARMUP,
+                ..
+            }) => Ok(()),
+            _ => Err(e),
+        },
+    }
+}
+
 fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
