@@ -8,8 +8,12 @@
 //
 // Exit status: 0 all valid with a verified anchor, 1 some are not (each is
 // named on stderr), 2 usage or input error. The package is imported by
-// name: install it (npm install kwh-btc-iot or the packed tarball) first.
+// name (npm install kwh-btc-iot, or the packed tarball as scripts/test-wasm.sh
+// does); failing that, the build in bindings/wasm/pkg (bindings/wasm/build.sh).
 import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 
 const USAGE = "usage: verify-receipts.mjs FILE [--network NET] [--gateway-key HEX] [--header HEIGHT:HEX ...]";
 
@@ -45,8 +49,12 @@ let kwh;
 try {
   kwh = await import("kwh-btc-iot");
 } catch (e) {
-  console.error(`verify-receipts: cannot import the kwh-btc-iot package: ${e.message}`);
-  process.exit(2);
+  const built = path.join(path.dirname(fileURLToPath(import.meta.url)), "../pkg/node/kwh_btc_iot_wasm.js");
+  if (!fs.existsSync(built)) {
+    console.error(`verify-receipts: cannot import the kwh-btc-iot package (${e.message}) and ${built} is not built`);
+    process.exit(2);
+  }
+  kwh = createRequire(import.meta.url)(built);
 }
 let text;
 try {
