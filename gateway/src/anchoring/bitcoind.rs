@@ -1350,6 +1350,35 @@ mod tests {
     }
 
     #[test]
+    fn toml_table_and_precedence() {
+        let file: BitcoindFileConfig = toml::from_str(
+            "url = \"http://10.0.0.2:18443\"\nwallet = \"w\"\ncookie_file = \"/n/.cookie\"\nanchor_interval_s = 60\nconfirmations = 2\n",
+        )
+        .unwrap();
+        let c = BitcoindArgs::default()
+            .resolve_with_file(&file)
+            .unwrap()
+            .unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("10.0.0.2", 18443));
+        assert_eq!(c.wallet.as_deref(), Some("w"));
+        assert!(matches!(c.auth, RpcAuth::Cookie(_)));
+        assert_eq!((c.anchor_interval.as_secs(), c.confirmations), (60, 2));
+        // The command line / environment wins.
+        let args = BitcoindArgs {
+            bitcoind_confirmations: Some(6),
+            ..BitcoindArgs::default()
+        };
+        assert_eq!(
+            args.resolve_with_file(&file)
+                .unwrap()
+                .unwrap()
+                .confirmations,
+            6
+        );
+        assert!(toml::from_str::<BitcoindFileConfig>("rpcport = 1").is_err());
+    }
+
+    #[test]
     fn http_answers() {
         let r = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
         assert_eq!(complete_response(r), Some(r.len()));
