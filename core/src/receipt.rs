@@ -264,6 +264,20 @@ pub struct Verification {
 }
 
 impl Verification {
+    /// The result for a receipt that could not even be turned into JSON text
+    /// (a binding's object with a `NaN` member or a lone surrogate, a file
+    /// that is not UTF-8): the shape of a receipt that fails to parse, with
+    /// `e` as the reason.
+    pub fn unreadable(e: Error) -> Verification {
+        let mut v = verify_receipt(b"", &VerifyOptions::default());
+        if let Some(first) = v.steps.first_mut() {
+            first.detail = e.message.clone();
+        }
+        v.errors = vec![e.into()];
+        v.valid = false;
+        v
+    }
+
     /// The result as JSON text.
     pub fn to_json(&self) -> String {
         // serde_json is not a core dependency; the result is small and flat,

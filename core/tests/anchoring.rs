@@ -2405,3 +2405,77 @@ fn canonicalize_sorts_and_merges_as_the_reference() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------
+// Options as callers type them (the bindings and the CLI use these)
+
+#[test]
+fn anchor_options_from_parts_check_and_name_the_member() {
+    let hex = String::from_utf8(read("headers/mainnet-358391.hex"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let o = AnchorOptions::from_parts(Some("regtest"), [("358391", hex.as_str())]).unwrap();
+    assert_eq!(o.network, Network::Regtest);
+    assert_eq!(o.headers.len(), 1);
+    assert_eq!(
+        AnchorOptions::from_parts(None, []).unwrap(),
+        AnchorOptions::default()
+    );
+    let e = AnchorOptions::from_parts(Some("moon"), []).unwrap_err();
+    assert_eq!(e.member.as_deref(), Some("network"));
+    assert!(
+        e.message.contains("mainnet, testnet, signet or regtest"),
+        "{e}"
+    );
+    for bad_height in ["-1", "01", "1.0", "", "x", "18446744073709551616"] {
+        let e = AnchorOptions::from_parts(None, [(bad_height, hex.as_str())]).unwrap_err();
+        assert_eq!(
+            e.member,
+            Some(format!("headers.{bad_height}")),
+            "{bad_height}"
+        );
+        assert!(e.message.contains("block height in decimal"), "{e}");
+    }
+    for bad_header in [
+        "",
+        "00",
+        &hex[..158],
+        &format!("{hex}00"),
+        &hex.replace('0', "g"),
+    ] {
+        let e = AnchorOptions::from_parts(None, [("7", bad_header)]).unwrap_err();
+        assert_eq!(e.member.as_deref(), Some("headers.7"));
+        assert!(e.message.contains("not a block header"), "{e}");
+    }
+}
+
+#[test]
+fn unreadable_receipts_have_the_shape_of_an_unparsable_one() {
+    let e = kwh_btc_iot_core::Error::member(
+        kwh_btc_iot_core::ErrorCode::InvalidJson,
+        "receipt",
+        "has a NaN member",
+    );
+    let v = kwh_btc_iot_core::receipt::Verification::unreadable(e);
+    let parsed = kwh_btc_iot_core::verify_receipt(b"", &VerifyOptions::default());
+    assert!(!v.valid);
+    assert_eq!(v.errors.len(), 1);
+    assert_eq!(v.errors[0].member.as_deref(), Some("receipt"));
+    assert!(
+        v.steps[0].detail.contains("has a NaN member"),
+        "{}",
+        v.steps[0].detail
+    );
+    assert_eq!(
+        v.steps
+            .iter()
+            .map(|s| (s.name, s.status))
+            .collect::<Vec<_>>(),
+        parsed
+            .steps
+            .iter()
+            .map(|s| (s.name, s.status))
+            .collect::<Vec<_>>()
+    );
+}

@@ -1,11 +1,11 @@
 //! Receipt verification.
 
-use kwh_btc_iot_core::anchor::{AnchorOptions, BlockHeader, Network};
+use kwh_btc_iot_core::anchor::AnchorOptions;
 use kwh_btc_iot_core::batch::public_key_from_hex;
 use kwh_btc_iot_core::hash::to_hex;
-use kwh_btc_iot_core::receipt::{SignatureStatus, Step, StepStatus, VerifyError};
+use kwh_btc_iot_core::receipt::StepStatus;
 use kwh_btc_iot_core::{
-    verify_receipt as core_verify, Error, ErrorCode, ReceiptVerifier, Verification, VerifyOptions,
+    verify_receipt as core_verify, ErrorCode, ReceiptVerifier, Verification, VerifyOptions,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyInt, PyString};
@@ -56,31 +56,17 @@ fn gateway_key_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<VerifyOptions> {
 /// Reads the anchor options: `network` (mainnet, testnet, signet, regtest;
 /// default mainnet) and `headers`, a mapping `{height: header}` of block
 /// headers the caller trusts (height an `int` or decimal `str`, header 160
-/// hex characters or 80 bytes). Errors name the member (`network`,
+/// hex characters or 80 bytes). The core's `AnchorOptions::from_parts` and
+/// `trust_header` check them; errors name the member (`network`,
 /// `headers.<height>`).
-// The same conversion every binding repeats; the lead is asked for a core
-// function taking (network text, [(height text, header hex)]).
 fn anchor_args(
     network: Option<&str>,
     headers: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<AnchorOptions> {
-    let network = match network {
-        None => Network::Mainnet,
-        Some(s) => Network::parse(s).ok_or_else(|| {
-            err(member_error(
-                ErrorCode::InvalidValue,
-                "network",
-                format!("\"{s}\" is not mainnet, testnet, signet or regtest"),
-            ))
-        })?,
-    };
-    let mut opts = AnchorOptions::for_network(network);
-    let Some(headers) = headers else {
+    let mut opts = AnchorOptions::from_parts(network, []).map_err(err)?;
+    let Some(headers) = headers.filter(|h| !h.is_none()) else {
         return Ok(opts);
     };
-    if headers.is_none() {
-        return Ok(opts);
-    }
     let dict = headers.cast::<PyDict>().map_err(|_| {
         err(member_error(
             ErrorCode::InvalidType,
@@ -89,26 +75,11 @@ fn anchor_args(
         ))
     })?;
     for (k, v) in dict.iter() {
-        let height: u64 = if let Ok(i) = k.cast::<PyInt>() {
-            i.extract().map_err(|_| {
-                err(member_error(
-                    ErrorCode::InvalidValue,
-                    &format!("headers.{i}"),
-                    "the height must be an integer >= 0",
-                ))
-            })?
-        } else if let Ok(s) = k.cast::<PyString>() {
-            let t = s.to_cow().map(|c| c.into_owned()).unwrap_or_default();
-            match t.parse::<u64>() {
-                Ok(h) if h.to_string() == t => h,
-                _ => {
-                    return Err(err(member_error(
-                        ErrorCode::InvalidValue,
-                        &format!("headers.{t}"),
-                        "the key must be a block height in decimal",
-                    )))
-                }
-            }
+        let height = if k.cast::<PyInt>().is_ok() || k.cast::<PyString>().is_ok() {
+            k.str()?
+                .to_cow()
+                .map(|c| c.into_owned())
+                .unwrap_or_default()
         } else {
             return Err(err(member_error(
                 ErrorCode::InvalidType,
@@ -119,30 +90,21 @@ fn anchor_args(
                 ),
             )));
         };
-        let member = format!("headers.{height}");
-        let parsed = if let Ok(s) = v.cast::<PyString>() {
-            let t = s.to_cow().map(|c| c.into_owned()).unwrap_or_default();
-            BlockHeader::from_hex(&t)
+        let hex = if let Ok(s) = v.cast::<PyString>() {
+            s.to_cow().map(|c| c.into_owned()).unwrap_or_default()
         } else if let Ok(b) = v.cast::<PyBytes>() {
-            BlockHeader::parse(b.as_bytes())
+            to_hex(b.as_bytes())
         } else {
             return Err(err(member_error(
                 ErrorCode::InvalidType,
-                &member,
+                &format!("headers.{height}"),
                 format!(
                     "must be an 80-byte block header (160 hex characters or bytes), got {}",
                     v.get_type().name()?
                 ),
             )));
         };
-        let header = parsed.map_err(|e| {
-            err(member_error(
-                ErrorCode::InvalidValue,
-                &member,
-                format!("is not a block header: {}", e.message),
-            ))
-        })?;
-        opts.headers.insert(height, header);
+        opts.trust_header(&height, &hex).map_err(err)?;
     }
     Ok(opts)
 }
@@ -155,47 +117,6 @@ fn options(
     let mut opts = gateway_key_arg(gateway_key)?;
     opts.anchor = anchor_args(network, headers)?;
     Ok(opts)
-}
-
-/// The result for an input that is not JSON text at all (a Python object
-/// that has no JSON form): invalid at the parse step, like unparsable text.
-fn unreadable(e: &Error) -> Verification {
-    let mut steps = vec![Step {
-        name: "parse",
-        status: StepStatus::Failed,
-        detail: e.message.clone(),
-    }];
-    for name in [
-        "leaf_hash",
-        "inclusion",
-        "head",
-        "signature",
-        "log_signature",
-        "anchors",
-    ] {
-        steps.push(Step {
-            name,
-            status: StepStatus::Skipped,
-            detail: "not checked: an earlier step failed".into(),
-        });
-    }
-    Verification {
-        valid: false,
-        leaf_hash: None,
-        merkle_root: None,
-        head_hash: None,
-        signature: SignatureStatus::NotChecked,
-        signer: None,
-        log_signature: SignatureStatus::NotChecked,
-        anchors: Vec::new(),
-        steps,
-        errors: vec![VerifyError {
-            code: e.code.as_str(),
-            message: e.message.clone(),
-            member: e.member.clone(),
-        }],
-        warnings: Vec::new(),
-    }
 }
 
 #[pyfunction]
@@ -213,7 +134,7 @@ pub fn verify_receipt(
             let bytes = input.as_bytes();
             py.detach(|| core_verify(bytes, &opts))
         }
-        Err(e) => unreadable(&e),
+        Err(e) => Verification::unreadable(e.clone()),
     };
     Ok(PyVerification { v })
 }
@@ -241,7 +162,7 @@ pub fn verify_receipts(
             || ReceiptVerifier::new(opts.clone()),
             |verifier, s| match s {
                 Ok(bytes) => verifier.verify(bytes),
-                Err(e) => unreadable(e),
+                Err(e) => Verification::unreadable((*e).clone()),
             },
         )
     });

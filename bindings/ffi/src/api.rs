@@ -179,36 +179,20 @@ pub fn verify_receipt_with_options(
     Ok(core::verify_receipt(receipt_json.as_bytes(), &opts).into())
 }
 
-/// The core's anchor options from a network name and `{height: header hex}`.
-// Every binding repeats this conversion; the lead is asked for a core
-// function taking (network text, (height, header hex) pairs).
+/// The core's anchor options from a network name and `{height: header hex}`
+/// (checked by `AnchorOptions::from_parts`).
 fn anchor_options(
     network: Option<&str>,
     headers: &std::collections::HashMap<u64, String>,
 ) -> Result<core::anchor::AnchorOptions> {
-    use core::anchor::{AnchorOptions, BlockHeader, Network};
-    let network = match network {
-        None => Network::Mainnet,
-        Some(s) => Network::parse(s).ok_or_else(|| {
-            Error::member(
-                ErrorCode::InvalidValue,
-                "network",
-                format!("\"{s}\" is not mainnet, testnet, signet or regtest"),
-            )
-        })?,
-    };
-    let mut a = AnchorOptions::for_network(network);
-    for (height, hex) in headers {
-        let h = BlockHeader::from_hex(hex).map_err(|e| {
-            Error::member(
-                ErrorCode::InvalidValue,
-                format!("headers.{height}"),
-                format!("is not a block header: {}", e.message),
-            )
-        })?;
-        a.headers.insert(*height, h);
-    }
-    Ok(a)
+    let heights: Vec<String> = headers.keys().map(|h| h.to_string()).collect();
+    Ok(core::anchor::AnchorOptions::from_parts(
+        network,
+        heights
+            .iter()
+            .zip(headers.values())
+            .map(|(h, x)| (h.as_str(), x.as_str())),
+    )?)
 }
 
 /// The Ed25519 public key (64 hex) of a signing key given as its 32-byte

@@ -17,7 +17,7 @@ use crate::convert::{
     to_js, type_name, u64_arg, JsList, Kind, Options,
 };
 use crate::log::{at_index, warning_value};
-use kwh_btc_iot_core::anchor::{AnchorOptions, BlockHeader, Network};
+use kwh_btc_iot_core::anchor::AnchorOptions;
 
 const BUILD_OPTIONS: [&str; 6] = [
     "gatewayId",
@@ -224,19 +224,10 @@ pub fn verify_receipt(
         }
     };
     let network = match opts.get("network").map_err(js_error)? {
-        None => Network::Mainnet,
-        Some(v) => {
-            let s = v.as_string().unwrap_or_else(|| type_name(&v).into());
-            Network::parse(&s).ok_or_else(|| {
-                js_error(Error::member(
-                    ErrorCode::InvalidValue,
-                    "network",
-                    format!("\"{s}\" is not mainnet, testnet, signet or regtest"),
-                ))
-            })?
-        }
+        None => None,
+        Some(v) => Some(v.as_string().unwrap_or_else(|| type_name(&v).into())),
     };
-    let mut anchor = AnchorOptions::for_network(network);
+    let mut anchor = AnchorOptions::from_parts(network.as_deref(), []).map_err(js_error)?;
     if let Some(h) = opts.get("headers").map_err(js_error)? {
         read_headers(&h, &mut anchor).map_err(js_error)?;
     }
@@ -246,17 +237,16 @@ pub fn verify_receipt(
     };
     let v = match json_bytes(&receipt, "receipt") {
         Ok(bytes) => core_verify_receipt(&bytes, &opts),
-        Err(e) => unreadable_receipt(e, &opts),
+        Err(e) => Verification::unreadable(e),
     };
     js_sys::JSON::parse(&v.to_json())
 }
 
-/// Trusted headers `{height: header hex}`, read as JSON. Errors name
-/// `headers` or `headers.<key>`.
-// Every binding repeats this conversion; a core function taking (height
-// text, header hex) pairs is asked for.
+/// Trusted headers `{height: header hex}`, read as JSON and checked by the
+/// core (`AnchorOptions::trust_header`). Errors name `headers` or
+/// `headers.<key>`.
 fn read_headers(h: &JsValue, anchor: &mut AnchorOptions) -> Result<(), Error> {
-    let bad = |m: String| {
+    let shape = |m: String| {
         Error::member(
             ErrorCode::InvalidValue,
             m,
@@ -264,36 +254,17 @@ fn read_headers(h: &JsValue, anchor: &mut AnchorOptions) -> Result<(), Error> {
         )
     };
     if kind(h) != Kind::Object {
-        return Err(bad("headers".into()));
+        return Err(shape("headers".into()));
     }
     let text = json_bytes(h, "headers")?;
     let Value::Object(members) = kwh_btc_iot_core::json::parse(&text)? else {
-        return Err(bad("headers".into()));
+        return Err(shape("headers".into()));
     };
     for (k, v) in &members {
-        let m = format!("headers.{k}");
-        let (Ok(height), Value::String(x)) = (k.parse::<u64>(), v) else {
-            return Err(bad(m));
+        let Value::String(x) = v else {
+            return Err(shape(format!("headers.{k}")));
         };
-        if height.to_string() != *k {
-            return Err(bad(m));
-        }
-        let header = BlockHeader::from_hex(x)
-            .map_err(|e| Error::member(ErrorCode::InvalidValue, m, e.message))?;
-        anchor.headers.insert(height, header);
+        anchor.trust_header(k, x)?;
     }
     Ok(())
-}
-
-/// The result for a receipt that could not even be turned into JSON bytes
-/// (a `NaN` member, a lone surrogate, ...): the core's shape for a receipt
-/// that fails to parse, with this reason.
-fn unreadable_receipt(e: Error, opts: &VerifyOptions) -> Verification {
-    let mut v = core_verify_receipt(b"", opts);
-    if let Some(first) = v.steps.first_mut() {
-        first.detail = e.message.clone();
-    }
-    v.errors = vec![e.into()];
-    v.valid = false;
-    v
 }

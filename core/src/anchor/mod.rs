@@ -98,6 +98,66 @@ impl AnchorOptions {
             headers: BTreeMap::new(),
         }
     }
+
+    /// Options from what a caller typed: a network name (`None`: mainnet)
+    /// and trusted headers as (height in decimal, 160 hex characters) pairs.
+    /// This is the one conversion every binding and the CLI use; errors name
+    /// the member (`network`, `headers.<height>`) and the rule.
+    pub fn from_parts<'a>(
+        network: Option<&str>,
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, Error> {
+        let network = match network {
+            None => Network::Mainnet,
+            Some(s) => Network::parse(s).ok_or_else(|| {
+                Error::member(
+                    ErrorCode::InvalidValue,
+                    "network",
+                    format!("\"{s}\" is not mainnet, testnet, signet or regtest"),
+                )
+            })?,
+        };
+        let mut opts = AnchorOptions::for_network(network);
+        for (height, header) in headers {
+            opts.trust_header(height, header)?;
+        }
+        Ok(opts)
+    }
+
+    /// Adds a header the caller trusts at a height given in decimal (no sign,
+    /// no leading zero). Errors name `headers.<height>`.
+    pub fn trust_header(&mut self, height: &str, header_hex: &str) -> Result<(), Error> {
+        let member = || format!("headers.{height}");
+        let h = match height.parse::<u64>() {
+            Ok(h) if h.to_string() == height => h,
+            _ => {
+                return Err(Error::member(
+                    ErrorCode::InvalidValue,
+                    member(),
+                    "the key must be a block height in decimal (an integer >= 0)",
+                ))
+            }
+        };
+        if self.headers.len() >= MAX_ANCHOR_HEADERS && !self.headers.contains_key(&h) {
+            return Err(Error::member(
+                ErrorCode::InvalidValue,
+                "headers",
+                format!("at most {MAX_ANCHOR_HEADERS} trusted headers"),
+            ));
+        }
+        let header = BlockHeader::from_hex(header_hex).map_err(|e| {
+            Error::member(
+                ErrorCode::InvalidValue,
+                member(),
+                format!(
+                    "is not a block header (80 bytes, 160 hex characters): {}",
+                    e.message
+                ),
+            )
+        })?;
+        self.headers.insert(h, header);
+        Ok(())
+    }
 }
 
 /// The bytes whose SHA-256 is the head hash: `0x02 || JCS(head)`. Saved as a
