@@ -1062,7 +1062,8 @@ pub async fn attach_anchor(
         .map_err(AppError::storage)?
         .ok_or_else(|| AppError::not_found(format!("no batch {id:?}")))?;
     body_kind(&headers, false)?;
-    let bytes = read_body(&headers, body, st.cfg.max_bulk_bytes).await?;
+    // A transaction is at most 4 MB (8 MB as hex) and a merkleblock far less.
+    let bytes = read_body(&headers, body, st.cfg.max_bulk_bytes.min(16 << 20)).await?;
     let req: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         AppError::new(
             StatusCode::BAD_REQUEST,
