@@ -190,6 +190,14 @@ impl Gateway {
             ));
             anchoring.push((stop, task));
         }
+        if !anchoring.is_empty() {
+            let stop = Arc::new(tokio::sync::Notify::new());
+            let task = tokio::spawn(anchoring::worker::metrics_loop(
+                storage.clone(),
+                stop.clone(),
+            ));
+            anchoring.push((stop, task));
+        }
         let limiter = auth::RateLimiter::new(cfg.rate_limit_per_s, cfg.rate_limit_burst);
         let state = AppState(Arc::new(Inner {
             cfg: Arc::new(cfg),

@@ -93,7 +93,6 @@ pub struct Worker {
     on_change: OnChange,
     /// Heads none of the calendars accepted yet: (failures, retry at).
     submit_retry: HashMap<i64, (i64, Instant)>,
-    last_stats: Option<Instant>,
     /// The newest batch seq seen at the last scan for heads to submit, and when.
     last_scan: Option<(i64, Instant)>,
 }
@@ -156,7 +155,6 @@ impl Worker {
             client,
             on_change,
             submit_retry: HashMap::new(),
-            last_stats: None,
             last_scan: None,
         }
     }
@@ -168,13 +166,6 @@ impl Worker {
         }
         self.submit_new().await?;
         self.upgrade_due().await?;
-        if self
-            .last_stats
-            .is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
-        {
-            self.last_stats = Some(Instant::now());
-            update_metrics(self.storage.as_ref()).await?;
-        }
         Ok(())
     }
 
@@ -522,6 +513,20 @@ impl Worker {
                 .unwrap_or_else(|| header.block_hash_display()),
             txid: res.txid,
         }))
+    }
+}
+
+/// Refreshes the anchor gauges every 5 s until `stop` is notified (every
+/// instance does, whichever one anchors: they read the same storage).
+pub async fn metrics_loop(storage: Arc<dyn Storage>, stop: Arc<tokio::sync::Notify>) {
+    loop {
+        if let Err(e) = update_metrics(storage.as_ref()).await {
+            tracing::debug!("anchor metrics: {e:#}");
+        }
+        tokio::select! {
+            _ = stop.notified() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
     }
 }
 
