@@ -940,3 +940,55 @@ async fn anchoring_options_resolve() {
     assert!(Config::default().anchor.ots.is_none());
     let _ = Gateway::start; // (the gateway starts the worker only when configured)
 }
+
+#[tokio::test]
+async fn several_postgres_instances_submit_each_head_once() {
+    let Some(db) = fresh_postgres("several_postgres_instances_submit_each_head_once").await else {
+        return;
+    };
+    let db = Some(db);
+    let (da, dbd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut cal = Served::start(Calendar::new(), "127.0.0.1:0").await.unwrap();
+    let url = cal.url();
+    let cfg_a = gw_config(da.path(), &db, Some(ots(vec![url.clone()], &url)));
+    let mut cfg_b = gw_config(dbd.path(), &db, Some(ots(vec![url.clone()], &url)));
+    // Instances of one gateway share its key.
+    cfg_b.key_file = cfg_a.key_file.clone();
+    let (gw_a, app_a) = start(cfg_a).await;
+    let (gw_b, app_b) = start(cfg_b).await;
+    let (log1, b1) = log_and_flush(&app_a, 1).await;
+    wait_until("pending", || async {
+        own_anchor_status(&app_b, &b1).await.as_deref() == Some("pending")
+    })
+    .await;
+    // Both workers ran many rounds meanwhile: one submission only.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(cal.calendar.submissions(), 1);
+    let n = batch(&app_a, &b1).await["anchors"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(n, 1);
+    cal.calendar.mine();
+    wait_until("anchored, seen by the other instance", || async {
+        let v = verify(
+            &receipt(&app_b, log1).await,
+            gw_b.state.public_key,
+            Network::Regtest,
+        );
+        v.anchors.first().map(|a| a.status) == Some("verified")
+    })
+    .await;
+    // Whichever instance anchored goes away: the other one takes over.
+    drop(app_a);
+    gw_a.shutdown().await;
+    let (_, b2) = log_and_flush(&app_b, 2).await;
+    wait_until("the remaining instance submits", || async {
+        own_anchor_status(&app_b, &b2).await.as_deref() == Some("pending")
+    })
+    .await;
+    assert_eq!(cal.calendar.submissions(), 2);
+    drop(app_b);
+    gw_b.shutdown().await;
+    cal.stop().await;
+}
