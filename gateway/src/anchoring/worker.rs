@@ -114,6 +114,12 @@ pub async fn run(
         headers = %cfg.headers.as_ref().map(|h| h.describe()).unwrap_or_else(|| "none".into()),
         "OpenTimestamps anchoring worker started"
     );
+    if cfg.headers.is_none() {
+        tracing::warn!(
+            "no header source (--header-source): heads are submitted, but no proof can be verified \
+             and stored as anchored until one is configured"
+        );
+    }
     let mut w = Worker::new(storage, cfg, on_change);
     loop {
         tokio::select! {
