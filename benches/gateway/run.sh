@@ -38,7 +38,7 @@ log "# kwh-btc-iot gateway benchmark, $(date -u +%FT%TZ)"
 log "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "gateway: $BIN serve (SQLite, WAL, fsync per commit group), wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2)"
 
-"$BIN" serve --listen 127.0.0.1:$PORT --data-dir "$WORK/data" --flush-count 0 --flush-age-s 0 \
+"$BIN" serve --listen 127.0.0.1:$PORT --ots-calendars none --data-dir "$WORK/data" --flush-count 0 --flush-age-s 0 \
   --max-batch-logs 1000000 >"$WORK/gw.out" 2>"$WORK/gw.err" &
 GW_PID=$!
 wait_up "http://127.0.0.1:$PORT/health"

@@ -57,7 +57,7 @@ trap cleanup EXIT
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$MQTT_PORT") 2>/dev/null && break; sleep 0.05; done
 
 start_gateway() { # extra serve options...
-  KWH_BTC_IOT_LOG=info "$BIN" serve --data-dir "$WORK/data" --listen "127.0.0.1:$HTTP_PORT" \
+  KWH_BTC_IOT_LOG=info "$BIN" serve --ots-calendars none --data-dir "$WORK/data" --listen "127.0.0.1:$HTTP_PORT" \
     --mqtt-url "mqtt://127.0.0.1:$MQTT_PORT" --mqtt-client-id bench-gateway "$@" >"$WORK/serve.out" 2>>"$WORK/serve.log" &
   GW_PID=$!
   for _ in $(seq 200); do grep -q "MQTT subscribed\|session_present=true" "$WORK/serve.log" 2>/dev/null && return; sleep 0.05; done

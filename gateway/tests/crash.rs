@@ -15,7 +15,8 @@ use common::*;
 
 fn spawn_server(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     let mut cmd = server_command();
-    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
+    // No internet here: the default would contact the public calendars.
+    cmd.args(["--listen", "127.0.0.1:0", "--ots-calendars", "none", "--data-dir"])
         .arg(data_dir)
         .args(extra)
         .env("KWH_BTC_IOT_LOG", "warn")

@@ -30,7 +30,8 @@ impl Drop for Server {
 
 fn start_server(data: &Path, broker: &Broker, log: &Path) -> Server {
     let mut cmd = common::server_command();
-    cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
+    // No internet here: the default would contact the public calendars.
+    cmd.args(["--listen", "127.0.0.1:0", "--ots-calendars", "none", "--data-dir"])
         .arg(data)
         .args([
             "--mqtt-url",
