@@ -37,6 +37,7 @@ pub mod batcher;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod http_client;
 pub mod ingest;
 pub mod keys;
 pub mod mqtt;

@@ -291,7 +291,7 @@ async fn outage_then_back(db: Option<String>) {
             && a["last_error"]
                 .as_str()
                 .unwrap_or("")
-                .contains("connecting")
+                .contains("cannot connect")
     })
     .await;
     assert_eq!(

@@ -16,12 +16,18 @@ use common::*;
 fn spawn_server(data_dir: &std::path::Path, extra: &[&str]) -> (Child, String) {
     let mut cmd = server_command();
     // No internet here: the default would contact the public calendars.
-    cmd.args(["--listen", "127.0.0.1:0", "--ots-calendars", "none", "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .env("KWH_BTC_IOT_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--ots-calendars",
+        "none",
+        "--data-dir",
+    ])
+    .arg(data_dir)
+    .args(extra)
+    .env("KWH_BTC_IOT_LOG", "warn")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
     let mut child = cmd.spawn().expect("server starts");
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();

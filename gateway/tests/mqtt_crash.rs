@@ -31,26 +31,32 @@ impl Drop for Server {
 fn start_server(data: &Path, broker: &Broker, log: &Path) -> Server {
     let mut cmd = common::server_command();
     // No internet here: the default would contact the public calendars.
-    cmd.args(["--listen", "127.0.0.1:0", "--ots-calendars", "none", "--data-dir"])
-        .arg(data)
-        .args([
-            "--mqtt-url",
-            &broker.url(),
-            "--flush-count",
-            "1000",
-            "--flush-age-s",
-            "1",
-        ])
-        .env("KWH_BTC_IOT_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-                .unwrap(),
-        );
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--ots-calendars",
+        "none",
+        "--data-dir",
+    ])
+    .arg(data)
+    .args([
+        "--mqtt-url",
+        &broker.url(),
+        "--flush-count",
+        "1000",
+        "--flush-age-s",
+        "1",
+    ])
+    .env("KWH_BTC_IOT_LOG", "info")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap(),
+    );
     let mut child = cmd.spawn().expect("start kwh-btc-iot serve");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())

@@ -19,10 +19,10 @@ use kwh_btc_iot_core::anchor::{self, BlockHeader, MerkleBlock, Network, Transact
 use kwh_btc_iot_core::hash::{to_hex, Hash};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
+use crate::http_client::{basic_auth, path_segment, HttpClient, HttpErrorKind};
 use crate::storage::{AnchorRow, BatchRow, Storage};
+use axum::http::Method;
 
 /// The anchor kind this mode writes.
 pub const KIND: &str = "bitcoin";
@@ -352,6 +352,7 @@ pub mod codes {
 #[derive(Debug, Clone)]
 pub struct RpcClient {
     cfg: BitcoindConfig,
+    http: HttpClient,
 }
 
 /// The fields of the wallet's `gettransaction <txid>` used here.
@@ -374,35 +375,11 @@ pub struct TxStatus {
     pub blockhash: Option<String>,
 }
 
-fn basic_auth(user: &str, password: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let input = format!("{user}:{password}");
-    let b = input.as_bytes();
-    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
-    for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if c.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
-}
-
 impl RpcClient {
     /// A client for the configured node.
     pub fn new(cfg: BitcoindConfig) -> RpcClient {
-        RpcClient { cfg }
+        let http = HttpClient::new(cfg.timeout).with_max_body(MAX_RESPONSE_BYTES);
+        RpcClient { cfg, http }
     }
 
     /// The configuration.
@@ -430,7 +407,7 @@ impl RpcClient {
                 (u.to_string(), p.to_string())
             }
         };
-        Ok(format!("Basic {}", basic_auth(&user, &password)))
+        Ok(basic_auth(&user, &password))
     }
 
     /// Calls a node-level method (path `/`).
@@ -441,7 +418,7 @@ impl RpcClient {
     /// Calls a wallet method (path `/wallet/<name>`, or `/` without a wallet name).
     pub async fn call_wallet(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         let path = match &self.cfg.wallet {
-            Some(w) => format!("/wallet/{}", percent_encode(w)),
+            Some(w) => format!("/wallet/{}", path_segment(w)),
             None => "/".to_string(),
         };
         self.call_at(&path, method, params).await
@@ -457,56 +434,32 @@ impl RpcClient {
         .map_err(|e| RpcError::Transport(format!("bitcoind {method}: {e}")))?;
         let auth = self.authorization()?;
         let url = self.cfg.url();
-        let fut = async {
-            let mut s = TcpStream::connect((self.cfg.host.as_str(), self.cfg.port))
-                .await
-                .map_err(|e| {
-                    RpcError::Transport(format!("bitcoind {method}: cannot connect to {url}: {e}"))
-                })?;
-            let host = if self.cfg.host.contains(':') {
-                format!("[{}]:{}", self.cfg.host, self.cfg.port)
-            } else {
-                format!("{}:{}", self.cfg.host, self.cfg.port)
-            };
-            let head = format!(
-                "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\nUser-Agent: kwh-btc-iot\r\n\r\n",
-                body.len()
-            );
-            let io =
-                |e: std::io::Error| RpcError::Transport(format!("bitcoind {method} at {url}: {e}"));
-            s.write_all(head.as_bytes()).await.map_err(io)?;
-            s.write_all(&body).await.map_err(io)?;
-            s.flush().await.map_err(io)?;
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 16 * 1024];
-            loop {
-                let n = s.read(&mut chunk).await.map_err(io)?;
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                if buf.len() > MAX_RESPONSE_BYTES + 64 * 1024 {
-                    return Err(RpcError::Transport(format!(
-                        "bitcoind {method}: answer larger than {MAX_RESPONSE_BYTES} bytes"
-                    )));
-                }
-                if let Some(done) = complete_response(&buf) {
-                    buf.truncate(done);
-                    break;
-                }
-            }
-            Ok(buf)
-        };
-        let raw = tokio::time::timeout(self.cfg.timeout, fut)
+        let r = self
+            .http
+            .request(
+                Method::POST,
+                &format!("{url}{path}"),
+                &[
+                    ("authorization", auth.as_str()),
+                    ("accept", "application/json"),
+                ],
+                Some(("application/json", body)),
+            )
             .await
-            .map_err(|_| {
-                RpcError::Transport(format!(
-                    "bitcoind {method}: no answer from {url} within {} s",
-                    self.cfg.timeout.as_secs()
-                ))
-            })??;
-        let (status, body) = parse_response(&raw)
-            .map_err(|e| RpcError::Transport(format!("bitcoind {method} at {url}: {e}")))?;
+            .map_err(|e| {
+                // The message names the node's URL (no credentials in it)
+                // and the failure; the Authorization header is never shown.
+                if e.kind == HttpErrorKind::Timeout {
+                    return RpcError::Transport(format!(
+                        "bitcoind {method}: no answer from {url} within {} s",
+                        self.cfg.timeout.as_secs_f64()
+                    ));
+                }
+                let prefix = format!("{url}{path}: ");
+                let why = e.message.strip_prefix(&prefix).unwrap_or(&e.message);
+                RpcError::Transport(format!("bitcoind {method} at {url}: {why}"))
+            })?;
+        let (status, body) = (r.status, r.body);
         if status == 401 || status == 403 {
             return Err(RpcError::Auth(format!(
                 "bitcoind at {url} refused the credentials (HTTP {status}); check --bitcoind-user/--bitcoind-password or --bitcoind-cookie-file"
@@ -697,102 +650,6 @@ fn string_result(method: &str, v: &Value) -> Result<String, RpcError> {
 fn hex_result(method: &str, v: &Value) -> Result<Vec<u8>, RpcError> {
     let s = string_result(method, v)?;
     anchor::bitcoin::decode_hex(&s).map_err(|e| bad_result(method, e.to_string()))
-}
-
-fn percent_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Length of a complete HTTP response at the start of `buf`, when it is complete
-/// (by Content-Length or a final chunk); `None`: read on (until EOF).
-fn complete_response(buf: &[u8]) -> Option<usize> {
-    let end = find(buf, b"\r\n\r\n")? + 4;
-    let head = std::str::from_utf8(&buf[..end]).ok()?;
-    for line in head.split("\r\n").skip(1) {
-        if let Some((k, v)) = line.split_once(':') {
-            if k.trim().eq_ignore_ascii_case("content-length") {
-                let n: usize = v.trim().parse().ok()?;
-                return (buf.len() >= end + n).then_some(end + n);
-            }
-        }
-    }
-    None
-}
-
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
-}
-
-/// Splits an HTTP/1.x response into the status and the (de-chunked) body.
-fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
-    let end = find(raw, b"\r\n\r\n").ok_or("truncated HTTP answer (no header end)")?;
-    let head = std::str::from_utf8(&raw[..end]).map_err(|_| "HTTP header is not text")?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    if !version.starts_with("HTTP/1.") {
-        return Err(format!("not an HTTP/1.x answer: {status_line:?}"));
-    }
-    let status: u16 = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad HTTP status line {status_line:?}"))?;
-    let mut chunked = false;
-    let mut length = None;
-    for line in lines {
-        if let Some((k, v)) = line.split_once(':') {
-            let k = k.trim();
-            if k.eq_ignore_ascii_case("transfer-encoding")
-                && v.to_ascii_lowercase().contains("chunked")
-            {
-                chunked = true;
-            } else if k.eq_ignore_ascii_case("content-length") {
-                length = Some(
-                    v.trim()
-                        .parse::<usize>()
-                        .map_err(|_| "bad Content-Length")?,
-                );
-            }
-        }
-    }
-    let body = &raw[end + 4..];
-    if chunked {
-        let mut out = Vec::new();
-        let mut rest = body;
-        loop {
-            let le = find(rest, b"\r\n").ok_or("truncated chunked body")?;
-            let size_text = std::str::from_utf8(&rest[..le]).map_err(|_| "bad chunk size")?;
-            let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-                .map_err(|_| "bad chunk size")?;
-            rest = &rest[le + 2..];
-            if size == 0 {
-                break;
-            }
-            if rest.len() < size + 2 {
-                return Err("truncated chunked body".into());
-            }
-            out.extend_from_slice(&rest[..size]);
-            if out.len() > MAX_RESPONSE_BYTES {
-                return Err(format!("answer larger than {MAX_RESPONSE_BYTES} bytes"));
-            }
-            rest = &rest[size + 2..];
-        }
-        return Ok((status, out));
-    }
-    match length {
-        Some(n) if body.len() < n => Err("truncated HTTP body".into()),
-        Some(n) => Ok((status, body[..n].to_vec())),
-        None => Ok((status, body.to_vec())),
-    }
 }
 
 /// The height of a block, asked from the configured node (the attach
@@ -1292,15 +1149,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn basic_auth_encodes() {
-        assert_eq!(
-            basic_auth("Aladdin", "open sesame"),
-            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
-        assert_eq!(basic_auth("a", "b"), "YTpi");
-    }
-
-    #[test]
     fn url_parsing() {
         assert_eq!(
             parse_url("http://127.0.0.1:18443").unwrap(),
@@ -1376,16 +1224,5 @@ mod tests {
             6
         );
         assert!(toml::from_str::<BitcoindFileConfig>("rpcport = 1").is_err());
-    }
-
-    #[test]
-    fn http_answers() {
-        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
-        assert_eq!(complete_response(r), Some(r.len()));
-        assert_eq!(parse_response(r).unwrap(), (200, b"{}".to_vec()));
-        let c = b"HTTP/1.1 500 x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
-        assert_eq!(parse_response(c).unwrap(), (500, b"{}".to_vec()));
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n{}").is_err());
-        assert!(parse_response(b"SSH-2.0\r\n\r\n").is_err());
     }
 }
