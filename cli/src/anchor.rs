@@ -10,12 +10,19 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use kwh_btc_iot_core::anchor::{self, BlockHeader, MerkleBlock, Network, Transaction};
+use kwh_btc_iot_core::anchor::{
+    self, AnchorOptions, BlockHeader, MerkleBlock, Network, Transaction,
+};
 use kwh_btc_iot_core::hash::{to_hex, Hash};
 
-use crate::http::{self, Url};
+use kwh_btc_iot_gateway::http_client::{
+    join_url, path_segment, HttpClient, HttpErrorKind, HttpResponse, Method,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest answer read (a batch with its anchors is a few KB).
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// `anchor` subcommands.
 #[derive(clap::Subcommand)]
@@ -125,27 +132,90 @@ pub fn run(cmd: AnchorCommand) -> Result<()> {
     }
 }
 
-fn auth_headers(g: &GatewayArgs) -> Vec<(&'static str, String)> {
-    match &g.admin_key {
-        Some(k) if !k.is_empty() => vec![("Authorization", format!("Bearer {k}"))],
-        _ => Vec::new(),
+/// One call to the gateway's API: `path` below `--url`, with the admin key
+/// when one is given; a refused or unreachable gateway is an error naming the URL.
+fn call(
+    g: &GatewayArgs,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> Result<(String, HttpResponse)> {
+    if !(g.url.starts_with("http://") || g.url.starts_with("https://")) {
+        bail!(
+            "--url {:?}: expected http://HOST[:PORT][/PATH] or https://...",
+            g.url
+        );
+    }
+    let authority = g.url.split("://").nth(1).unwrap_or("").split('/').next();
+    if authority.is_some_and(|a| a.contains('@')) {
+        bail!("--url: no credentials in the URL; use --admin-key");
+    }
+    let url = join_url(&g.url, path);
+    let bearer = g
+        .admin_key
+        .as_deref()
+        .filter(|k| !k.is_empty())
+        .map(|k| format!("Bearer {k}"));
+    let mut headers = vec![("accept", "application/json")];
+    if let Some(b) = &bearer {
+        headers.push(("authorization", b.as_str()));
+    }
+    let r = HttpClient::new(TIMEOUT)
+        .with_max_body(MAX_RESPONSE_BYTES)
+        .blocking_request(
+            method,
+            &url,
+            &headers,
+            body.map(|b| ("application/json", b)),
+        )
+        .map_err(|e| match e.kind {
+            HttpErrorKind::Connect | HttpErrorKind::Timeout => {
+                anyhow!("{e} (is the gateway running at --url?)")
+            }
+            _ => anyhow!("{e}"),
+        })?;
+    Ok((url, r))
+}
+
+/// The body as JSON.
+fn json_body(r: &HttpResponse) -> Result<serde_json::Value> {
+    serde_json::from_slice(&r.body).map_err(|_| {
+        anyhow!(
+            "HTTP {} with a body that is not JSON: {}",
+            r.status,
+            r.body_excerpt(300)
+        )
+    })
+}
+
+/// The gateway's error message (`{"error": {"code", "message", "member"}}`),
+/// or the body text.
+fn error_text(r: &HttpResponse) -> String {
+    match serde_json::from_slice::<serde_json::Value>(&r.body) {
+        Ok(v) if v["error"].is_object() => {
+            let e = &v["error"];
+            let mut s = format!(
+                "{} ({})",
+                e["message"].as_str().unwrap_or("?"),
+                e["code"].as_str().unwrap_or("?")
+            );
+            if let Some(m) = e["member"].as_str() {
+                s.push_str(&format!(", member {m}"));
+            }
+            s
+        }
+        _ => r.body_excerpt(300),
     }
 }
 
 /// `GET /api/v1/batches/{id}`: the batch detail.
 fn fetch_batch(g: &GatewayArgs, id: &str) -> Result<serde_json::Value> {
-    let url = Url::parse(&g.url)?;
-    let path = format!("/api/v1/batches/{}", http::segment(id));
-    let r = http::request(&url, "GET", &path, &auth_headers(g), None, TIMEOUT)?;
+    let path = format!("/api/v1/batches/{}", path_segment(id));
+    let (url, r) = call(g, Method::GET, &path, None)?;
     if r.status != 200 {
-        bail!(
-            "{}: HTTP {}: {}",
-            url.display(&path),
-            r.status,
-            r.error_text()
-        );
+        bail!("{url}: HTTP {}: {}", r.status, error_text(&r));
     }
-    r.json()
+    json_body(&r)
 }
 
 fn batch_head_hash(g: &GatewayArgs, id: &str) -> Result<Hash> {
@@ -251,40 +321,55 @@ fn attach(a: AttachArgs) -> Result<()> {
     if let Some(h) = a.height {
         body["height"] = serde_json::json!(h);
     }
-    let url = Url::parse(&a.gateway.url)?;
-    let path = format!("/api/v1/batches/{}/anchors", http::segment(&a.batch));
-    let r = http::request(
-        &url,
-        "POST",
+    let path = format!("/api/v1/batches/{}/anchors", path_segment(&a.batch));
+    let (_, r) = call(
+        &a.gateway,
+        Method::POST,
         &path,
-        &auth_headers(&a.gateway),
-        Some(("application/json", serde_json::to_vec(&body)?)),
-        TIMEOUT,
+        Some(serde_json::to_vec(&body)?),
     )?;
     if !(200..300).contains(&r.status) {
         bail!(
             "the gateway refused the anchor: HTTP {}: {}",
             r.status,
-            r.error_text()
+            error_text(&r)
         );
     }
-    let stored = r.json()?;
+    let stored = json_body(&r)?;
     println!("{}", serde_json::to_string_pretty(&stored)?);
     Ok(())
 }
 
-/// Parses `--header HEIGHT:HEX` (a header the verifier trusts at a height).
-pub fn parse_trusted_header(arg: &str) -> Result<(u64, BlockHeader)> {
-    let (h, hex) = arg.split_once(':').ok_or_else(|| {
+/// Adds `--header HEIGHT:HEX` (a header the verifier trusts at a height) to
+/// the options: the core's `AnchorOptions::trust_header` checks the height
+/// and the header (and the limit on their number); two different headers
+/// for one height are an error.
+pub fn add_trusted_header(opts: &mut AnchorOptions, arg: &str) -> Result<()> {
+    let (height, hex) = arg.split_once(':').ok_or_else(|| {
         anyhow!("--header {arg:?}: expected HEIGHT:HEX (the block height, a colon, the 80-byte header as 160 hex characters)")
     })?;
-    let height: u64 = h
-        .trim()
-        .parse()
-        .map_err(|_| anyhow!("--header {arg:?}: the height {h:?} is not a non-negative integer"))?;
-    let header = BlockHeader::from_hex(hex.trim())
-        .map_err(|e| anyhow!("--header at height {height}: {}", e.message))?;
-    Ok((height, header))
+    let (height, hex) = (height.trim(), hex.trim());
+    // The core's message names its member (`headers.<height>`); here the
+    // option is named instead.
+    let core_error = |e: kwh_btc_iot_core::Error| {
+        let rule = match &e.member {
+            Some(m) => e
+                .message
+                .strip_prefix(&format!("{m}: "))
+                .unwrap_or(&e.message)
+                .to_string(),
+            None => e.message.clone(),
+        };
+        anyhow!("--header {height}:…: {rule}")
+    };
+    let mut one = AnchorOptions::default();
+    one.trust_header(height, hex).map_err(core_error)?;
+    let (h, header) = one.headers.pop_first().expect("one header was added");
+    match opts.headers.get(&h) {
+        Some(prev) if *prev != header => bail!("--header: two different headers for height {h}"),
+        Some(_) => Ok(()),
+        None => opts.trust_header(height, hex).map_err(core_error),
+    }
 }
 
 #[cfg(test)]
@@ -294,21 +379,33 @@ mod tests {
     #[test]
     fn trusted_headers_parse() {
         let hex = "02000000b96394585a281b7e5f438fd1c9ed492645a1fd61cb3802040000000000000000007ee445d23ad061af4a36b809501fab1ac4f2d7e7a739817dd0cbb7ec661b8a1e376755f58616186272def6";
-        let (h, hd) = parse_trusted_header(&format!("358000:{hex}")).unwrap();
-        assert_eq!(h, 358000);
-        assert_eq!(to_hex(&hd.to_bytes()), hex);
-        assert!(parse_trusted_header(hex)
-            .unwrap_err()
-            .to_string()
-            .contains("expected HEIGHT:HEX"));
-        assert!(parse_trusted_header(&format!("-1:{hex}"))
-            .unwrap_err()
-            .to_string()
-            .contains("not a non-negative integer"));
-        assert!(parse_trusted_header("5:abcd")
-            .unwrap_err()
-            .to_string()
-            .contains("160 hex characters"));
+        let mut opts = AnchorOptions::default();
+        add_trusted_header(&mut opts, &format!("358000:{hex}")).unwrap();
+        assert_eq!(to_hex(&opts.headers[&358000].to_bytes()), hex);
+        // The same header twice is fine; another one at that height is not.
+        add_trusted_header(&mut opts, &format!("358000:{hex}")).unwrap();
+        let other = format!("{}{}", &hex[..150], "0000000000");
+        let e = add_trusted_header(&mut opts, &format!("358000:{other}")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("two different headers for height 358000"),
+            "{e}"
+        );
+        let e = add_trusted_header(&mut opts, hex).unwrap_err();
+        assert!(e.to_string().contains("expected HEIGHT:HEX"), "{e}");
+        let e = add_trusted_header(&mut opts, &format!("-1:{hex}")).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--header -1:…: the key must be a block height in decimal"),
+            "{e}"
+        );
+        let e = add_trusted_header(&mut opts, "5:abcd").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--header 5:…: is not a block header (80 bytes, 160 hex characters)"),
+            "{e}"
+        );
+        assert_eq!(opts.headers.len(), 1);
         assert!(parse_network("main").is_err());
         assert_eq!(parse_network("regtest").unwrap(), Network::Regtest);
     }

@@ -2,7 +2,6 @@
 //! verify, keygen) call the core; `serve` runs the gateway.
 
 mod anchor;
-mod http;
 mod input;
 mod keys;
 mod serve;
@@ -606,12 +605,7 @@ fn verify(
         .map_err(|e| anyhow!("{}", e.message))?;
     let mut anchor_opts = core::anchor::AnchorOptions::for_network(anchor::parse_network(network)?);
     for a in header_args {
-        let (height, header) = anchor::parse_trusted_header(a)?;
-        if let Some(prev) = anchor_opts.headers.insert(height, header) {
-            if prev != header {
-                bail!("--header: two different headers for height {height}");
-            }
-        }
+        anchor::add_trusted_header(&mut anchor_opts, a)?;
     }
     // Receipts of one batch share a signed head: check it once.
     let mut verifier = core::ReceiptVerifier::new(VerifyOptions {

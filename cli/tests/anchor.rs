@@ -248,15 +248,15 @@ fn verify_option_errors_are_clear() {
         (vec!["--header", hex.as_str()], "expected HEIGHT:HEX"),
         (
             vec!["--header", "x:00"],
-            "the height \"x\" is not a non-negative integer",
+            "--header x:…: the key must be a block height in decimal",
         ),
         (
             vec!["--header", "7:abcd"],
-            "--header at height 7: a block header is 160 hex characters",
+            "--header 7:…: is not a block header (80 bytes, 160 hex characters)",
         ),
         (
             vec!["--header", &format!("7:{}", "zz".repeat(80))],
-            "--header at height 7",
+            "--header 7:…: is not a block header",
         ),
     ] {
         let (code, _, err) = run(bin().arg("verify").arg(path).args(&args));
