@@ -337,6 +337,17 @@ pub struct GatewayInfo {
     pub version: &'static str,
     /// Whether API keys are required.
     pub auth_required: bool,
+    /// The Bitcoin network whose proof-of-work rules every anchor of this
+    /// gateway is verified under (`--anchor-network`): verifiers of its
+    /// receipts default to it.
+    #[schema(example = "mainnet")]
+    pub anchor_network: &'static str,
+    /// The OpenTimestamps calendars the gateway submits batch heads to
+    /// (empty when the OpenTimestamps worker is off).
+    pub ots_calendars: Vec<String>,
+    /// Whether node mode is on (the gateway anchors heads through its own
+    /// Bitcoin Core node's wallet).
+    pub bitcoind_node_mode: bool,
 }
 
 /// The OpenAPI document.
@@ -1243,7 +1254,8 @@ pub async fn attach_anchor(
     ))
 }
 
-/// The gateway's identity: id, Ed25519 public key, format versions.
+/// The gateway's identity: id, Ed25519 public key, format versions, and
+/// its anchoring (network, calendars, node mode).
 #[utoipa::path(get, path = "/api/v1/gateway", responses((status = 200, body = GatewayInfo)), security(()))]
 pub async fn gateway_info(State(st): State<AppState>) -> Response {
     json_response(
@@ -1260,6 +1272,15 @@ pub async fn gateway_info(State(st): State<AppState>) -> Response {
             storage: st.storage.kind(),
             version: env!("CARGO_PKG_VERSION"),
             auth_required: st.cfg.auth.enabled(),
+            anchor_network: st.cfg.anchor.network.as_str(),
+            ots_calendars: st
+                .cfg
+                .anchor
+                .ots
+                .as_ref()
+                .map(|o| o.calendars.clone())
+                .unwrap_or_default(),
+            bitcoind_node_mode: st.cfg.anchor.bitcoind.is_some(),
         },
     )
 }

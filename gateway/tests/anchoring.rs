@@ -992,3 +992,46 @@ async fn several_postgres_instances_submit_each_head_once() {
     gw_b.shutdown().await;
     cal.stop().await;
 }
+
+#[tokio::test]
+async fn gateway_info_tells_the_anchoring_setup_and_is_documented() {
+    // The library default: mainnet, no calendars, no node.
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, app) = start(config(dir.path())).await;
+    let info = get(&app, "/api/v1/gateway").await.json();
+    assert_eq!(info["anchor_network"], "mainnet", "{info}");
+    assert_eq!(info["ots_calendars"], json!([]), "{info}");
+    assert_eq!(info["bitcoind_node_mode"], false, "{info}");
+    let api = get(&app, "/openapi.json").await.json();
+    let props = &api["components"]["schemas"]["GatewayInfo"]["properties"];
+    for p in ["anchor_network", "ots_calendars", "bitcoind_node_mode"] {
+        assert!(
+            props[p].is_object(),
+            "GatewayInfo.{p} in the OpenAPI document"
+        );
+    }
+    let required = api["components"]["schemas"]["GatewayInfo"]["required"].to_string();
+    assert!(required.contains("anchor_network"), "{required}");
+    drop(app);
+    gw.shutdown().await;
+
+    // A regtest gateway with calendars (nobody listens there; without batches
+    // the worker contacts nobody).
+    let dir = tempfile::tempdir().unwrap();
+    let cals = vec![
+        "http://127.0.0.1:9/a".to_string(),
+        "http://127.0.0.1:9/b".to_string(),
+    ];
+    let (gw, app) = start(gw_config(
+        dir.path(),
+        &None,
+        Some(ots(cals.clone(), "http://127.0.0.1:9")),
+    ))
+    .await;
+    let info = get(&app, "/api/v1/gateway").await.json();
+    assert_eq!(info["anchor_network"], "regtest", "{info}");
+    assert_eq!(info["ots_calendars"], json!(cals), "{info}");
+    assert_eq!(info["bitcoind_node_mode"], false, "{info}");
+    drop(app);
+    gw.shutdown().await;
+}
