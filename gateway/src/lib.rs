@@ -122,8 +122,9 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Opens the storage, loads (or creates) the key, checks the identity and
-    /// starts the writer and auto-flush tasks.
+    /// Opens the storage, loads (or creates) the key, checks the identity
+    /// (and, in node mode, the node's chain and credentials) and starts the
+    /// writer, auto-flush and anchoring tasks.
     pub async fn start(cfg: Config) -> anyhow::Result<Gateway> {
         let key = keys::load_or_create(&cfg.key_file)?;
         let public_key = key.public_key();
@@ -146,6 +147,16 @@ impl Gateway {
             None => Arc::new(storage::sqlite::SqliteStorage::open(&cfg.data_dir)?),
         };
         storage.check_identity(&gateway_id, &public_key).await?;
+        if let Some(node) = &cfg.anchor.bitcoind {
+            // A node on another chain or refusing the credentials is a
+            // configuration error: refuse to start. A node that is down (or
+            // does not answer within a few seconds) is not: node mode retries.
+            let mut quick = node.clone();
+            quick.timeout = quick.timeout.min(std::time::Duration::from_secs(5));
+            anchoring::bitcoind::preflight(&quick, cfg.anchor.network)
+                .await
+                .map_err(|e| anyhow::anyhow!("node mode (--bitcoind-url {}): {e:#}", node.url()))?;
+        }
         let pending = Arc::new(Pending::default());
         pending.count.store(
             storage.count_unbatched().await? as u64,
@@ -183,10 +194,13 @@ impl Gateway {
         }
         if let Some(node) = cfg.anchor.bitcoind.clone() {
             let stop = Arc::new(tokio::sync::Notify::new());
-            let task = tokio::spawn(anchoring::bitcoind::run_node_mode(
+            let b = batcher.clone();
+            let on_change: anchoring::bitcoind::OnChange = Arc::new(move || b.invalidate_anchors());
+            let task = tokio::spawn(anchoring::bitcoind::run_node_mode_with(
                 storage.clone(),
                 node,
                 cfg.anchor.network,
+                Some(on_change),
                 stop.clone(),
             ));
             anchoring.push((stop, task));

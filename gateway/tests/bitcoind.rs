@@ -771,6 +771,10 @@ async fn a_gateway_in_node_mode_anchors_by_itself_and_attach_looks_the_height_up
     b.poll_interval = Duration::from_millis(50);
     cfg.anchor.bitcoind = Some(b);
     let (gw, app) = common::start(cfg).await;
+    // Clients (the web page's Verify tab) default to the gateway's network.
+    let info = common::get(&app, "/api/v1/gateway").await.json();
+    assert_eq!(info["anchor_network"], "regtest", "{info}");
+    assert_eq!(info["bitcoind_node_mode"], true, "{info}");
     let r = common::post_json(&app, "/api/v1/logs", common::log_json(1)).await;
     let log_id = r.json()["log_id"].as_i64().unwrap();
     let f = common::post_json(&app, "/api/v1/batches/flush", Vec::new()).await;
@@ -871,4 +875,41 @@ async fn preflight_and_wallet_names_with_spaces() {
     let mut node = node;
     node.stop().await;
     preflight(&cfg, Network::Regtest).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_gateway_refuses_to_start_on_the_wrong_chain_or_with_bad_credentials_but_not_when_the_node_is_down(
+) {
+    let mut node = StandInNode::start(NodeOptions::default()).await;
+    let start = |network: Network, b: BitcoindConfig| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = common::config(dir.path());
+        cfg.anchor.network = network;
+        cfg.anchor.bitcoind = Some(b);
+        let r = kwh_btc_iot_gateway::Gateway::start(cfg).await;
+        (dir, r)
+    };
+    // The node is on regtest; the gateway anchors on mainnet.
+    let (_d, r) = start(Network::Mainnet, config_for(&node)).await;
+    let e = format!("{:#}", r.err().expect("refused"));
+    assert!(e.contains("--bitcoind-url"), "{e}");
+    assert!(e.contains("is on chain \"regtest\""), "{e}");
+    assert!(e.contains("--anchor-network"), "{e}");
+    // Bad credentials: refused, without the password.
+    let mut bad = config_for(&node);
+    bad.auth = RpcAuth::UserPass {
+        user: "rpcuser".into(),
+        password: "not-the-password-42".into(),
+    };
+    let (_d, r) = start(Network::Regtest, bad).await;
+    let e = format!("{:#}", r.err().expect("refused"));
+    assert!(e.contains("refused the credentials"), "{e}");
+    assert!(!e.contains("not-the-password-42"), "{e}");
+    // Right chain: starts.
+    let (_d, r) = start(Network::Regtest, config_for(&node)).await;
+    r.expect("starts").shutdown().await;
+    // The node is down: starts anyway (node mode retries).
+    node.stop().await;
+    let (_d, r) = start(Network::Regtest, config_for(&node)).await;
+    r.expect("starts with the node down").shutdown().await;
 }
