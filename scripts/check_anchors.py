@@ -120,7 +120,8 @@ def tx_outputs(tx):
         pos += 2
     for _ in range(varint()):
         pos += 36
-        pos += varint() + 4
+        n = varint()  # (not `pos += varint()`: varint moves pos itself)
+        pos += n + 4
     scripts = []
     for _ in range(varint()):
         pos += 8

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite: Rust (core, CLI, gateway), WASM (Node + Chromium),
-# Python, Kotlin (+ Swift freshness), end to end. The README's test command;
+# Python, Kotlin (+ Swift freshness), end to end, Bitcoin anchoring end to end.
+# The README's test command;
 # CI (.ci/run) calls it after scripts/setup.sh.
 #
 #   bash scripts/test.sh            # everything
@@ -13,7 +14,7 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 [ "${SKIP_SETUP:-}" = 1 ] || bash scripts/setup.sh
 
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(rust wasm python kotlin gateway mqtt www anchoring e2e)
+[ ${#suites[@]} -eq 0 ] && suites=(rust wasm python kotlin gateway mqtt www anchoring e2e anchoring-e2e)
 
 # Each step must pass (set -e does not apply inside a function called with ||).
 run_rust() {
