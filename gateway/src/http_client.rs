@@ -537,4 +537,60 @@ mod tests {
         assert_eq!(e.kind, HttpErrorKind::Connect, "{e}");
         assert!(e.message.contains("cannot connect"), "{e}");
     }
+
+    /// https to a server whose certificate no system CA signed: a TLS error
+    /// (the certificate is checked), not an answer. Needs the openssl CLI.
+    #[tokio::test]
+    async fn https_checks_the_certificate() {
+        use rustls::pki_types::pem::PemObject;
+        let dir = tempfile::tempdir().unwrap();
+        let (key, cert) = (dir.path().join("k.pem"), dir.path().join("c.pem"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output();
+        if !made.is_ok_and(|o| o.status.success()) {
+            eprintln!("SKIPPED https_checks_the_certificate: no openssl CLI");
+            return;
+        }
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(&cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}/x", l.local_addr().unwrap());
+        let t = tokio::spawn(async move {
+            let (s, _) = l.accept().await.unwrap();
+            let _ = acceptor.accept(s).await;
+        });
+        let e = HttpClient::new(Duration::from_secs(10))
+            .get(&url, "*/*")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, HttpErrorKind::Tls, "{e}");
+        assert!(e.message.contains("certificate"), "{e}");
+        t.await.unwrap();
+    }
 }
