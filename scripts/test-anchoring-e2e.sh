@@ -179,6 +179,13 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import opentimestamps
 fi
 "$VENV/bin/python" scripts/check_anchors.py "$work/receipts.ndjson" --network regtest --require verified
 
+echo "== javascript-opentimestamps (npm) reads the gateway's .ots"
+interop=tests/vectors/anchoring/interop
+if [ ! -d "$interop/node_modules/opentimestamps" ]; then
+  (cd "$interop" && npm install --ignore-scripts --no-audit --no-fund --silent)
+fi
+node --no-deprecation "$interop/check_receipts.js" "$work/receipts.ndjson"
+
 if [ "${ANCHOR_E2E_BINDINGS:-1}" != 0 ]; then
   export KWH_BTC_IOT_RECEIPTS_FILE=$work/receipts.ndjson KWH_BTC_IOT_NETWORK=regtest KWH_BTC_IOT_GATEWAY_KEY=$KEY
 

@@ -75,7 +75,7 @@ BROKER_PID=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
 
 HTTP_PORT=$(free_port)
-KWH_BTC_IOT_MQTT_PASSWORD=gw-secret "$KWH_BTC_IOT_BIN" serve --data-dir "$WORK/data" --listen "127.0.0.1:$HTTP_PORT" \
+KWH_BTC_IOT_MQTT_PASSWORD=gw-secret "$KWH_BTC_IOT_BIN" serve --data-dir "$WORK/data" --listen "127.0.0.1:$HTTP_PORT" --ots-calendars none \
   --mqtt-url "mqtt://127.0.0.1:$PORT" --mqtt-username gateway >"$WORK/serve.out" 2>"$WORK/serve.log" &
 GW_PID=$!
 for _ in $(seq 200); do grep -q "MQTT subscribed" "$WORK/serve.log" 2>/dev/null && break; sleep 0.05; done

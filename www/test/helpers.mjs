@@ -48,6 +48,7 @@ export async function startGateway() {
       "--data-dir", dataDir,
       "--flush-count", "0",
       "--flush-age-s", "0",
+      "--ots-calendars", "none",
       "--admin-key-sha256", sha256hex(adminKey),
       "--device-keys", `${device}=${sha256hex(deviceKey)}`,
     ],
