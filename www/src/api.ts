@@ -179,6 +179,12 @@ export interface GatewayInfo {
   storage: string;
   version: string;
   auth_required: boolean;
+  /** The Bitcoin network whose rules the gateway's anchors follow. */
+  anchor_network?: string;
+  /** The OpenTimestamps calendars it submits heads to (empty: none). */
+  ots_calendars?: string[];
+  /** Whether it anchors heads with its own Bitcoin Core wallet. */
+  bitcoind_node_mode?: boolean;
 }
 
 let gatewayInfo: Promise<GatewayInfo> | null = null;

@@ -497,6 +497,54 @@ test("the Overview: totals per site, energy over time per site, ingest rate, lat
   await shot("overview");
 });
 
+test("a regtest gateway's Verify page checks anchors under regtest by default: every anchored vector gets the core's verdict; mainnet chosen by hand refuses the regtest blocks", async () => {
+  const vectors = JSON.parse(readFileSync(new URL("../../tests/vectors/anchored_receipts.json", import.meta.url), "utf8"));
+  const regtest = await startGateway(["--anchor-network", "regtest"]);
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const p = await ctx.newPage();
+  const seen = [];
+  const errors = [];
+  p.on("request", (r) => seen.push(r.url()));
+  p.on("pageerror", (e) => errors.push(e.message));
+  try {
+    await open(p, regtest.base, "#/verify");
+    const select = p.getByTestId("anchor-network");
+    await p.waitForFunction(() => document.querySelector("[data-testid=anchor-network]")?.value === "regtest");
+    let checked = 0;
+    for (const c of vectors.cases) {
+      if (c.network !== "regtest" || Object.keys(c.trusted_headers ?? {}).length) continue;
+      await p.evaluate((k) => (k ? localStorage.setItem("kwh-btc-iot.pinned-gateway-key", k) : localStorage.removeItem("kwh-btc-iot.pinned-gateway-key")), c.gateway_key);
+      await p.getByTestId("receipt-input").fill(c.receipt);
+      await p.getByTestId("verify").click();
+      const result = p.locator(".receipt-result[data-index='0']");
+      await result.waitFor();
+      assert.equal(await result.getAttribute("data-valid"), String(c.want_valid), c.desc);
+      const statuses = await result.locator("[data-anchor-type]").evaluateAll((els) => els.map((e) => e.getAttribute("data-anchor-status")));
+      assert.deepEqual(statuses, c.want_anchors.map((a) => a.status), c.desc);
+      checked++;
+    }
+    assert.ok(checked >= 10, `only ${checked} regtest vectors`);
+    // The user's choice wins over the gateway's network, and is remembered.
+    const first = vectors.cases[0];
+    await select.selectOption("mainnet");
+    await p.getByTestId("receipt-input").fill(first.receipt);
+    await p.getByTestId("verify").click();
+    const result = p.locator(".receipt-result[data-index='0'][data-valid='false']");
+    await result.waitFor();
+    assert.equal(await result.locator("[data-anchor-type]").first().getAttribute("data-anchor-status"), "invalid");
+    assert.match(await result.innerText(), /header_pow/);
+    await p.reload();
+    await waitReady(p, 0);
+    assert.equal(await select.inputValue(), "mainnet");
+    assert.deepEqual(seen.filter((u) => !u.startsWith(regtest.base) && !u.startsWith("blob:") && !u.startsWith("data:")), []);
+    assert.deepEqual(errors, []);
+  } finally {
+    await p.evaluate(() => localStorage.removeItem("kwh-btc-iot.anchor-network")).catch(() => {});
+    await ctx.close();
+    await regtest.stop();
+  }
+});
+
 test("every page at phone width: usable, no sideways scrolling; screenshots of each page", async () => {
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, acceptDownloads: true });
   const p = await phone.newPage();

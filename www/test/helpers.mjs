@@ -33,7 +33,7 @@ export const leafHashOf = (canonical) => createHash("sha256").update(Buffer.conc
  * Starts the gateway with an admin key and one device key; auto-flush off so
  * that the test decides when batches are made.
  */
-export async function startGateway() {
+export async function startGateway(extraArgs = []) {
   const dataDir = mkdtempSync(join(tmpdir(), "kwh-www-"));
   const adminKey = `admin-${randomBytes(12).toString("hex")}`;
   const deviceKey = `device-${randomBytes(12).toString("hex")}`;
@@ -51,6 +51,7 @@ export async function startGateway() {
       "--ots-calendars", "none",
       "--admin-key-sha256", sha256hex(adminKey),
       "--device-keys", `${device}=${sha256hex(deviceKey)}`,
+      ...extraArgs,
     ],
     { env, stdio: ["ignore", "pipe", "pipe"] },
   );

@@ -51,14 +51,19 @@ export function splitReceipts(text: string): string[] {
   return text.trim() ? [text.trim()] : [];
 }
 
-/** The Bitcoin network anchors are checked under (mainnet unless chosen). */
-function chosenNetwork(): Network {
+/** The network the user chose on this page before, if any. */
+function storedNetwork(): Network | null {
   try {
     const n = localStorage.getItem(NETWORK_STORAGE);
-    return (NETWORKS as readonly string[]).includes(n ?? "") ? (n as Network) : "mainnet";
+    return (NETWORKS as readonly string[]).includes(n ?? "") ? (n as Network) : null;
   } catch {
-    return "mainnet";
+    return null;
   }
+}
+
+/** The Bitcoin network anchors are checked under: the user's choice, else mainnet (until the gateway says which it anchors on). */
+function chosenNetwork(): Network {
+  return storedNetwork() ?? "mainnet";
 }
 
 /**
@@ -289,6 +294,20 @@ export async function verifyPage(root: HTMLElement, _ctx: Ctx): Promise<void> {
   headersInput.addEventListener("change", rerun);
   await loadWasm();
   renderPin();
+  // Without a choice of the user's, check anchors under the gateway's own network.
+  if (storedNetwork() === null) {
+    gateway()
+      .then((info) => {
+        const n = info.anchor_network ?? "";
+        if ((NETWORKS as readonly string[]).includes(n) && n !== networkSelect.value && storedNetwork() === null) {
+          networkSelect.value = n;
+          rerun();
+        }
+      })
+      .catch(() => {
+        // the page works without the gateway (a receipt pasted offline): keep mainnet
+      });
+  }
   const handed = sessionStorage.getItem(VERIFY_HANDOFF);
   if (handed) {
     sessionStorage.removeItem(VERIFY_HANDOFF);
