@@ -357,6 +357,37 @@ impl BlockHeader {
         }
         Ok(target)
     }
+
+    /// Searches the nonce, from the current one and wrapping around, until
+    /// the header meets its own target under `network` ([`check_pow`]
+    /// passes); for regtest blocks and tests (a real target takes far too
+    /// long). `false`, with the nonce back where it started, when nBits is
+    /// invalid or easier than the network's limit, or when none of the
+    /// 2^32 nonces meets the target.
+    ///
+    /// [`check_pow`]: BlockHeader::check_pow
+    pub fn mine(&mut self, network: Network) -> bool {
+        let target = match self.target() {
+            Ok(t) if t <= network.pow_limit() => t,
+            _ => return false,
+        };
+        let mut bytes = self.to_bytes();
+        let start = self.nonce;
+        let mut nonce = start;
+        loop {
+            bytes[76..].copy_from_slice(&nonce.to_le_bytes());
+            let mut h = sha256d(&bytes);
+            h.reverse(); // big-endian number
+            if h <= target {
+                self.nonce = nonce;
+                return true;
+            }
+            nonce = nonce.wrapping_add(1);
+            if nonce == start {
+                return false;
+            }
+        }
+    }
 }
 
 /// A transaction input.
@@ -543,6 +574,54 @@ impl Transaction {
     /// The txid as explorers show it.
     pub fn txid_display(&self) -> String {
         display_hex(&self.txid)
+    }
+
+    /// Serializes a transaction: the BIP 144 form (marker, flag, witness
+    /// stacks) when any input has a witness, the legacy form otherwise (also
+    /// for no inputs, as Bitcoin Core's `createrawtransaction` writes a
+    /// template). [`Transaction::parse`] reads it back.
+    pub fn serialize(version: i32, inputs: &[TxIn], outputs: &[TxOut], lock_time: u32) -> Vec<u8> {
+        let witness = inputs.iter().any(|i| !i.witness.is_empty());
+        let mut o = Vec::with_capacity(
+            10 + inputs
+                .iter()
+                .map(|i| 41 + i.script_sig.len())
+                .sum::<usize>()
+                + outputs
+                    .iter()
+                    .map(|t| 9 + t.script_pubkey.len())
+                    .sum::<usize>(),
+        );
+        o.extend_from_slice(&version.to_le_bytes());
+        if witness {
+            o.extend_from_slice(&[0, 1]);
+        }
+        let write_bytes = |o: &mut Vec<u8>, b: &[u8]| {
+            super::spv::write_compact_size(o, b.len() as u64);
+            o.extend_from_slice(b);
+        };
+        super::spv::write_compact_size(&mut o, inputs.len() as u64);
+        for i in inputs {
+            o.extend_from_slice(&i.prev_txid);
+            o.extend_from_slice(&i.prev_vout.to_le_bytes());
+            write_bytes(&mut o, &i.script_sig);
+            o.extend_from_slice(&i.sequence.to_le_bytes());
+        }
+        super::spv::write_compact_size(&mut o, outputs.len() as u64);
+        for t in outputs {
+            o.extend_from_slice(&t.value.to_le_bytes());
+            write_bytes(&mut o, &t.script_pubkey);
+        }
+        if witness {
+            for i in inputs {
+                super::spv::write_compact_size(&mut o, i.witness.len() as u64);
+                for w in &i.witness {
+                    write_bytes(&mut o, w);
+                }
+            }
+        }
+        o.extend_from_slice(&lock_time.to_le_bytes());
+        o
     }
 
     fn read(r: &mut Cursor<'_>) -> Result<Transaction> {
@@ -939,6 +1018,172 @@ mod tests {
             assert_eq!(hex_bytes(bad), None, "{bad:?}");
         }
         assert_eq!(decode_hex("abc").unwrap_err().code, "bad_hex");
+    }
+
+    fn regtest_header(nonce: u32) -> BlockHeader {
+        BlockHeader {
+            version: 0x2000_0000,
+            prev_blockhash: [0x11; 32],
+            merkle_root: [0x22; 32],
+            time: 1_765_000_000,
+            bits: 0x207f_ffff,
+            nonce,
+        }
+    }
+
+    #[test]
+    fn mining_finds_the_first_nonce_that_meets_the_target() {
+        let mut h = regtest_header(0);
+        assert!(h.mine(Network::Regtest));
+        h.check_pow(Network::Regtest).unwrap();
+        // The first one: every nonce before it fails.
+        for n in 0..h.nonce {
+            assert!(regtest_header(n).check_pow(Network::Regtest).is_err());
+        }
+        // Mining a header that already meets its target keeps it.
+        let before = h;
+        assert!(h.mine(Network::Regtest));
+        assert_eq!(h, before);
+        // It starts from the current nonce.
+        let mut later = regtest_header(h.nonce + 1);
+        assert!(later.mine(Network::Regtest));
+        assert!(later.nonce > h.nonce);
+        later.check_pow(Network::Regtest).unwrap();
+    }
+
+    #[test]
+    fn mining_refuses_bad_and_too_easy_targets() {
+        // The regtest target is easier than mainnet's limit.
+        let mut h = regtest_header(5);
+        assert!(!h.mine(Network::Mainnet));
+        assert_eq!(h.nonce, 5);
+        for bits in [0, 0x0400_0000, 0x0480_0001, 0xff12_3456] {
+            let mut h = BlockHeader {
+                bits,
+                ..regtest_header(5)
+            };
+            assert!(!h.mine(Network::Regtest), "{bits:08x}");
+            assert_eq!(h.nonce, 5);
+        }
+    }
+
+    fn p2wpkh(b: u8) -> Vec<u8> {
+        let mut s = vec![0x00, 0x14];
+        s.extend_from_slice(&[b; 20]);
+        s
+    }
+
+    #[test]
+    fn serialization_of_known_transactions() {
+        let input = TxIn {
+            prev_txid: [0x42; 32],
+            prev_vout: 0,
+            script_sig: vec![],
+            sequence: 0xffff_ffff,
+            witness: vec![],
+        };
+        let outputs = [
+            TxOut {
+                value: 50_000,
+                script_pubkey: p2wpkh(0x33),
+            },
+            TxOut {
+                value: 0,
+                script_pubkey: vec![0x6a, 0x01, 0x99],
+            },
+        ];
+        let legacy = Transaction::serialize(2, std::slice::from_ref(&input), &outputs, 0);
+        assert_eq!(
+            to_hex(&legacy),
+            format!(
+                "0200000001{}0000000000ffffffff02{}160014{}{}036a019900000000",
+                "42".repeat(32),
+                "50c3000000000000",
+                "33".repeat(20),
+                "0000000000000000"
+            )
+        );
+        let t = Transaction::parse(&legacy).unwrap();
+        assert!(!t.has_witness);
+        assert_eq!(t.txid, sha256d(&legacy));
+        let signed = TxIn {
+            witness: vec![vec![0x30; 71], vec![0x02; 33]],
+            ..input
+        };
+        let full = Transaction::serialize(2, &[signed], &outputs, 0);
+        assert_eq!(&full[4..6], &[0, 1]);
+        let t = Transaction::parse(&full).unwrap();
+        assert!(t.has_witness);
+        assert_eq!(t.txid, sha256d(&legacy), "the witness is not in the txid");
+        assert_eq!(t.wtxid, sha256d(&full));
+        assert_eq!((t.size, t.base_size), (full.len(), legacy.len()));
+        // A template without inputs: the legacy form, as createrawtransaction.
+        let template = Transaction::serialize(2, &[], &outputs[1..], 0);
+        assert_eq!(
+            to_hex(&template),
+            "0200000000010000000000000000036a019900000000"
+        );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn input() -> impl Strategy<Value = TxIn> {
+            (
+                any::<[u8; 32]>(),
+                any::<u32>(),
+                prop::collection::vec(any::<u8>(), 0..80),
+                any::<u32>(),
+                prop::collection::vec(prop::collection::vec(any::<u8>(), 0..80), 0..4),
+            )
+                .prop_map(|(prev_txid, prev_vout, script_sig, sequence, witness)| {
+                    TxIn {
+                        prev_txid,
+                        prev_vout,
+                        script_sig,
+                        sequence,
+                        witness,
+                    }
+                })
+        }
+
+        fn output() -> impl Strategy<Value = TxOut> {
+            (any::<u64>(), prop::collection::vec(any::<u8>(), 0..300)).prop_map(
+                |(value, script_pubkey)| TxOut {
+                    value,
+                    script_pubkey,
+                },
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn serialized_transactions_parse_back_to_the_same_fields_and_txid(
+                version in any::<i32>(),
+                inputs in prop::collection::vec(input(), 1..5),
+                outputs in prop::collection::vec(output(), 1..5),
+                lock_time in any::<u32>(),
+            ) {
+                let bytes = Transaction::serialize(version, &inputs, &outputs, lock_time);
+                let t = Transaction::parse(&bytes).unwrap();
+                prop_assert_eq!(t.version, version);
+                prop_assert_eq!(&t.inputs, &inputs);
+                prop_assert_eq!(&t.outputs, &outputs);
+                prop_assert_eq!(t.lock_time, lock_time);
+                let has_witness = inputs.iter().any(|i| !i.witness.is_empty());
+                prop_assert_eq!(t.has_witness, has_witness);
+                let stripped: Vec<TxIn> = inputs
+                    .iter()
+                    .map(|i| TxIn { witness: vec![], ..i.clone() })
+                    .collect();
+                let legacy = Transaction::serialize(version, &stripped, &outputs, lock_time);
+                prop_assert_eq!(t.txid, sha256d(&legacy));
+                prop_assert_eq!(t.wtxid, sha256d(&bytes));
+                prop_assert_eq!((t.size, t.base_size), (bytes.len(), legacy.len()));
+                prop_assert_eq!(has_witness, bytes != legacy);
+            }
+        }
     }
 
     #[test]

@@ -220,16 +220,11 @@ pub fn op_return_script(head_hash: &Hash) -> Vec<u8> {
 /// `createrawtransaction [] [{"data": ...}]` gives (version 2), for a wallet
 /// to fund (`fundrawtransaction`), sign and broadcast.
 pub fn op_return_template(head_hash: &Hash) -> Vec<u8> {
-    let script = op_return_script(head_hash);
-    let mut tx = Vec::with_capacity(60);
-    tx.extend_from_slice(&2u32.to_le_bytes());
-    tx.push(0); // no inputs
-    tx.push(1); // one output
-    tx.extend_from_slice(&0u64.to_le_bytes());
-    spv::write_compact_size(&mut tx, script.len() as u64);
-    tx.extend_from_slice(&script);
-    tx.extend_from_slice(&0u32.to_le_bytes());
-    tx
+    let output = bitcoin::TxOut {
+        value: 0,
+        script_pubkey: op_return_script(head_hash),
+    };
+    Transaction::serialize(2, &[], &[output], 0)
 }
 
 /// Decodes hex (either case) or, when the text is not hex, base64
