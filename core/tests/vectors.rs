@@ -948,127 +948,17 @@ fn vectors_cover_accept_and_reject() {
 
 mod anchored {
     use super::*;
-    use kwh_btc_iot_core::anchor::bitcoin::{sha256d, sha256d_pair, BlockHeader, Network};
-    use kwh_btc_iot_core::anchor::ots::{Attestation, DetachedTimestampFile, Item, Op, Timestamp};
-    use kwh_btc_iot_core::anchor::spv::{self, MerkleBlock};
-    use kwh_btc_iot_core::anchor::{self, AnchorOptions};
-
-    pub const CALENDAR: &str = "https://alice.btc.calendar.opentimestamps.org";
-    const NONCE: [u8; 16] = [0x5a; 16];
-    const COINBASE_TXID: [u8; 32] = [0xcb; 32];
-
-    /// A transaction with a P2WPKH output and `OP_RETURN <data>`.
-    pub fn op_return_tx(data: &[u8]) -> Vec<u8> {
-        let mut t = vec![2, 0, 0, 0, 1];
-        t.extend_from_slice(&[0x42; 32]);
-        t.extend_from_slice(&[0, 0, 0, 0, 0]);
-        t.extend_from_slice(&[0xff; 4]);
-        t.push(2);
-        t.extend_from_slice(&50_000u64.to_le_bytes());
-        t.extend_from_slice(&[22, 0x00, 0x14]);
-        t.extend_from_slice(&[0x33; 20]);
-        t.extend_from_slice(&0u64.to_le_bytes());
-        t.push(2 + data.len() as u8);
-        t.push(0x6a);
-        t.push(data.len() as u8);
-        t.extend_from_slice(data);
-        t.extend_from_slice(&[0; 4]);
-        t
-    }
-
-    /// A header at the regtest target over `merkle_root`, mined.
-    pub fn regtest_header(merkle_root: [u8; 32]) -> BlockHeader {
-        let mut h = BlockHeader {
-            version: 0x2000_0000,
-            prev_blockhash: [0x11; 32],
-            merkle_root,
-            time: 1_765_000_000,
-            bits: 0x207f_ffff,
-            nonce: 0,
-        };
-        while h.check_pow(Network::Regtest).is_err() {
-            h.nonce += 1;
-        }
-        h
-    }
-
-    fn commitment(digest: &[u8; 32]) -> Vec<u8> {
-        hash::sha256(&[&digest[..], &NONCE[..]].concat()).0.to_vec()
-    }
-
-    /// The top of a calendar-shaped proof: `append(nonce)`, `sha256`, then the
-    /// commitment node `commit`.
-    fn file(digest: &[u8; 32], commit: Timestamp) -> Vec<u8> {
-        let mut nonce_node = Timestamp::default();
-        nonce_node.push_op(Op::Sha256, commit);
-        let mut top = Timestamp::default();
-        top.push_op(Op::Append(NONCE.to_vec()), nonce_node);
-        DetachedTimestampFile::new(Op::Sha256, digest.to_vec(), top)
-            .unwrap()
-            .to_bytes()
-            .unwrap()
-    }
-
-    /// The .ots as a calendar first answers: the commitment with a pending attestation.
-    pub fn pending_proof(digest: &[u8; 32]) -> Vec<u8> {
-        file(
-            digest,
-            Timestamp::with_attestation(Attestation::Pending {
-                uri: CALENDAR.into(),
-            }),
-        )
-    }
-
-    /// A complete proof shaped like the calendars' (nonce, commitment with a
-    /// pending attestation, calendar transaction, block merkle path, Bitcoin
-    /// attestation at `height`) and the regtest header it needs.
-    pub fn ots_proof(digest: &[u8; 32], height: u64) -> (Vec<u8>, BlockHeader) {
-        let c = commitment(digest);
-        let tx = op_return_tx(&c);
-        let pos = tx.windows(32).position(|w| w == c.as_slice()).unwrap();
-        let root = sha256d_pair(&COINBASE_TXID, &sha256d(&tx));
-        let header = regtest_header(root);
-        let mut t = Timestamp::with_attestation(Attestation::Bitcoin { height });
-        for op in [
-            Op::Sha256,
-            Op::Sha256,
-            Op::Prepend(COINBASE_TXID.to_vec()),
-            Op::Sha256,
-            Op::Sha256,
-            Op::Append(tx[pos + 32..].to_vec()),
-            Op::Prepend(tx[..pos].to_vec()),
-        ] {
-            let mut parent = Timestamp::default();
-            parent.push_op(op, t);
-            t = parent;
-        }
-        t.items.insert(
-            0,
-            Item::Attestation(Attestation::Pending {
-                uri: CALENDAR.into(),
-            }),
-        );
-        (file(digest, t), header)
-    }
+    use kwh_btc_iot_core::anchor::bitcoin::{BlockHeader, Network};
+    use kwh_btc_iot_core::anchor::AnchorOptions;
+    pub use kwh_btc_iot_testkit::{
+        op_return_tx, ots_proof, pending_proof, regtest_header, CALENDAR,
+    };
 
     /// A `bitcoin` anchor: a transaction with `OP_RETURN <digest>` at index 2
     /// of a 5-transaction regtest block, its merkleblock, header and height.
     pub fn bitcoin_anchor(digest: &[u8; 32], height: u64) -> (J, BlockHeader) {
-        let tx = op_return_tx(digest);
-        let txids = vec![
-            COINBASE_TXID,
-            [0x01; 32],
-            sha256d(&tx),
-            [0x02; 32],
-            [0x03; 32],
-        ];
-        let (root, _) = spv::merkle_root(&txids).unwrap();
-        let hd = regtest_header(root);
-        let mb = MerkleBlock::new(hd, &txids, &[false, false, true, false, false]);
-        (
-            to_j(&anchor::bitcoin_anchor(&tx, &mb.to_bytes(), &hd, height)),
-            hd,
-        )
+        let a = kwh_btc_iot_testkit::BitcoinAnchor::new(digest, 5, height);
+        (to_j(&a.to_value()), a.header)
     }
 
     pub fn header_hex(h: &BlockHeader) -> String {
