@@ -1185,85 +1185,11 @@ fn chain(n: u64) -> (Vec<J>, Vec<core::BatchHead>) {
     (receipts, heads)
 }
 
-/// A transaction with a P2WPKH output and `OP_RETURN <data>`.
-fn op_return_tx(data: &[u8]) -> Vec<u8> {
-    let mut t = vec![2, 0, 0, 0, 1];
-    t.extend_from_slice(&[0x42; 32]);
-    t.extend_from_slice(&[0, 0, 0, 0, 0]);
-    t.extend_from_slice(&[0xff; 4]);
-    t.push(2);
-    t.extend_from_slice(&50_000u64.to_le_bytes());
-    t.extend_from_slice(&[22, 0x00, 0x14]);
-    t.extend_from_slice(&[0x33; 20]);
-    t.extend_from_slice(&0u64.to_le_bytes());
-    t.push(2 + data.len() as u8);
-    t.push(0x6a);
-    t.push(data.len() as u8);
-    t.extend_from_slice(data);
-    t.extend_from_slice(&[0; 4]);
-    t
-}
-
-/// A header with a regtest target over `merkle_root`, mined.
-fn regtest_header(merkle_root: [u8; 32]) -> BlockHeader {
-    let mut h = BlockHeader {
-        version: 0x2000_0000,
-        prev_blockhash: [0x11; 32],
-        merkle_root,
-        time: 1_765_000_000,
-        bits: 0x207f_ffff,
-        nonce: 0,
-    };
-    while h.check_pow(Network::Regtest).is_err() {
-        h.nonce += 1;
-    }
-    h
-}
-
-const COINBASE_TXID: [u8; 32] = [0xcb; 32];
-
-/// An OpenTimestamps proof for `digest` shaped like the calendars' (nonce,
-/// commitment with a pending attestation, calendar transaction, block merkle
-/// path, Bitcoin attestation), and the regtest header it needs.
-fn ots_proof(digest: &[u8; 32], height: u64) -> (Vec<u8>, BlockHeader) {
-    let commitment: Vec<u8> = Sha256::digest([&digest[..], &[0x5a; 16]].concat()).to_vec();
-    let tx = op_return_tx(&commitment);
-    let pos = tx
-        .windows(32)
-        .position(|w| w == commitment.as_slice())
-        .unwrap();
-    let txid = sha256d(&tx);
-    let root = bitcoin::sha256d_pair(&COINBASE_TXID, &txid);
-    let header = regtest_header(root);
-    let at_root = Timestamp::with_attestation(Attestation::Bitcoin { height });
-    let mut t = at_root;
-    for op in [
-        Op::Sha256,
-        Op::Sha256,
-        Op::Prepend(COINBASE_TXID.to_vec()),
-        Op::Sha256,
-        Op::Sha256,
-        Op::Append(tx[pos + 32..].to_vec()),
-        Op::Prepend(tx[..pos].to_vec()),
-    ] {
-        let mut parent = Timestamp::default();
-        parent.push_op(op, t);
-        t = parent;
-    }
-    // `t` is now the node of the commitment: add the pending attestation first.
-    t.items.insert(
-        0,
-        Item::Attestation(Attestation::Pending {
-            uri: "https://alice.btc.calendar.opentimestamps.org".into(),
-        }),
-    );
-    let mut nonce_node = Timestamp::default();
-    nonce_node.push_op(Op::Sha256, t);
-    let mut top = Timestamp::default();
-    top.push_op(Op::Append(vec![0x5a; 16]), nonce_node);
-    let f = DetachedTimestampFile::new(Op::Sha256, digest.to_vec(), top).unwrap();
-    (f.to_bytes().unwrap(), header)
-}
+// The fixtures: an `OP_RETURN` transaction, a regtest header, an
+// OpenTimestamps proof shaped like the calendars' (nonce, commitment with a
+// pending attestation, calendar transaction, block merkle path, Bitcoin
+// attestation) and a bitcoin anchor.
+use kwh_btc_iot_testkit::{op_return_tx, ots_proof, regtest_header, BitcoinAnchor};
 
 fn with_anchors(receipt: &J, anchors: J) -> String {
     let mut r = receipt.clone();
@@ -1557,13 +1483,10 @@ fn anchor_states_and_reasons() {
 fn a_receipt_with_a_bitcoin_anchor_verifies() {
     let (receipts, heads) = chain(1);
     let hh = heads[0].hash();
-    let tx = op_return_tx(&hh.0);
-    let txid = sha256d(&tx);
-    let txids = vec![COINBASE_TXID, [0x01; 32], txid, [0x02; 32], [0x03; 32]];
-    let (root, _) = spv::merkle_root(&txids).unwrap();
-    let hd = regtest_header(root);
-    let mb = MerkleBlock::new(hd, &txids, &[false, false, true, false, false]);
-    let anchor_v = anchor::bitcoin_anchor(&tx, &mb.to_bytes(), &hd, 200);
+    let fixture = BitcoinAnchor::new(&hh.0, 5, 200);
+    let (tx, txid, txids) = (&fixture.raw_tx, fixture.txid, &fixture.txids);
+    let (hd, mb) = (fixture.header, &fixture.merkleblock);
+    let anchor_v = fixture.to_value();
     let a: J = serde_json::from_str(&core::jcs::to_string(&anchor_v)).unwrap();
     let v = verify(&with_anchors(&receipts[0], json!([a.clone()])), &regtest());
     assert!(v.valid, "{:?}", v.errors);
@@ -1602,7 +1525,7 @@ fn a_receipt_with_a_bitcoin_anchor_verifies() {
         Some("tx_commitment")
     );
     // The tx is not in the proof.
-    let mb2 = MerkleBlock::new(hd, &txids, &[false, true, false, false, false]);
+    let mb2 = MerkleBlock::new(hd, txids, &[false, true, false, false, false]);
     assert_eq!(
         step(edit(
             &|x| x["merkle_proof"] = json!(hash::to_hex(&mb2.to_bytes()))
