@@ -9,10 +9,10 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use kwh_btc_iot_core::anchor::bitcoin::sha256d;
-use kwh_btc_iot_core::anchor::{self, spv, BlockHeader, MerkleBlock, Network};
+use kwh_btc_iot_core::anchor::{self, BlockHeader};
 use kwh_btc_iot_core::hash::to_hex;
 use kwh_btc_iot_core::{batch::BatchParams, time::Timestamp, Hash, Keypair};
+use kwh_btc_iot_testkit::{BitcoinAnchor as Proof, OpReturnTx};
 use serde_json::{json, Value};
 
 fn bin() -> Command {
@@ -84,59 +84,15 @@ fn template_input_errors() {
 // ---------------------------------------------------------------------------
 // Proofs built with the core: a regtest block holding an OP_RETURN transaction.
 
-struct Proof {
-    raw_tx: Vec<u8>,
-    merkleblock: Vec<u8>,
-    header: BlockHeader,
-}
-
-/// A signed-looking transaction (one input, P2WPKH change, OP_RETURN <data>).
-fn op_return_tx(data: &[u8]) -> Vec<u8> {
-    let mut t = vec![2, 0, 0, 0, 1];
-    t.extend_from_slice(&[0x42; 32]);
-    t.extend_from_slice(&[0, 0, 0, 0]);
-    t.extend_from_slice(&[1, 0x51]); // scriptSig
-    t.extend_from_slice(&[0xfd, 0xff, 0xff, 0xff]);
-    t.push(2);
-    t.extend_from_slice(&50_000u64.to_le_bytes());
-    t.extend_from_slice(&[22, 0x00, 0x14]);
-    t.extend_from_slice(&[0x33; 20]);
-    t.extend_from_slice(&0u64.to_le_bytes());
-    t.push(2 + data.len() as u8);
-    t.push(0x6a);
-    t.push(data.len() as u8);
-    t.extend_from_slice(data);
-    t.extend_from_slice(&[0; 4]);
-    t
-}
-
-fn mined(merkle_root: [u8; 32]) -> BlockHeader {
-    let mut h = BlockHeader {
-        version: 0x2000_0000,
-        prev_blockhash: [0x11; 32],
-        merkle_root,
-        time: 1_765_000_000,
-        bits: 0x207f_ffff,
-        nonce: 0,
-    };
-    while h.check_pow(Network::Regtest).is_err() {
-        h.nonce += 1;
-    }
-    h
-}
-
+/// A bitcoin anchor of `head`: a signed-looking transaction (one input, P2WPKH
+/// change, `OP_RETURN <head>`) at index 2 of a 3-transaction regtest block, height 7.
 fn proof_for(head: &Hash) -> Proof {
-    let raw_tx = op_return_tx(&head.0);
-    let txid = sha256d(&raw_tx);
-    let txids = vec![[0xcb; 32], [0x01; 32], txid];
-    let (root, _) = spv::merkle_root(&txids).unwrap();
-    let header = mined(root);
-    let mb = MerkleBlock::new(header, &txids, &[false, false, true]);
-    Proof {
-        raw_tx,
-        merkleblock: mb.to_bytes(),
-        header,
-    }
+    let signed = OpReturnTx {
+        script_sig: vec![0x51],
+        sequence: 0xffff_fffd,
+        ..Default::default()
+    };
+    Proof::of_tx(signed.build(&head.0), 3, 7)
 }
 
 const LOG: &str = r#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003","meter_id":"MTR-1","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z","interval_s":300,"energy_kwh":12.34,"status":"ok","tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln","settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
@@ -157,7 +113,7 @@ fn anchored_receipt(dir: &Path) -> (std::path::PathBuf, Keypair, BlockHeader) {
     )
     .unwrap();
     let p = proof_for(&built.batch.head_hash);
-    let a = anchor::bitcoin_anchor(&p.raw_tx, &p.merkleblock, &p.header, 7);
+    let a = p.to_value();
     let mut r: Value = serde_json::from_str(&built.receipts[0].to_json()).unwrap();
     r["anchors"] =
         json!([serde_json::from_str::<Value>(&kwh_btc_iot_core::jcs::to_string(&a)).unwrap()]);
@@ -429,7 +385,7 @@ fn template_and_attach_against_a_gateway() {
             ADMIN,
         ])
         .args(["--raw-tx", &to_hex(&proof.raw_tx)])
-        .args(["--merkle-proof", &to_hex(&proof.merkleblock)])
+        .args(["--merkle-proof", &to_hex(&proof.merkleblock_bytes())])
         .args(["--header", &to_hex(&proof.header.to_bytes())])
         .args(extra);
         run(&mut c)
@@ -489,7 +445,7 @@ fn template_and_attach_against_a_gateway() {
         "--raw-tx",
         &to_hex(&p.raw_tx),
         "--merkle-proof",
-        &to_hex(&p.merkleblock),
+        &to_hex(&p.merkleblock_bytes()),
     ])
     .args(["--height", "5", "--network", "regtest"]);
     let (code, _, err) = run(&mut c);
