@@ -15,13 +15,14 @@ use anchoring_support::{Calendar, Served};
 use axum::http::StatusCode;
 use axum::Router;
 use common::*;
-use kwh_btc_iot_core::anchor::{self, AnchorOptions, BlockHeader, MerkleBlock, Network};
+use kwh_btc_iot_core::anchor::{self, AnchorOptions, BlockHeader, Network};
 use kwh_btc_iot_core::receipt::VerifyOptions;
 use kwh_btc_iot_gateway::anchoring::calendar::HeaderSource;
 use kwh_btc_iot_gateway::anchoring::worker::OtsConfig;
 use kwh_btc_iot_gateway::config::{key_hash, AnchorConfig, Config};
 use kwh_btc_iot_gateway::storage::{anchor_status, AnchorRow, Storage};
 use kwh_btc_iot_gateway::Gateway;
+use kwh_btc_iot_testkit::{op_return_tx, BitcoinAnchor};
 use serde_json::{json, Value};
 
 fn ots(calendars: Vec<String>, headers: &str) -> OtsConfig {
@@ -478,34 +479,12 @@ async fn tampered_answers_are_not_stored_as_anchored() {
     cal.stop().await;
 }
 
-/// A transaction with an `OP_RETURN <data>` output.
-fn op_return_tx(data: &[u8]) -> Vec<u8> {
-    let mut t = vec![2, 0, 0, 0, 1];
-    t.extend_from_slice(&[0x42; 32]);
-    t.extend_from_slice(&[0, 0, 0, 0, 0]);
-    t.extend_from_slice(&[0xff; 4]);
-    t.push(2);
-    t.extend_from_slice(&50_000u64.to_le_bytes());
-    t.extend_from_slice(&[22, 0x00, 0x14]);
-    t.extend_from_slice(&[0x33; 20]);
-    t.extend_from_slice(&0u64.to_le_bytes());
-    t.push(2 + data.len() as u8);
-    t.push(0x6a);
-    t.push(data.len() as u8);
-    t.extend_from_slice(data);
-    t.extend_from_slice(&[0; 4]);
-    t
-}
-
-/// A bitcoin anchor of `head_hash`: (raw tx, merkleblock, header).
+/// A bitcoin anchor of `head_hash`: (raw tx, merkleblock, header), the
+/// transaction at index 2 of a 4-transaction regtest block.
 fn bitcoin_anchor_parts(head_hash: &[u8; 32]) -> (Vec<u8>, Vec<u8>, BlockHeader) {
-    let tx = op_return_tx(head_hash);
-    let txid = kwh_btc_iot_core::anchor::bitcoin::sha256d(&tx);
-    let txids = vec![[0xcb; 32], [0x01; 32], txid, [0x02; 32]];
-    let (root, _) = anchor::spv::merkle_root(&txids).unwrap();
-    let hd = anchoring_support::mine_header([0x11; 32], root, 1_765_000_000);
-    let mb = MerkleBlock::new(hd, &txids, &[false, false, true, false]);
-    (tx, mb.to_bytes(), hd)
+    let a = BitcoinAnchor::new(head_hash, 4, 321);
+    let mb = a.merkleblock_bytes();
+    (a.raw_tx, mb, a.header)
 }
 
 async fn post_anchor(app: &Router, id: &str, key: Option<&str>, body: Value) -> Resp {

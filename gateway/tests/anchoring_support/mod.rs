@@ -33,10 +33,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use kwh_btc_iot_core::anchor::bitcoin::{sha256d, BlockHeader, Network};
+use kwh_btc_iot_core::anchor::bitcoin::{sha256d, BlockHeader};
 use kwh_btc_iot_core::anchor::ots::Timestamp;
 use kwh_btc_iot_core::anchor::{spv, Attestation, Op};
 use kwh_btc_iot_core::hash::to_hex;
+use kwh_btc_iot_testkit::{data_position, mine_regtest_header, tx_path_ops, wrap_ops, OpReturnTx};
 use sha2::{Digest, Sha256};
 
 /// Height of the first block the stand-in mines.
@@ -83,50 +84,17 @@ fn sha256(b: &[u8]) -> Vec<u8> {
 }
 
 /// A transaction with one input and two outputs (P2WPKH change,
-/// `OP_RETURN <root>`); `salt` makes each block's transaction distinct.
+/// `OP_RETURN <root>`); `salt` (the spent txid) makes each block's
+/// transaction distinct.
 fn calendar_tx(root: &[u8], salt: &[u8; 32]) -> Vec<u8> {
-    let mut t = vec![2, 0, 0, 0, 1];
-    t.extend_from_slice(salt);
-    t.extend_from_slice(&[0, 0, 0, 0, 0]);
-    t.extend_from_slice(&[0xfd, 0xff, 0xff, 0xff]);
-    t.push(2);
-    t.extend_from_slice(&25_000u64.to_le_bytes());
-    t.extend_from_slice(&[22, 0x00, 0x14]);
-    t.extend_from_slice(&[0x5c; 20]);
-    t.extend_from_slice(&0u64.to_le_bytes());
-    t.push(2 + root.len() as u8);
-    t.push(0x6a);
-    t.push(root.len() as u8);
-    t.extend_from_slice(root);
-    t.extend_from_slice(&[0; 4]);
-    t
-}
-
-/// A header over `merkle_root` after `prev`, mined to the regtest target.
-pub fn mine_header(prev: [u8; 32], merkle_root: [u8; 32], time: u32) -> BlockHeader {
-    let mut h = BlockHeader {
-        version: 0x2000_0000,
-        prev_blockhash: prev,
-        merkle_root,
-        time,
-        bits: 0x207f_ffff,
-        nonce: 0,
-    };
-    while h.check_pow(Network::Regtest).is_err() {
-        h.nonce += 1;
+    OpReturnTx {
+        prev_txid: *salt,
+        sequence: 0xffff_fffd,
+        change_value: 25_000,
+        change_key_hash: [0x5c; 20],
+        ..Default::default()
     }
-    h
-}
-
-/// Wraps `ops` (applied in order) around `end`.
-fn chain_ops(ops: Vec<Op>, end: Timestamp) -> Timestamp {
-    let mut t = end;
-    for op in ops.into_iter().rev() {
-        let mut parent = Timestamp::default();
-        parent.push_op(op, t);
-        t = parent;
-    }
-    t
+    .build(root)
 }
 
 impl Calendar {
@@ -185,7 +153,7 @@ impl Calendar {
         let nonce = random16();
         let msg = sha256(&[commitment, &nonce[..]].concat());
         self.with(|c| {
-            let t = chain_ops(
+            let t = wrap_ops(
                 vec![Op::Append(nonce.to_vec()), Op::Sha256],
                 Timestamp::with_attestation(Attestation::Pending { uri: c.uri.clone() }),
             );
@@ -235,37 +203,19 @@ impl Calendar {
                 .unwrap_or_else(|| sha256(&height.to_le_bytes()));
             let salt: [u8; 32] = Sha256::digest([&prev[..], &height.to_le_bytes()].concat()).into();
             let tx = calendar_tx(&root, &salt);
-            let pos = tx.len() - 4 - 32;
             let txid = sha256d(&tx);
             let coinbase: [u8; 32] = Sha256::digest(height.to_le_bytes()).into();
             let txids = vec![coinbase, [0x21; 32], txid, [0x22; 32], [0x23; 32]];
-            let index = 2usize;
             let (merkle_root, _) = spv::merkle_root(&txids).expect("txids");
-            let branch = spv::merkle_branch(&txids, index).expect("branch");
             let time = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as u32)
                 .unwrap_or(1_765_000_000);
-            let header = mine_header(prev, merkle_root, time);
-            let mut tail = vec![
-                Op::Prepend(tx[..pos].to_vec()),
-                Op::Append(tx[pos + 32..].to_vec()),
-                Op::Sha256,
-                Op::Sha256,
-            ];
-            let mut i = index;
-            for sib in branch {
-                if i % 2 == 1 {
-                    tail.push(Op::Prepend(sib.to_vec()));
-                } else {
-                    tail.push(Op::Append(sib.to_vec()));
-                }
-                tail.extend([Op::Sha256, Op::Sha256]);
-                i /= 2;
-            }
+            let header = mine_regtest_header(prev, merkle_root, time);
+            let tail = tx_path_ops(&tx, data_position(&tx, root.len()), root.len(), &txids, 2);
             for (m, mut ops) in msgs.iter().zip(paths) {
                 ops.extend(tail.iter().cloned());
-                let t = chain_ops(
+                let t = wrap_ops(
                     ops,
                     Timestamp::with_attestation(Attestation::Bitcoin { height }),
                 );
@@ -296,7 +246,7 @@ impl Calendar {
         let h = self.header(height)?;
         Some(if self.with(|c| c.tamper_header) {
             let root: [u8; 32] = Sha256::digest(h.merkle_root).into();
-            mine_header(h.prev_blockhash, root, h.time)
+            mine_regtest_header(h.prev_blockhash, root, h.time)
         } else {
             h
         })

@@ -26,13 +26,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use kwh_btc_iot_core::anchor::bitcoin::{display_hex, from_display_hex, sha256d};
-use kwh_btc_iot_core::anchor::spv::{merkle_root, write_compact_size};
-use kwh_btc_iot_core::anchor::{BlockHeader, MerkleBlock, Network, Transaction};
+use kwh_btc_iot_core::anchor::bitcoin::{TxIn, TxOut};
+use kwh_btc_iot_core::anchor::spv::merkle_root;
+use kwh_btc_iot_core::anchor::{BlockHeader, MerkleBlock, Transaction};
 use kwh_btc_iot_core::hash::to_hex;
-use serde_json::{json, Value};
-
+use kwh_btc_iot_testkit::mine_regtest_header;
 /// Regtest's nBits.
-pub const REGTEST_BITS: u32 = 0x207f_ffff;
+pub use kwh_btc_iot_testkit::REGTEST_BITS;
+use serde_json::{json, Value};
 
 /// A transaction as the stand-in handles it (any number of inputs, for
 /// templates with none).
@@ -138,36 +139,26 @@ impl RawTx {
 
     /// Serializes, with witness when any input has one.
     pub fn encode(&self) -> Vec<u8> {
-        let witness = self.inputs.iter().any(|i| !i.witness.is_empty());
-        let mut o = self.version.to_le_bytes().to_vec();
-        if witness {
-            o.extend_from_slice(&[0, 1]);
-        }
-        write_compact_size(&mut o, self.inputs.len() as u64);
-        for i in &self.inputs {
-            o.extend_from_slice(&i.prev);
-            o.extend_from_slice(&i.vout.to_le_bytes());
-            write_compact_size(&mut o, i.script_sig.len() as u64);
-            o.extend_from_slice(&i.script_sig);
-            o.extend_from_slice(&i.sequence.to_le_bytes());
-        }
-        write_compact_size(&mut o, self.outputs.len() as u64);
-        for (v, s) in &self.outputs {
-            o.extend_from_slice(&v.to_le_bytes());
-            write_compact_size(&mut o, s.len() as u64);
-            o.extend_from_slice(s);
-        }
-        if witness {
-            for i in &self.inputs {
-                write_compact_size(&mut o, i.witness.len() as u64);
-                for w in &i.witness {
-                    write_compact_size(&mut o, w.len() as u64);
-                    o.extend_from_slice(w);
-                }
-            }
-        }
-        o.extend_from_slice(&self.lock_time.to_le_bytes());
-        o
+        let inputs: Vec<TxIn> = self
+            .inputs
+            .iter()
+            .map(|i| TxIn {
+                prev_txid: i.prev,
+                prev_vout: i.vout,
+                script_sig: i.script_sig.clone(),
+                sequence: i.sequence,
+                witness: i.witness.clone(),
+            })
+            .collect();
+        let outputs: Vec<TxOut> = self
+            .outputs
+            .iter()
+            .map(|(value, script)| TxOut {
+                value: *value,
+                script_pubkey: script.clone(),
+            })
+            .collect();
+        Transaction::serialize(self.version as i32, &inputs, &outputs, self.lock_time)
     }
 }
 
@@ -321,22 +312,13 @@ impl Chain {
             let txids: Vec<[u8; 32]> = txs.iter().map(|(t, _)| *t).collect();
             let (root, _) = merkle_root(&txids).expect("non-empty");
             let prev = self.tip().header;
-            let mut header = BlockHeader {
-                version: 0x2000_0000,
-                prev_blockhash: prev.hash(),
-                merkle_root: root,
-                // Now, as a miner would (at least one second after its parent).
-                time: (std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs() as u32)
-                    .max(prev.time + 1),
-                bits: REGTEST_BITS,
-                nonce: 0,
-            };
-            while header.check_pow(Network::Regtest).is_err() {
-                header.nonce += 1;
-            }
+            // Now, as a miner would (at least one second after its parent).
+            let time = (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as u32)
+                .max(prev.time + 1);
+            let header = mine_regtest_header(prev.hash(), root, time);
             hashes.push(header.block_hash_display());
             self.blocks.push(Block {
                 header,
