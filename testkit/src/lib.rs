@@ -76,7 +76,7 @@ impl Default for OpReturnTx {
 }
 
 impl OpReturnTx {
-    /// The serialized transaction carrying `data` (at most 255 bytes) in its
+    /// The serialized transaction carrying `data` (at most 65535 bytes) in its
     /// `OP_RETURN` output; `data` ends 4 bytes before the end (see
     /// [`data_position`]).
     pub fn build(&self, data: &[u8]) -> Vec<u8> {
@@ -103,14 +103,21 @@ impl OpReturnTx {
     }
 }
 
-/// `OP_RETURN <data>`: a direct push up to 75 bytes, `OP_PUSHDATA1` above.
+/// `OP_RETURN <data>` in one push, as Bitcoin Core writes a data output: a
+/// direct push up to 75 bytes, `OP_PUSHDATA1` up to 255, `OP_PUSHDATA2` above
+/// (at most 65535 bytes).
 pub fn op_return_script(data: &[u8]) -> Vec<u8> {
-    let n = u8::try_from(data.len()).expect("OP_RETURN data of at most 255 bytes");
+    let n = data.len();
     let mut s = vec![0x6a];
-    if n > 75 {
-        s.push(0x4c);
+    match n {
+        0..=75 => s.push(n as u8),
+        76..=255 => s.extend_from_slice(&[0x4c, n as u8]),
+        _ => {
+            let n = u16::try_from(n).expect("OP_RETURN data of at most 65535 bytes");
+            s.push(0x4d);
+            s.extend_from_slice(&n.to_le_bytes());
+        }
     }
-    s.push(n);
     s.extend_from_slice(data);
     s
 }
@@ -376,10 +383,21 @@ mod tests {
         let t = Transaction::parse(&tx).unwrap();
         assert_eq!(t.outputs[1].op_return_data(), Some(d.to_vec()));
         assert_eq!(&tx[data_position(&tx, 32)..][..32], &d);
-        // Longer data: OP_PUSHDATA1, still nulldata.
-        let long = vec![9u8; 80];
-        let t = Transaction::parse(&op_return_tx(&long)).unwrap();
-        assert_eq!(t.outputs[1].op_return_data(), Some(long));
+        // Longer data: OP_PUSHDATA1, OP_PUSHDATA2, still nulldata.
+        for (n, prefix) in [
+            (75, &[0x6a, 75][..]),
+            (80, &[0x6a, 0x4c, 80]),
+            (300, &[0x6a, 0x4d, 0x2c, 0x01]),
+        ] {
+            let data = vec![9u8; n];
+            let script = op_return_script(&data);
+            assert_eq!(&script[..prefix.len()], prefix);
+            assert_eq!(script.len(), prefix.len() + n);
+            let tx = op_return_tx(&data);
+            let t = Transaction::parse(&tx).unwrap();
+            assert_eq!(t.outputs[1].op_return_data(), Some(data));
+            assert_eq!(data_position(&tx, n), tx.len() - 4 - n);
+        }
     }
 
     #[test]

@@ -30,64 +30,44 @@ use kwh_btc_iot_core::anchor::bitcoin::{TxIn, TxOut};
 use kwh_btc_iot_core::anchor::spv::merkle_root;
 use kwh_btc_iot_core::anchor::{BlockHeader, MerkleBlock, Transaction};
 use kwh_btc_iot_core::hash::to_hex;
-use kwh_btc_iot_testkit::mine_regtest_header;
 /// Regtest's nBits.
 pub use kwh_btc_iot_testkit::REGTEST_BITS;
+use kwh_btc_iot_testkit::{mine_regtest_header, op_return_script};
 use serde_json::{json, Value};
 
 /// A transaction as the stand-in handles it (any number of inputs, for
 /// templates with none).
 #[derive(Debug, Clone, Default)]
 pub struct RawTx {
-    pub version: u32,
-    pub inputs: Vec<RawIn>,
-    pub outputs: Vec<(u64, Vec<u8>)>,
+    pub version: i32,
+    pub inputs: Vec<TxIn>,
+    pub outputs: Vec<TxOut>,
     pub lock_time: u32,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct RawIn {
-    pub prev: [u8; 32],
-    pub vout: u32,
-    pub script_sig: Vec<u8>,
-    pub sequence: u32,
-    pub witness: Vec<Vec<u8>>,
 }
 
 impl RawTx {
     /// Decodes the serialization without witness (a template may have no
     /// inputs), or with witness when the marker and flag are there.
     pub fn decode(b: &[u8]) -> Option<RawTx> {
-        let mut r = Rd { b, p: 0 };
-        let version = r.u32()?;
-        let mut witness = false;
         // A template with no inputs: 00 then the output count (non-zero);
         // a witness serialization: 00 01 then the inputs. Try the template
         // reading first, as Bitcoin Core's DecodeHexTx does for such input.
         if b.get(4) == Some(&0) && b.get(5) == Some(&1) {
-            if let Some(t) = RawTx::decode_plain(b) {
+            if let Some(t) = RawTx::read(b, false) {
                 return Some(t);
             }
-            witness = true;
-            r.p += 2;
+            return RawTx::read(b, true);
         }
-        let n = r.cs()?;
-        let mut inputs = Vec::new();
-        for _ in 0..n {
-            let mut prev = [0u8; 32];
-            prev.copy_from_slice(r.take(32)?);
-            let vout = r.u32()?;
-            let l = r.cs()?;
-            let script_sig = r.take(l)?.to_vec();
-            let sequence = r.u32()?;
-            inputs.push(RawIn {
-                prev,
-                vout,
-                script_sig,
-                sequence,
-                witness: Vec::new(),
-            });
+        RawTx::read(b, false)
+    }
+
+    fn read(b: &[u8], witness: bool) -> Option<RawTx> {
+        let mut r = Rd { b, p: 0 };
+        let version = r.u32()? as i32;
+        if witness {
+            r.take(2)?; // marker and flag
         }
+        let mut inputs = r.inputs()?;
         let outputs = r.outputs()?;
         if witness {
             for i in inputs.iter_mut() {
@@ -107,58 +87,9 @@ impl RawTx {
         })
     }
 
-    fn decode_plain(b: &[u8]) -> Option<RawTx> {
-        let mut r = Rd { b, p: 0 };
-        let version = r.u32()?;
-        let n = r.cs()?;
-        let mut inputs = Vec::new();
-        for _ in 0..n {
-            let mut prev = [0u8; 32];
-            prev.copy_from_slice(r.take(32)?);
-            let vout = r.u32()?;
-            let l = r.cs()?;
-            let script_sig = r.take(l)?.to_vec();
-            let sequence = r.u32()?;
-            inputs.push(RawIn {
-                prev,
-                vout,
-                script_sig,
-                sequence,
-                witness: Vec::new(),
-            });
-        }
-        let outputs = r.outputs()?;
-        let lock_time = r.u32()?;
-        (r.p == b.len()).then_some(RawTx {
-            version,
-            inputs,
-            outputs,
-            lock_time,
-        })
-    }
-
     /// Serializes, with witness when any input has one.
     pub fn encode(&self) -> Vec<u8> {
-        let inputs: Vec<TxIn> = self
-            .inputs
-            .iter()
-            .map(|i| TxIn {
-                prev_txid: i.prev,
-                prev_vout: i.vout,
-                script_sig: i.script_sig.clone(),
-                sequence: i.sequence,
-                witness: i.witness.clone(),
-            })
-            .collect();
-        let outputs: Vec<TxOut> = self
-            .outputs
-            .iter()
-            .map(|(value, script)| TxOut {
-                value: *value,
-                script_pubkey: script.clone(),
-            })
-            .collect();
-        Transaction::serialize(self.version as i32, &inputs, &outputs, self.lock_time)
+        Transaction::serialize(self.version, &self.inputs, &self.outputs, self.lock_time)
     }
 }
 
@@ -189,13 +120,37 @@ impl Rd<'_> {
         };
         (v < 1_000_000).then_some(v as usize)
     }
-    fn outputs(&mut self) -> Option<Vec<(u64, Vec<u8>)>> {
+    fn inputs(&mut self) -> Option<Vec<TxIn>> {
+        let n = self.cs()?;
+        let mut v = Vec::new();
+        for _ in 0..n {
+            let mut prev_txid = [0u8; 32];
+            prev_txid.copy_from_slice(self.take(32)?);
+            let prev_vout = self.u32()?;
+            let l = self.cs()?;
+            let script_sig = self.take(l)?.to_vec();
+            let sequence = self.u32()?;
+            v.push(TxIn {
+                prev_txid,
+                prev_vout,
+                script_sig,
+                sequence,
+                witness: Vec::new(),
+            });
+        }
+        Some(v)
+    }
+    fn outputs(&mut self) -> Option<Vec<TxOut>> {
         let n = self.cs()?;
         let mut v = Vec::new();
         for _ in 0..n {
             let value = self.u64()?;
             let l = self.cs()?;
-            v.push((value, self.take(l)?.to_vec()));
+            let script_pubkey = self.take(l)?.to_vec();
+            v.push(TxOut {
+                value,
+                script_pubkey,
+            });
         }
         Some(v)
     }
@@ -288,20 +243,26 @@ impl Chain {
             script_sig.push(0x00);
             let coinbase = RawTx {
                 version: 2,
-                inputs: vec![RawIn {
-                    prev: [0; 32],
-                    vout: 0xffff_ffff,
+                inputs: vec![TxIn {
+                    prev_txid: [0; 32],
+                    prev_vout: 0xffff_ffff,
                     script_sig,
                     sequence: 0xffff_ffff,
                     witness: vec![vec![0u8; 32]],
                 }],
                 outputs: vec![
-                    (5_000_000_000, {
-                        let mut s = vec![0x00, 0x14];
-                        s.extend_from_slice(&[0x42; 20]);
-                        s
-                    }),
-                    (0, commit_script),
+                    TxOut {
+                        value: 5_000_000_000,
+                        script_pubkey: {
+                            let mut s = vec![0x00, 0x14];
+                            s.extend_from_slice(&[0x42; 20]);
+                            s
+                        },
+                    },
+                    TxOut {
+                        value: 0,
+                        script_pubkey: commit_script,
+                    },
                 ],
                 lock_time: 0,
             }
@@ -773,14 +734,10 @@ fn dispatch(
                     .ok_or_else(|| err(-8, "this stand-in accepts data outputs only"))?;
                 let d = kwh_btc_iot_core::anchor::bitcoin::decode_hex(data)
                     .map_err(|_| err(-8, "Data must be hexadecimal string"))?;
-                let mut script = vec![0x6a];
-                if d.len() <= 75 {
-                    script.push(d.len() as u8);
-                } else {
-                    script.extend_from_slice(&[0x4c, d.len() as u8]);
-                }
-                script.extend_from_slice(&d);
-                outputs.push((0, script));
+                outputs.push(TxOut {
+                    value: 0,
+                    script_pubkey: op_return_script(&d),
+                });
             }
             Ok(json!(to_hex(
                 &RawTx {
@@ -803,17 +760,20 @@ fn dispatch(
             let value = 100_000_000u64;
             chain.wallet_coins.insert((prev, 0), value);
             let fee = 153u64;
-            tx.inputs.push(RawIn {
-                prev,
-                vout: 0,
+            tx.inputs.push(TxIn {
+                prev_txid: prev,
+                prev_vout: 0,
                 script_sig: Vec::new(),
                 sequence: 0xffff_fffd,
                 witness: Vec::new(),
             });
             let mut change = vec![0x00, 0x14];
             change.extend_from_slice(&sha256d(&prev)[..20]);
-            let out_total: u64 = tx.outputs.iter().map(|o| o.0).sum();
-            tx.outputs.push((value - out_total - fee, change));
+            let out_total: u64 = tx.outputs.iter().map(|o| o.value).sum();
+            tx.outputs.push(TxOut {
+                value: value - out_total - fee,
+                script_pubkey: change,
+            });
             Ok(json!({
                 "hex": to_hex(&tx.encode()),
                 "fee": fee as f64 / 1e8,
@@ -825,17 +785,17 @@ fn dispatch(
             let mut tx = RawTx::decode(&raw).ok_or_else(|| err(-22, "TX decode failed"))?;
             let mut errors = Vec::new();
             for i in tx.inputs.iter_mut() {
-                if chain.wallet_coins.contains_key(&(i.prev, i.vout)) {
+                if chain.wallet_coins.contains_key(&(i.prev_txid, i.prev_vout)) {
                     let mut sig = vec![0x30, 0x44, 0x02, 0x20];
-                    sig.extend_from_slice(&sha256d(&i.prev));
+                    sig.extend_from_slice(&sha256d(&i.prev_txid));
                     sig.extend_from_slice(&[0x02, 0x20]);
-                    sig.extend_from_slice(&sha256d(&sha256d(&i.prev)));
+                    sig.extend_from_slice(&sha256d(&sha256d(&i.prev_txid)));
                     sig.push(0x01); // SIGHASH_ALL
                     let mut pk = vec![0x02];
                     pk.extend_from_slice(&sha256d(b"stand-in key"));
                     i.witness = vec![sig, pk];
                 } else {
-                    errors.push(json!({"txid": display_hex(&i.prev), "vout": i.vout, "witness": [], "scriptSig": "", "sequence": i.sequence, "error": "Input not found or already spent"}));
+                    errors.push(json!({"txid": display_hex(&i.prev_txid), "vout": i.prev_vout, "witness": [], "scriptSig": "", "sequence": i.sequence, "error": "Input not found or already spent"}));
                 }
             }
             let mut v = json!({"hex": to_hex(&tx.encode()), "complete": errors.is_empty()});
