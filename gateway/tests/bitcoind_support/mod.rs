@@ -199,11 +199,11 @@ impl Chain {
     }
 
     fn find_tx(&self, txid: &[u8; 32]) -> Option<(Option<&Block>, &[u8])> {
-        if let Some((_, raw)) = self.mempool.iter().find(|(t, _)| t == txid) {
+        if let Some(raw) = raw_tx_in(&self.mempool, txid) {
             return Some((None, raw));
         }
         for b in &self.blocks {
-            if let Some((_, raw)) = b.txs.iter().find(|(t, _)| t == txid) {
+            if let Some(raw) = raw_tx_in(&b.txs, txid) {
                 return Some((Some(b), raw));
             }
         }
@@ -310,6 +310,13 @@ impl Chain {
         }
         true
     }
+}
+
+/// The raw transaction `txid` among `txs` (a block's or the mempool's).
+fn raw_tx_in<'a>(txs: &'a [([u8; 32], Vec<u8>)], txid: &[u8; 32]) -> Option<&'a [u8]> {
+    txs.iter()
+        .find(|(t, _)| t == txid)
+        .map(|(_, r)| r.as_slice())
 }
 
 /// The real regtest genesis block header.
@@ -851,21 +858,11 @@ fn dispatch(
                 let b = chain
                     .find_block(bh)
                     .ok_or_else(|| err(-5, "Block hash not found"))?;
-                let raw = b
-                    .txs
-                    .iter()
-                    .find(|(t, _)| *t == txid)
-                    .map(|(_, r)| r.as_slice())
-                    .ok_or_else(|| err(-5, "No such transaction found in the provided block. Use gettransaction for wallet transactions."))?;
+                let raw = raw_tx_in(&b.txs, &txid).ok_or_else(|| err(-5, "No such transaction found in the provided block. Use gettransaction for wallet transactions."))?;
                 (Some(b), raw)
             } else {
                 // Without -txindex: the mempool only.
-                let raw = chain
-                    .mempool
-                    .iter()
-                    .find(|(t, _)| *t == txid)
-                    .map(|(_, r)| r.as_slice())
-                    .ok_or_else(|| err(-5, "No such mempool transaction. Use -txindex or provide a block hash to enable blockchain transaction queries. Use gettransaction for wallet transactions."))?;
+                let raw = raw_tx_in(&chain.mempool, &txid).ok_or_else(|| err(-5, "No such mempool transaction. Use -txindex or provide a block hash to enable blockchain transaction queries. Use gettransaction for wallet transactions."))?;
                 (None, raw)
             };
             if verbose {
