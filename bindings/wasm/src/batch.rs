@@ -223,10 +223,10 @@ pub fn verify_receipt(
             Some(public_key_from_hex(&to_hex(&bytes), "gateway_key").map_err(js_error)?)
         }
     };
-    let network = match opts.get("network").map_err(js_error)? {
-        None => None,
-        Some(v) => Some(v.as_string().unwrap_or_else(|| type_name(&v).into())),
-    };
+    let network = opts
+        .get("network")
+        .map_err(js_error)?
+        .map(|v| v.as_string().unwrap_or_else(|| type_name(&v).into()));
     let mut anchor = AnchorOptions::from_parts(network.as_deref(), []).map_err(js_error)?;
     if let Some(h) = opts.get("headers").map_err(js_error)? {
         read_headers(&h, &mut anchor).map_err(js_error)?;
