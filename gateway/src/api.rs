@@ -1000,15 +1000,7 @@ pub async fn get_batch(
     id: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Response> {
     p.require_any()?;
-    let id = id
-        .map_err(|e| AppError::bad_parameter("batch_id", e.body_text()))?
-        .0;
-    let row = st
-        .storage
-        .batch_by_id(&id)
-        .await
-        .map_err(AppError::storage)?
-        .ok_or_else(|| AppError::not_found(format!("no batch {id:?}")))?;
+    let row = batch_of_path(&st, id).await?;
     let head = head_of(&row)?;
     let head_json = RawValue::from_string(kwh_btc_iot_core::jcs::to_string(&head.to_value()))
         .map_err(AppError::storage)?;
@@ -1029,6 +1021,22 @@ pub async fn get_batch(
             anchor_status: row.anchor_status,
         },
     ))
+}
+
+/// The batch named by the `{batch_id}` path parameter (400 when the
+/// parameter is unreadable, 404 when there is no such batch).
+async fn batch_of_path(
+    st: &AppState,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<crate::storage::BatchRow> {
+    let id = id
+        .map_err(|e| AppError::bad_parameter("batch_id", e.body_text()))?
+        .0;
+    st.storage
+        .batch_by_id(&id)
+        .await
+        .map_err(AppError::storage)?
+        .ok_or_else(|| AppError::not_found(format!("no batch {id:?}")))
 }
 
 fn bad_anchor(member: &str, message: impl Into<String>) -> AppError {
@@ -1063,15 +1071,7 @@ pub async fn attach_anchor(
     use kwh_btc_iot_core::json::Value as V;
     use std::borrow::Cow;
     p.require_admin()?;
-    let id = id
-        .map_err(|e| AppError::bad_parameter("batch_id", e.body_text()))?
-        .0;
-    let row = st
-        .storage
-        .batch_by_id(&id)
-        .await
-        .map_err(AppError::storage)?
-        .ok_or_else(|| AppError::not_found(format!("no batch {id:?}")))?;
+    let row = batch_of_path(&st, id).await?;
     body_kind(&headers, false)?;
     // A transaction is at most 4 MB (8 MB as hex) and a merkleblock far less.
     let bytes = read_body(&headers, body, st.cfg.max_bulk_bytes.min(16 << 20)).await?;
