@@ -4,8 +4,12 @@
 use kwh_btc_iot_core::{self as core, hash, time::Timestamp, BatchParams, Hash, VerifyOptions};
 
 fn main() {
-    let reps: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
-    let text = std::fs::read("tests/vectors/founding_example.json").expect("run from the repository root");
+    let reps: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let text =
+        std::fs::read("tests/vectors/founding_example.json").expect("run from the repository root");
     let log = core::normalize(&text).unwrap().log;
     let mut leaves: Vec<Hash> = (0..1_000_000u32)
         .map(|i| hash::leaf_hash_bytes(&i.to_le_bytes()))

@@ -37,17 +37,20 @@ impl Hash {
             ));
         }
         let mut out = [0u8; 32];
-        for (i, pair) in b.chunks_exact(2).enumerate() {
-            match (lower_hex_val(pair[0]), lower_hex_val(pair[1])) {
-                (Some(h), Some(l)) => out[i] = (h << 4) | l,
-                _ => {
-                    return Err(Error::member(
-                        ErrorCode::InvalidHex,
-                        member,
-                        "must be 64 lowercase hex characters (0-9, a-f)",
-                    ))
-                }
-            }
+        // Table lookups, and one check of all the nibbles at the end: a
+        // receipt carries some twenty hashes, and this runs for each.
+        let mut bad = 0u8;
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            let (h, l) = (LOWER_HEX[pair[0] as usize], LOWER_HEX[pair[1] as usize]);
+            bad |= h | l;
+            *o = (h << 4) | (l & 0x0f);
+        }
+        if bad & 0x80 != 0 {
+            return Err(Error::member(
+                ErrorCode::InvalidHex,
+                member,
+                "must be 64 lowercase hex characters (0-9, a-f)",
+            ));
         }
         Ok(Hash(out))
     }
@@ -69,6 +72,22 @@ impl fmt::Display for Hash {
         f.write_str(&self.to_hex())
     }
 }
+
+/// The value of a lowercase hex digit, 0x80 for any other byte.
+const LOWER_HEX: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 fn lower_hex_val(c: u8) -> Option<u8> {
     match c {
@@ -146,4 +165,49 @@ pub fn head_hash_bytes(data: &[u8]) -> Hash {
     h.update([HEAD_PREFIX]);
     h.update(data);
     Hash(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_hex_accepts_exactly_lowercase_hex_and_round_trips() {
+        let mut bytes = [0u8; 32];
+        for round in 0..64u8 {
+            for (i, b) in bytes.iter_mut().enumerate() {
+                *b = round.wrapping_mul(31).wrapping_add(i as u8 * 7);
+            }
+            let h = Hash(bytes);
+            assert_eq!(Hash::from_hex(&h.to_hex(), "m").unwrap(), h);
+        }
+        let base = "0".repeat(64);
+        for pos in [0usize, 1, 31, 62, 63] {
+            for c in 0u8..=255 {
+                let mut s = base.clone().into_bytes();
+                s[pos] = c;
+                let Ok(text) = String::from_utf8(s) else {
+                    continue;
+                };
+                let ok = c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+                let got = Hash::from_hex(&text, "m");
+                assert_eq!(got.is_ok(), ok, "byte {c:#x} at {pos}");
+                if let Ok(h) = got {
+                    let v = if c.is_ascii_digit() {
+                        c - b'0'
+                    } else {
+                        c - b'a' + 10
+                    };
+                    let want = if pos % 2 == 0 { v << 4 } else { v };
+                    assert_eq!(h.0[pos / 2], want);
+                } else {
+                    let e = got.unwrap_err();
+                    assert_eq!(e.code, ErrorCode::InvalidHex);
+                    assert_eq!(e.member.as_deref(), Some("m"));
+                }
+            }
+        }
+        assert!(Hash::from_hex(&"0".repeat(63), "m").is_err());
+        assert!(Hash::from_hex(&"é".repeat(32), "m").is_err());
+    }
 }
