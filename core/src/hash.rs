@@ -100,12 +100,11 @@ fn lower_hex_val(c: u8) -> Option<u8> {
 /// Lowercase hex of any bytes.
 pub fn to_hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
+    let mut v = Vec::with_capacity(bytes.len() * 2);
     for &b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 0xf) as usize] as char);
+        v.extend_from_slice(&[HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
     }
-    s
+    String::from_utf8(v).expect("hex digits are ASCII")
 }
 
 /// Decodes hex (either case accepted) of any even length; `member` names the input.

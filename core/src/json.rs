@@ -408,24 +408,7 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         // Fast scan to the first byte that needs attention; no escapes -> borrow.
         let rest = &self.bytes[start..];
-        // Most strings are short: a table lookup per byte beats a SIMD search
-        // until about 32 bytes; longer ones go to memchr.
-        let mut n = 0;
-        while n < rest.len() && n < 32 && !STOP[rest[n] as usize] {
-            n += 1;
-        }
-        if n == 32 {
-            let q = n + memchr::memchr2(b'"', b'\\', &rest[n..]).unwrap_or(rest.len() - n);
-            // Control characters are rare: one vectorizable pass over the span.
-            n = if rest[n..q].iter().any(|&c| c < 0x20) {
-                n + rest[n..]
-                    .iter()
-                    .position(|&c| c < 0x20)
-                    .expect("found above")
-            } else {
-                q
-            };
-        }
+        let n = plain_run(rest);
         self.pos = start + n;
         match rest.get(n) {
             None => return Err(self.syntax("unterminated string")),
@@ -506,6 +489,34 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
+
+/// The length of the plain run at the start of `b`: the index of the first
+/// quote, backslash or control character (or `b.len()`). Eight bytes at a
+/// time (SWAR): in each word, a byte equal to `"` or `\\` or below 0x20 sets
+/// its high bit. A borrow can also set high bits above a real hit, never
+/// below one, so the lowest bit set is the first hit.
+fn plain_run(b: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let q = w ^ (LO * b'"' as u64);
+        let s = w ^ (LO * b'\\' as u64);
+        let hit = ((q.wrapping_sub(LO) & !q)
+            | (s.wrapping_sub(LO) & !s)
+            | (w.wrapping_sub(LO * 0x20) & !w))
+            & HI;
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !STOP[b[i] as usize] {
+        i += 1;
+    }
+    i
 }
 
 /// Bytes that end the plain run of a string: quote, backslash, controls.
@@ -645,5 +656,43 @@ mod tests {
         assert!(parse(ok.as_bytes()).is_ok());
         let too = format!("{}{}", "[".repeat(65), "]".repeat(65));
         assert_eq!(code(&too), "too_deep");
+    }
+}
+
+#[cfg(test)]
+mod plain_run_tests {
+    use super::{plain_run, STOP};
+
+    fn naive(b: &[u8]) -> usize {
+        b.iter().position(|&c| STOP[c as usize]).unwrap_or(b.len())
+    }
+
+    #[test]
+    fn finds_the_first_quote_backslash_or_control_like_a_byte_scan() {
+        // Every byte value at every position of runs up to 40 bytes, over
+        // backgrounds that tempt the word tricks (0x20, 0x21, 0x7f, 0x80, 0xff,
+        // bytes next to the quote and the backslash).
+        for bg in [
+            b'a', 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0x9f, 0xa0, 0xff,
+        ] {
+            for len in 0..40usize {
+                for pos in 0..len {
+                    for c in 0u8..=255 {
+                        let mut v = vec![bg; len];
+                        v[pos] = c;
+                        assert_eq!(
+                            plain_run(&v),
+                            naive(&v),
+                            "bg {bg:#x} len {len} pos {pos} byte {c:#x}"
+                        );
+                        // a second hit later must not move the first
+                        if pos + 3 < len {
+                            v[pos + 3] = b'"';
+                            assert_eq!(plain_run(&v), naive(&v));
+                        }
+                    }
+                }
+            }
+        }
     }
 }
