@@ -64,6 +64,40 @@ fn pretty_printed_founding_example_is_one_log() {
 }
 
 #[test]
+fn blank_lines_crlf_and_an_indented_opening_brace_are_read_as_a_user_means_them() {
+    let v = vectors("emlog.json");
+    let founding = v["cases"][0]["leaf_hash"].as_str().unwrap();
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/founding_example.json");
+    let compact: Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+    let line = serde_json::to_string(&compact).unwrap();
+    // JSON Lines with blank, whitespace-only and CRLF lines: one hash per log,
+    // and errors count lines as an editor does.
+    let jsonl = format!("\n  \t\n{line}\r\n\r\n{line}\n   \n");
+    let got = stdout(bin().arg("hash").arg("-").write_stdin(jsonl));
+    assert_eq!(got.lines().collect::<Vec<_>>(), vec![founding, founding]);
+    let bad = format!("\n{line}\n\n{{\"schema_version\": 1}}\n");
+    let out = bin()
+        .arg("hash")
+        .arg("-")
+        .write_stdin(bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(":4:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A pretty-printed document whose first line is an indented lone brace.
+    let pretty = format!(
+        "  {{  \r\n{}\n",
+        &serde_json::to_string_pretty(&compact).unwrap()[1..]
+    );
+    let got = stdout(bin().arg("hash").arg("-").write_stdin(pretty));
+    assert_eq!(got.trim(), founding);
+}
+
+#[test]
 fn every_rejected_vector_fails_with_its_code_and_line() {
     let v = vectors("emlog.json");
     for c in v["cases"]
