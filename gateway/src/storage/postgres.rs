@@ -581,68 +581,43 @@ impl Storage for PostgresStorage {
     }
     async fn insert_anchor(&self, a: AnchorRow) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO anchors (batch_seq, kind, status, data, header, height, block_hash, txid, attempts, \
-             next_attempt_us, last_error, created_us, updated_us) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+        let id: i64 = bind_anchor(
+            sqlx::query(
+                "INSERT INTO anchors (batch_seq, kind, status, data, header, height, block_hash, txid, attempts, \
+                 next_attempt_us, last_error, created_us, updated_us) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+            ),
+            &a,
         )
-        .bind(a.batch_seq)
-        .bind(&a.kind)
-        .bind(&a.status)
-        .bind(&a.data)
-        .bind(&a.header)
-        .bind(a.height)
-        .bind(&a.block_hash)
-        .bind(&a.txid)
-        .bind(a.attempts)
-        .bind(a.next_attempt_us)
-        .bind(&a.last_error)
         .bind(a.created_us)
         .bind(a.updated_us)
         .fetch_one(&mut *tx)
-        .await?;
-        if a.status == anchor_status::ANCHORED {
-            sqlx::query(MARK_ANCHORED)
-                .bind(a.batch_seq)
-                .execute(&mut *tx)
-                .await?;
-        }
+        .await?
+        .try_get(0)?;
+        mark_if_anchored(&mut tx, &a).await?;
         tx.commit().await?;
         Ok(id)
     }
 
     async fn update_anchor(&self, a: AnchorRow) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let n = sqlx::query(
-            "UPDATE anchors SET batch_seq = $2, kind = $3, status = $4, data = $5, header = $6, height = $7, \
-             block_hash = $8, txid = $9, attempts = $10, next_attempt_us = $11, last_error = $12, \
-             updated_us = $13 WHERE id = $1",
+        let n = bind_anchor(
+            sqlx::query(
+                "UPDATE anchors SET batch_seq = $1, kind = $2, status = $3, data = $4, header = $5, height = $6, \
+                 block_hash = $7, txid = $8, attempts = $9, next_attempt_us = $10, last_error = $11, \
+                 updated_us = $12 WHERE id = $13",
+            ),
+            &a,
         )
-        .bind(a.id)
-        .bind(a.batch_seq)
-        .bind(&a.kind)
-        .bind(&a.status)
-        .bind(&a.data)
-        .bind(&a.header)
-        .bind(a.height)
-        .bind(&a.block_hash)
-        .bind(&a.txid)
-        .bind(a.attempts)
-        .bind(a.next_attempt_us)
-        .bind(&a.last_error)
         .bind(a.updated_us)
+        .bind(a.id)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if n != 1 {
             return Err(StoreError::Integrity(format!("no anchor with id {}", a.id)));
         }
-        if a.status == anchor_status::ANCHORED {
-            sqlx::query(MARK_ANCHORED)
-                .bind(a.batch_seq)
-                .execute(&mut *tx)
-                .await?;
-        }
+        mark_if_anchored(&mut tx, &a).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -778,4 +753,36 @@ impl Storage for PostgresStorage {
         *held = got;
         Ok(got)
     }
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds an anchor's columns from `batch_seq` to `last_error`, in table
+/// order (`$1` to `$11`): what an insert and an update both write.
+fn bind_anchor<'q>(q: PgQuery<'q>, a: &'q AnchorRow) -> PgQuery<'q> {
+    q.bind(a.batch_seq)
+        .bind(&a.kind)
+        .bind(&a.status)
+        .bind(&a.data)
+        .bind(&a.header)
+        .bind(a.height)
+        .bind(&a.block_hash)
+        .bind(&a.txid)
+        .bind(a.attempts)
+        .bind(a.next_attempt_us)
+        .bind(&a.last_error)
+}
+
+/// An anchor stored as anchored marks its batch (and the earlier ones).
+async fn mark_if_anchored(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    a: &AnchorRow,
+) -> Result<(), sqlx::Error> {
+    if a.status == anchor_status::ANCHORED {
+        sqlx::query(MARK_ANCHORED)
+            .bind(a.batch_seq)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }

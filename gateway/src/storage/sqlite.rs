@@ -1076,30 +1076,16 @@ impl SqliteStorage {
     async fn insert_anchor_impl(&self, a: AnchorRow) -> StoreResult<i64> {
         self.write(move |c| {
             let tx = c.transaction()?;
+            let mut p = anchor_params(&a).to_vec();
+            p.extend([&a.created_us as &dyn rusqlite::ToSql, &a.updated_us]);
             tx.execute(
                 "INSERT INTO anchors (batch_seq, kind, status, data, header, height, block_hash, txid, attempts, \
                  next_attempt_us, last_error, created_us, updated_us) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    a.batch_seq,
-                    a.kind,
-                    a.status,
-                    a.data,
-                    a.header,
-                    a.height,
-                    a.block_hash,
-                    a.txid,
-                    a.attempts,
-                    a.next_attempt_us,
-                    a.last_error,
-                    a.created_us,
-                    a.updated_us
-                ],
+                rusqlite::params_from_iter(p),
             )?;
             let id = tx.last_insert_rowid();
-            if a.status == anchor_status::ANCHORED {
-                tx.execute(MARK_ANCHORED, [a.batch_seq])?;
-            }
+            mark_if_anchored(&tx, &a)?;
             tx.commit()?;
             Ok(id)
         })
@@ -1109,32 +1095,18 @@ impl SqliteStorage {
     async fn update_anchor_impl(&self, a: AnchorRow) -> StoreResult<()> {
         self.write(move |c| {
             let tx = c.transaction()?;
+            let mut p = anchor_params(&a).to_vec();
+            p.extend([&a.updated_us as &dyn rusqlite::ToSql, &a.id]);
             let n = tx.execute(
-                "UPDATE anchors SET batch_seq = ?2, kind = ?3, status = ?4, data = ?5, header = ?6, height = ?7, \
-                 block_hash = ?8, txid = ?9, attempts = ?10, next_attempt_us = ?11, last_error = ?12, \
-                 updated_us = ?13 WHERE id = ?1",
-                params![
-                    a.id,
-                    a.batch_seq,
-                    a.kind,
-                    a.status,
-                    a.data,
-                    a.header,
-                    a.height,
-                    a.block_hash,
-                    a.txid,
-                    a.attempts,
-                    a.next_attempt_us,
-                    a.last_error,
-                    a.updated_us
-                ],
+                "UPDATE anchors SET batch_seq = ?1, kind = ?2, status = ?3, data = ?4, header = ?5, height = ?6, \
+                 block_hash = ?7, txid = ?8, attempts = ?9, next_attempt_us = ?10, last_error = ?11, \
+                 updated_us = ?12 WHERE id = ?13",
+                rusqlite::params_from_iter(p),
             )?;
             if n != 1 {
                 return Err(StoreError::Integrity(format!("no anchor with id {}", a.id)));
             }
-            if a.status == anchor_status::ANCHORED {
-                tx.execute(MARK_ANCHORED, [a.batch_seq])?;
-            }
+            mark_if_anchored(&tx, &a)?;
             tx.commit()?;
             Ok(())
         })
@@ -1163,6 +1135,32 @@ pub(crate) fn check_same(
                 "this database belongs to gateway_id {old:?}, not {id:?}"
             )));
         }
+    }
+    Ok(())
+}
+
+/// An anchor's columns from `batch_seq` to `last_error`, in table order
+/// (`?1` to `?11`): what an insert and an update both write.
+fn anchor_params(a: &AnchorRow) -> [&dyn rusqlite::ToSql; 11] {
+    [
+        &a.batch_seq,
+        &a.kind,
+        &a.status,
+        &a.data,
+        &a.header,
+        &a.height,
+        &a.block_hash,
+        &a.txid,
+        &a.attempts,
+        &a.next_attempt_us,
+        &a.last_error,
+    ]
+}
+
+/// An anchor stored as anchored marks its batch (and the earlier ones).
+fn mark_if_anchored(tx: &rusqlite::Transaction<'_>, a: &AnchorRow) -> rusqlite::Result<()> {
+    if a.status == anchor_status::ANCHORED {
+        tx.execute(MARK_ANCHORED, [a.batch_seq])?;
     }
     Ok(())
 }
