@@ -10,10 +10,13 @@
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use kwh_btc_iot_core::anchor::{
-    self, AnchorOptions, BlockHeader, MerkleBlock, Network, Transaction,
-};
-use kwh_btc_iot_core::hash::{to_hex, Hash};
+use kwh_btc_iot_core::build::anchor::{op_return_script, op_return_template};
+use kwh_btc_iot_core::encoding::bitcoin::{self, BlockHeader, Network, Transaction};
+use kwh_btc_iot_core::encoding::hex::encode as to_hex;
+use kwh_btc_iot_core::encoding::spv::MerkleBlock;
+use kwh_btc_iot_core::hash::Hash;
+use kwh_btc_iot_core::verify::anchor::verify_bitcoin_proof;
+use kwh_btc_iot_core::verify::AnchorOptions;
 
 use kwh_btc_iot_gateway::http_client::{
     join_url, path_segment, HttpClient, HttpErrorKind, HttpResponse, Method,
@@ -233,12 +236,12 @@ fn template(a: TemplateArgs) -> Result<()> {
             .map_err(|e| anyhow!("--head-hash: {} (64 hex characters)", e.message))?,
         None => batch_head_hash(&a.gateway, a.batch.as_deref().expect("clap requires it"))?,
     };
-    let tx = anchor::op_return_template(&head);
+    let tx = op_return_template(&head);
     if a.json {
         let v = serde_json::json!({
             "batch_id": a.batch,
             "head_hash": head.to_hex(),
-            "op_return_script": to_hex(&anchor::op_return_script(&head)),
+            "op_return_script": to_hex(&op_return_script(&head)),
             "template": to_hex(&tx),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -258,7 +261,7 @@ fn hex_input(opt: &str, value: &str) -> Result<Vec<u8>> {
     if t.is_empty() {
         bail!("{opt}: empty");
     }
-    anchor::bitcoin::decode_hex(t).map_err(|e| anyhow!("{opt}: {}", e.message))
+    bitcoin::decode_hex(t).map_err(|e| anyhow!("{opt}: {}", e.message))
 }
 
 fn option_of(member: &str, header_given: bool) -> &'static str {
@@ -288,7 +291,7 @@ fn attach(a: AttachArgs) -> Result<()> {
     // 2. The batch's head hash, from the gateway.
     let head = batch_head_hash(&a.gateway, &a.batch)?;
     // 3. The core's check, as a receipt verifier will do it.
-    let ok = anchor::verify_bitcoin_proof(
+    let ok = verify_bitcoin_proof(
         &tx,
         &mb,
         &head.0,

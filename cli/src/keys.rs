@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use kwh_btc_iot_core::{hash, Keypair};
+use kwh_btc_iot_core::Keypair;
 
 /// Generates a key, writes it with restrictive permissions, prints the public key.
 pub fn keygen(out: &Path, force: bool) -> Result<()> {
@@ -16,8 +16,11 @@ pub fn keygen(out: &Path, force: bool) -> Result<()> {
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
     let key = Keypair::from_seed(&seed);
-    write_secret(out, &format!("{}\n", hash::to_hex(&seed)))?;
-    let public = hash::to_hex(&key.public_key());
+    write_secret(
+        out,
+        &format!("{}\n", kwh_btc_iot_core::encoding::hex::encode(&seed)),
+    )?;
+    let public = kwh_btc_iot_core::encoding::hex::encode(&key.public_key());
     let pub_path = format!("{}.pub", out.display());
     fs::write(&pub_path, format!("{public}\n"))
         .with_context(|| format!("cannot write {pub_path}"))?;

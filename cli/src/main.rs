@@ -15,8 +15,12 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kwh_btc_iot_core::{
-    self as core, batch::BatchParams, emlog, hash, merkle, time::Timestamp, Hash, MerkleTree,
-    VerifyOptions,
+    self as core,
+    build::{BatchParams, ReceiptLog},
+    hash, merkle,
+    model::emlog,
+    time::Timestamp,
+    Hash, MerkleTree, VerifyOptions,
 };
 
 #[derive(Parser)]
@@ -457,11 +461,11 @@ fn batch(
     let head_json = serde_json::json!({
         "head": serde_json::from_slice::<serde_json::Value>(&b.head.canonical_bytes())?,
         "head_hash": b.head_hash.to_hex(),
-        "signature": b.signature.as_ref().map(|s| serde_json::json!({
-            "alg": "ed25519",
-            "public_key": hash::to_hex(&s.public_key),
-            "signature": hash::to_hex(&s.signature),
-        })),
+        "signature": b.signature.as_ref().map(|s| {
+            let mut text = Vec::new();
+            s.write_canonical(&mut text);
+            serde_json::from_slice::<serde_json::Value>(&text).expect("canonical JSON")
+        }),
     });
     fs::write(
         out_dir.join("batch.json"),
@@ -471,9 +475,13 @@ fn batch(
     bar.set_message("writing receipts");
     let f = fs::File::create(out_dir.join("receipts.jsonl"))?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
+    let mut text = Vec::with_capacity(4096);
     for (i, log) in normalized.iter().enumerate() {
-        let r = b.receipt(i as u64, log)?;
-        w.write_all(r.to_json().as_bytes())?;
+        // The batch was built from these very logs: each is hashed once.
+        let r = b.receipt(i as u64, ReceiptLog::Trusted(log), None, Vec::new())?;
+        text.clear();
+        r.write_canonical(&mut text);
+        w.write_all(&text)?;
         w.write_all(b"\n")?;
         if i % 4096 == 0 {
             bar.set_position(i as u64);
@@ -534,7 +542,8 @@ fn read_hex_lines(leaf_data: bool) -> Result<Vec<Hash>> {
             let l = l.trim();
             if leaf_data {
                 Ok(hash::leaf_hash_bytes(
-                    &hash::from_hex(l, "entry").map_err(|e| anyhow!("stdin:{}: {e}", i + 1))?,
+                    &kwh_btc_iot_core::encoding::hex::decode_member(l, "entry")
+                        .map_err(|e| anyhow!("stdin:{}: {e}", i + 1))?,
                 ))
             } else {
                 Hash::from_hex(&l.to_ascii_lowercase(), "leaf hash")
@@ -600,10 +609,11 @@ fn verify(
     json: bool,
 ) -> Result<ExitCode> {
     let gateway_key = gateway_key
-        .map(|k| core::batch::public_key_from_hex(&k.to_ascii_lowercase(), "--gateway-key"))
+        .map(|k| core::model::head::public_key_from_hex(&k.to_ascii_lowercase(), "--gateway-key"))
         .transpose()
         .map_err(|e| anyhow!("{}", e.message))?;
-    let mut anchor_opts = core::anchor::AnchorOptions::for_network(anchor::parse_network(network)?);
+    let mut anchor_opts =
+        core::verify::anchor::AnchorOptions::for_network(anchor::parse_network(network)?);
     for a in header_args {
         anchor::add_trusted_header(&mut anchor_opts, a)?;
     }
@@ -675,7 +685,7 @@ fn verify(
 
 /// One line about an anchor: type, status and, as they apply, the failed
 /// step, network, height, block hash, txid, calendars.
-fn describe_anchor(a: &core::receipt::AnchorResult) -> String {
+fn describe_anchor(a: &core::verify::AnchorResult) -> String {
     let mut s = format!(
         "anchor {}: {}",
         if a.anchor_type.is_empty() {
@@ -685,7 +695,7 @@ fn describe_anchor(a: &core::receipt::AnchorResult) -> String {
         },
         a.status
     );
-    if let Some(step) = a.failed_step {
+    if let Some(step) = a.failed_step.map(|f| f.as_str()) {
         s.push_str(&format!(" at step {step}"));
     }
     if let Some(n) = a.network {
@@ -709,7 +719,7 @@ fn describe_anchor(a: &core::receipt::AnchorResult) -> String {
     if !a.calendars.is_empty() {
         s.push_str(&format!("  calendars {}", a.calendars.join(", ")));
     }
-    if a.status != core::anchor::status::VERIFIED && !a.detail.is_empty() {
+    if a.status != core::verify::AnchorStatus::Verified && !a.detail.is_empty() {
         let detail = a
             .failed_step
             .and_then(|st| a.detail.strip_prefix(&format!("{st}: ")))

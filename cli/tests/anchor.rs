@@ -9,9 +9,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use kwh_btc_iot_core::anchor::{self, BlockHeader};
-use kwh_btc_iot_core::hash::to_hex;
-use kwh_btc_iot_core::{batch::BatchParams, time::Timestamp, Hash, Keypair};
+use kwh_btc_iot_core::encoding::bitcoin::BlockHeader;
+use kwh_btc_iot_core::encoding::hex::encode as to_hex;
+use kwh_btc_iot_core::{build::BatchParams, time::Timestamp, Hash, Keypair};
 use kwh_btc_iot_testkit::{BitcoinAnchor as Proof, OpReturnTx};
 use serde_json::{json, Value};
 
@@ -346,7 +346,10 @@ fn template_and_attach_against_a_gateway() {
         ADMIN,
     ]));
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out.trim(), to_hex(&anchor::op_return_template(&head)));
+    assert_eq!(
+        out.trim(),
+        to_hex(&kwh_btc_iot_core::build::anchor::op_return_template(&head))
+    );
     // The key from the environment.
     let (code, out2, err) = run(bin()
         .args(["anchor", "template", "--batch", &batch, "--url", &url])

@@ -5,8 +5,8 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use kwh_btc_iot_core::{
-    self as core, batch::BatchParams, emlog, hash, merkle, time::Timestamp, Hash, Keypair,
-    MerkleTree, VerifyOptions,
+    self as core, build::BatchParams, build::ReceiptLog, hash, merkle, model::emlog,
+    time::Timestamp, Hash, Keypair, MerkleTree, VerifyOptions,
 };
 
 const FOUNDING: &str = include_str!("../../tests/vectors/founding_example.json");
@@ -84,7 +84,9 @@ fn receipts(c: &mut Criterion) {
         created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap(),
     };
     let batch = core::Batch::from_leaf_hashes(leaves, params, Some(&key)).unwrap();
-    let signed = batch.receipt(index as u64, &log).unwrap();
+    let signed = batch
+        .receipt(index as u64, ReceiptLog::Parsed(&log), None, Vec::new())
+        .unwrap();
     let mut unsigned = signed.clone();
     unsigned.head_signature = None;
     let signed_json = signed.to_json();
@@ -114,7 +116,14 @@ fn receipts(c: &mut Criterion) {
         b.iter(|| black_box(sig.verify(&head_bytes).is_ok()))
     });
     g.bench_function("serve_receipt_json", |b| {
-        b.iter(|| black_box(batch.receipt(index as u64, &log).unwrap().to_json()))
+        b.iter(|| {
+            black_box(
+                batch
+                    .receipt(index as u64, ReceiptLog::Parsed(&log), None, Vec::new())
+                    .unwrap()
+                    .to_json(),
+            )
+        })
     });
     g.finish();
 }

@@ -23,7 +23,15 @@ fn main() {
         created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap(),
     };
     let batch = core::Batch::from_leaf_hashes(leaves, params, None).unwrap();
-    let json = batch.receipt(765_432, &log).unwrap().to_json();
+    let json = batch
+        .receipt(
+            765_432,
+            kwh_btc_iot_core::ReceiptLog::Parsed(&log),
+            None,
+            Vec::new(),
+        )
+        .unwrap()
+        .to_json();
     let opts = VerifyOptions::default();
     let mut ok = 0;
     for _ in 0..reps {

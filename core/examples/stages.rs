@@ -1,4 +1,4 @@
-use kwh_btc_iot_core::{self as core, emlog, hash, json};
+use kwh_btc_iot_core::{self as core, hash, json, model::emlog};
 use std::time::Instant;
 fn main() {
     let f = include_str!("../../tests/vectors/founding_example.json");

@@ -240,6 +240,100 @@ impl Error {
 /// The core's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The step of an anchor's verification that failed, reported as an
+/// anchor result's `failed_step` (SPEC section 7).
+///
+/// ```
+/// use kwh_btc_iot_core::error::FailedStep;
+/// assert_eq!(FailedStep::OtsParse.as_str(), "ots_parse");
+/// assert_eq!(FailedStep::parse("tx_commitment"), Some(FailedStep::TxCommitment));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailedStep {
+    /// The anchor's JSON: members, types, sizes.
+    Format,
+    /// The anchor's `network` is not the verifier's.
+    Network,
+    /// The `heads` chain does not link the receipt's head to the anchored one.
+    HeadChain,
+    /// The `.ots` bytes are not a detached OpenTimestamps file.
+    OtsParse,
+    /// The `.ots` file is for another digest.
+    OtsDigest,
+    /// Replaying the `.ots` operations failed.
+    OtsReplay,
+    /// A block header is malformed or differs from the one in the proof.
+    Header,
+    /// A block header's proof of work is insufficient for the network.
+    HeaderPow,
+    /// The proof's message is not the header's merkle root.
+    MerkleRoot,
+    /// The transaction is malformed.
+    RawTx,
+    /// The merkleblock is malformed.
+    MerkleProof,
+    /// The transaction is not in the merkleblock's tree.
+    TxInclusion,
+    /// No output of the transaction commits to the head hash.
+    TxCommitment,
+}
+
+impl FailedStep {
+    /// Every step, for tables and tests.
+    pub const ALL: &'static [FailedStep] = &[
+        FailedStep::Format,
+        FailedStep::Network,
+        FailedStep::HeadChain,
+        FailedStep::OtsParse,
+        FailedStep::OtsDigest,
+        FailedStep::OtsReplay,
+        FailedStep::Header,
+        FailedStep::HeaderPow,
+        FailedStep::MerkleRoot,
+        FailedStep::RawTx,
+        FailedStep::MerkleProof,
+        FailedStep::TxInclusion,
+        FailedStep::TxCommitment,
+    ];
+
+    /// The snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FailedStep::Format => "format",
+            FailedStep::Network => "network",
+            FailedStep::HeadChain => "head_chain",
+            FailedStep::OtsParse => "ots_parse",
+            FailedStep::OtsDigest => "ots_digest",
+            FailedStep::OtsReplay => "ots_replay",
+            FailedStep::Header => "header",
+            FailedStep::HeaderPow => "header_pow",
+            FailedStep::MerkleRoot => "merkle_root",
+            FailedStep::RawTx => "raw_tx",
+            FailedStep::MerkleProof => "merkle_proof",
+            FailedStep::TxInclusion => "tx_inclusion",
+            FailedStep::TxCommitment => "tx_commitment",
+        }
+    }
+
+    /// The step named `s`, if any.
+    pub fn parse(s: &str) -> Option<FailedStep> {
+        FailedStep::ALL.iter().copied().find(|f| f.as_str() == s)
+    }
+}
+
+// Compares with a step name, as callers often have it.
+impl PartialEq<&str> for FailedStep {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Display for FailedStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A non-fatal finding (a plausibility check that did not reject the input).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {

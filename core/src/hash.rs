@@ -1,9 +1,10 @@
-//! SHA-256 with the domain-separation prefixes of the formats, and hex.
+//! SHA-256 with the domain-separation prefixes of the formats.
 
 use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::encoding::hex;
 use crate::error::{Error, ErrorCode, Result};
 
 /// Prefix of a Merkle leaf (RFC 9162).
@@ -20,7 +21,7 @@ pub struct Hash(pub [u8; 32]);
 impl Hash {
     /// Lowercase hex.
     pub fn to_hex(&self) -> String {
-        to_hex(&self.0)
+        hex::encode(&self.0)
     }
 
     /// Parses exactly 64 lowercase hex characters; `member` names the input in errors.
@@ -36,23 +37,13 @@ impl Hash {
                 ),
             ));
         }
-        let mut out = [0u8; 32];
-        // Table lookups, and one check of all the nibbles at the end: a
-        // receipt carries some twenty hashes, and this runs for each.
-        let mut bad = 0u8;
-        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-            let (h, l) = (LOWER_HEX[pair[0] as usize], LOWER_HEX[pair[1] as usize]);
-            bad |= h | l;
-            *o = (h << 4) | (l & 0x0f);
-        }
-        if bad & 0x80 != 0 {
-            return Err(Error::member(
+        hex::decode_lower_array(b).map(Hash).ok_or_else(|| {
+            Error::member(
                 ErrorCode::InvalidHex,
                 member,
                 "must be 64 lowercase hex characters (0-9, a-f)",
-            ));
-        }
-        Ok(Hash(out))
+            )
+        })
     }
 
     /// The bytes.
@@ -71,63 +62,6 @@ impl fmt::Display for Hash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())
     }
-}
-
-/// The value of a lowercase hex digit, 0x80 for any other byte.
-const LOWER_HEX: [u8; 256] = {
-    let mut t = [0x80u8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
-fn lower_hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
-}
-
-/// Lowercase hex of any bytes.
-pub fn to_hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut v = Vec::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        v.extend_from_slice(&[HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
-    }
-    String::from_utf8(v).expect("hex digits are ASCII")
-}
-
-/// Decodes hex (either case accepted) of any even length; `member` names the input.
-pub fn from_hex(s: &str, member: &str) -> Result<Vec<u8>> {
-    let b = s.as_bytes();
-    if b.len() % 2 != 0 {
-        return Err(Error::member(
-            ErrorCode::InvalidHex,
-            member,
-            "hex must have an even number of characters",
-        ));
-    }
-    let val = |c: u8| lower_hex_val(c.to_ascii_lowercase());
-    b.chunks_exact(2)
-        .map(|p| match (val(p[0]), val(p[1])) {
-            (Some(h), Some(l)) => Ok((h << 4) | l),
-            _ => Err(Error::member(
-                ErrorCode::InvalidHex,
-                member,
-                "must be hex (0-9, a-f)",
-            )),
-        })
-        .collect()
 }
 
 /// Plain SHA-256.

@@ -15,8 +15,8 @@
 //! let leaf = core::leaf_hash(log).unwrap();
 //! assert_eq!(leaf.to_hex().len(), 64);
 //!
-//! let key = core::batch::Keypair::from_seed(&[7; 32]);
-//! let built = core::build_batch(&[log.as_slice()], core::batch::BatchParams {
+//! let key = core::Keypair::from_seed(&[7; 32]);
+//! let built = core::build_batch(&[log.as_slice()], core::BatchParams {
 //!     gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1, prev_head_hash: None,
 //!     created_at: core::time::Timestamp::parse("2025-12-01T10:20:00Z").unwrap(),
 //! }, Some(&key)).unwrap();
@@ -27,32 +27,37 @@
 
 #![deny(missing_docs)]
 
-pub mod anchor;
-pub mod batch;
-pub mod emlog;
+// The layers, bottom up; each depends only on the ones above it in this
+// list (core/tests/layers.rs checks it).
+pub mod build;
+pub mod encoding;
 pub mod error;
 pub mod hash;
 pub mod jcs;
 pub mod json;
 pub mod merkle;
-pub mod receipt;
+pub mod model;
 pub mod time;
+pub mod verify;
 
-pub use batch::{Batch, BatchHead, BatchParams, Keypair, Signature};
-pub use emlog::{EnergyLog, Normalized};
-pub use error::{Error, ErrorCode, ErrorFamily, Result, Warning};
+pub use build::{build_batch, build_batch_normalized, Batch, BatchParams, BuiltBatch, ReceiptLog};
+pub use error::{Error, ErrorCode, ErrorFamily, FailedStep, Result, Warning};
 pub use hash::Hash;
 pub use merkle::{MerkleTree, RootBuilder};
-pub use receipt::{verify_receipt, Receipt, ReceiptVerifier, Verification, VerifyOptions};
+pub use model::anchor::Anchor;
+pub use model::emlog::{EnergyLog, Normalized};
+pub use model::head::{BatchHead, Keypair, Signature};
+pub use model::receipt::Receipt;
+pub use verify::{verify_receipt, ReceiptVerifier, Verification, VerifyOptions};
 
 /// Validates and normalizes a log given as JSON bytes.
 pub fn normalize(log_json: &[u8]) -> Result<Normalized<'_>> {
-    emlog::parse_log(log_json)
+    model::emlog::parse_log(log_json)
 }
 
 /// The canonical bytes (RFC 8785 of the normalized log).
 pub fn canonicalize(log_json: &[u8]) -> Result<Vec<u8>> {
-    emlog::canonicalize_log(log_json)
+    model::emlog::canonicalize_log(log_json)
 }
 
 /// RFC 8785 canonicalization of any I-JSON text.
@@ -62,56 +67,5 @@ pub fn canonicalize_json(json: &[u8]) -> Result<Vec<u8>> {
 
 /// The leaf hash of a log: SHA-256(0x00 || canonical bytes).
 pub fn leaf_hash(log_json: &[u8]) -> Result<Hash> {
-    emlog::leaf_hash_of_json(log_json)
-}
-
-/// A batch built from logs, with one receipt per log in input order.
-#[derive(Debug, Clone)]
-pub struct BuiltBatch {
-    /// The batch: head, head hash, signature, tree.
-    pub batch: Batch,
-    /// One receipt per log.
-    pub receipts: Vec<Receipt>,
-    /// Plausibility warnings per log index.
-    pub warnings: Vec<(usize, Warning)>,
-}
-
-/// Builds a batch over logs given as JSON, and a receipt for each. The first
-/// invalid log stops the build; its error names the log's index.
-pub fn build_batch(
-    logs: &[&[u8]],
-    params: BatchParams,
-    key: Option<&Keypair>,
-) -> Result<BuiltBatch> {
-    let mut normalized = Vec::with_capacity(logs.len());
-    let mut warnings = Vec::new();
-    for (i, l) in logs.iter().enumerate() {
-        let n = emlog::parse_log(l).map_err(|e| Error {
-            message: format!("log {i}: {}", e.message),
-            member: e.member.map(|m| format!("[{i}].{m}")),
-            code: e.code,
-        })?;
-        warnings.extend(n.warnings.into_iter().map(|w| (i, w)));
-        normalized.push(n.log);
-    }
-    build_batch_normalized(&normalized, params, key).map(|(batch, receipts)| BuiltBatch {
-        batch,
-        receipts,
-        warnings,
-    })
-}
-
-/// Builds a batch over normalized logs, and a receipt for each.
-pub fn build_batch_normalized(
-    logs: &[EnergyLog<'_>],
-    params: BatchParams,
-    key: Option<&Keypair>,
-) -> Result<(Batch, Vec<Receipt>)> {
-    let batch = Batch::from_logs(logs, params, key)?;
-    let receipts = logs
-        .iter()
-        .enumerate()
-        .map(|(i, l)| batch.receipt_for_leaf(i as u64, l))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((batch, receipts))
+    model::emlog::leaf_hash_of_json(log_json)
 }

@@ -7,7 +7,7 @@ use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
-use kwh_btc_iot_core::batch::Signature;
+use kwh_btc_iot_core::model::head::Signature;
 use sha2::{Digest, Sha512};
 
 const MSG: &[u8] = b"{\"batch_id\":\"b\",\"seq\":1}";

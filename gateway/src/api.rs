@@ -635,7 +635,9 @@ fn entry(l: StoredLog) -> ApiResult<LogEntry> {
         received_at: t.to_rfc3339(),
         batch_id: l.batch_id,
         leaf_index: l.leaf_index,
-        log_signature: l.log_signature.map(|s| kwh_btc_iot_core::hash::to_hex(&s)),
+        log_signature: l
+            .log_signature
+            .map(|s| kwh_btc_iot_core::encoding::hex::encode(&s)),
     })
 }
 
@@ -825,12 +827,12 @@ fn flush_result(b: &CachedBatch) -> FlushResult {
             .batch
             .signature
             .as_ref()
-            .map(|s| kwh_btc_iot_core::hash::to_hex(&s.signature)),
+            .map(|s| kwh_btc_iot_core::encoding::hex::encode(&s.signature)),
         public_key: b
             .batch
             .signature
             .as_ref()
-            .map(|s| kwh_btc_iot_core::hash::to_hex(&s.public_key)),
+            .map(|s| kwh_btc_iot_core::encoding::hex::encode(&s.public_key)),
         created_at: h.created_at.to_rfc3339(),
         prev_head_hash: h.prev_head_hash.map(|p| p.to_hex()),
     }
@@ -1006,8 +1008,8 @@ pub async fn get_batch(
         .map_err(AppError::storage)?;
     let sig = signature_of(&row).map(|s| SignatureBody {
         alg: "ed25519",
-        public_key: kwh_btc_iot_core::hash::to_hex(&s.public_key),
-        signature: kwh_btc_iot_core::hash::to_hex(&s.signature),
+        public_key: kwh_btc_iot_core::encoding::hex::encode(&s.public_key),
+        signature: kwh_btc_iot_core::encoding::hex::encode(&s.signature),
     });
     Ok(json_response(
         StatusCode::OK,
@@ -1067,36 +1069,38 @@ pub async fn attach_anchor(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    use kwh_btc_iot_core::anchor::{self, AnchorOptions, MerkleBlock, Transaction};
+    use kwh_btc_iot_core::encoding::spv::MerkleBlock;
     use kwh_btc_iot_core::json::Value as V;
-    use std::borrow::Cow;
+    use kwh_btc_iot_core::model::anchor::{self, Anchor};
+    use kwh_btc_iot_core::verify::{anchor::verify_typed_anchor, AnchorOptions, AnchorStatus};
     p.require_admin()?;
     let row = batch_of_path(&st, id).await?;
     body_kind(&headers, false)?;
     // A transaction is at most 4 MB (8 MB as hex) and a merkleblock far less.
     let bytes = read_body(&headers, body, st.cfg.max_bulk_bytes.min(16 << 20)).await?;
-    let req: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-        AppError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidJson.as_str(),
-            format!("body: not JSON: {e}"),
-        )
-        .member("body")
-    })?;
-    let obj = req
-        .as_object()
-        .ok_or_else(|| bad_anchor("body", "must be a JSON object"))?;
-    for k in obj.keys() {
-        if !["type", "raw_tx", "merkle_proof", "header", "height"].contains(&k.as_str()) {
+    // The core's I-JSON parser, like every other input: duplicate members,
+    // lone surrogates and deep nesting are refused with their codes.
+    let mut value = kwh_btc_iot_core::json::parse_with_depth(&bytes, 8)
+        .map_err(|e| {
+            let mut a = AppError::from(e);
+            a.member.get_or_insert_with(|| "body".into());
+            a
+        })?
+        .into_owned();
+    let V::Object(members) = &mut value else {
+        return Err(bad_anchor("body", "must be a JSON object"));
+    };
+    for (k, _) in members.iter() {
+        if !["type", "raw_tx", "merkle_proof", "header", "height"].contains(&k.as_ref()) {
             return Err(bad_anchor(
                 k,
                 "is not a member of an anchor to attach (type, raw_tx, merkle_proof, header, height)",
             ));
         }
     }
-    match obj.get("type").and_then(|t| t.as_str()) {
-        Some(anchor::TYPE_BITCOIN) => {}
-        Some(t) => {
+    match value.get("type") {
+        Some(V::String(t)) if t == anchor::TYPE_BITCOIN => {}
+        Some(V::String(t)) => {
             return Err(bad_anchor(
                 "type",
                 format!(
@@ -1104,108 +1108,97 @@ pub async fn attach_anchor(
             ),
             ))
         }
+        Some(_) => return Err(bad_anchor("type", "must be the string \"bitcoin\"")),
         None => return Err(bad_anchor("type", "is required: \"bitcoin\"")),
     }
-    let text = |m: &str, required: bool| -> ApiResult<Option<String>> {
-        match obj.get(m) {
-            None if required => Err(bad_anchor(m, "is required (hex)")),
-            None => Ok(None),
-            Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_string())),
-            Some(_) => Err(bad_anchor(m, "must be a hex string")),
-        }
-    };
-    let raw_tx = text("raw_tx", true)?.unwrap_or_default();
-    let merkle_proof = text("merkle_proof", true)?.unwrap_or_default();
-    let header = text("header", false)?;
-    let mb = MerkleBlock::from_hex(&merkle_proof).map_err(|e| {
-        bad_anchor(
-            "merkle_proof",
-            format!(
-                "does not parse as a merkleblock (step merkle_proof): {}",
-                e.message
-            ),
-        )
-    })?;
-    let height: u64 = match obj.get("height") {
-        Some(h) => h
-            .as_u64()
-            .filter(|h| *h <= u32::MAX as u64)
-            .ok_or_else(|| bad_anchor("height", "must be a block height (an integer >= 0)"))?,
-        None => match &st.cfg.anchor.bitcoind {
-            Some(node) => {
-                let hash = mb.header.block_hash_display();
-                let h = crate::anchoring::bitcoind::block_height_of(node, &hash)
-                    .await
-                    .map_err(|e| {
-                        bad_anchor(
-                            "height",
-                            format!("is absent and the node could not tell the height of block {hash}: {e:#}"),
-                        )
-                    })?;
-                u64::try_from(h)
-                    .map_err(|_| bad_anchor("height", "the node gave a negative height"))?
-            }
-            None => {
-                return Err(bad_anchor(
+    if value.get("height").is_none() {
+        // Without a height, the configured node tells the block's height.
+        let Some(node) = &st.cfg.anchor.bitcoind else {
+            return Err(bad_anchor(
+                "height",
+                "is required (no Bitcoin Core node is configured to look it up)",
+            ));
+        };
+        let mb = match value.get("merkle_proof") {
+            Some(V::String(s)) => MerkleBlock::from_hex(s.trim()).map_err(|e| {
+                bad_anchor(
+                    "merkle_proof",
+                    format!(
+                        "does not parse as a merkleblock (step merkle_proof): {}",
+                        e.message
+                    ),
+                )
+            })?,
+            _ => return Err(bad_anchor("merkle_proof", "is required (hex)")),
+        };
+        let hash = mb.header.block_hash_display();
+        let h = crate::anchoring::bitcoind::block_height_of(node, &hash)
+            .await
+            .map_err(|e| {
+                bad_anchor(
                     "height",
-                    "is required (no Bitcoin Core node is configured to look it up)",
-                ))
-            }
-        },
-    };
-    let k = |s: &str| Cow::Owned(s.to_string());
-    let mut members = vec![
-        (k("type"), V::str(anchor::TYPE_BITCOIN)),
-        (k("raw_tx"), V::str(raw_tx.clone())),
-        (k("merkle_proof"), V::str(merkle_proof.clone())),
-        (k("height"), V::Number(height as f64)),
-    ];
-    if let Some(h) = &header {
-        members.push((k("header"), V::str(h.clone())));
+                    format!(
+                        "is absent and the node could not tell the height of block {hash}: {e:#}"
+                    ),
+                )
+            })?;
+        let h = u64::try_from(h)
+            .map_err(|_| bad_anchor("height", "the node gave a negative height"))?;
+        if let V::Object(m) = &mut value {
+            m.push((std::borrow::Cow::Borrowed("height"), V::Number(h as f64)));
+        }
     }
-    let value = V::Object(members);
+    let parsed = Anchor::parse(&value, "").map_err(|e| {
+        let member = if e.member.is_empty() {
+            "body".to_string()
+        } else {
+            e.member.clone()
+        };
+        bad_anchor(&member, format!("{} (step {})", e.message, e.step))
+    })?;
+    let Anchor::Bitcoin(btc) = &parsed else {
+        return Err(bad_anchor("type", "must be \"bitcoin\""));
+    };
+    if btc.height > u64::from(u32::MAX) {
+        return Err(bad_anchor(
+            "height",
+            "must be a block height (an integer >= 0)",
+        ));
+    }
     let head = head_of(&row)?;
     let opts = AnchorOptions::for_network(st.cfg.anchor.network);
-    let (result, err) = anchor::verify_anchor(&value, 0, &head, &opts);
-    if let Some(e) = err {
-        let member = e
-            .member
-            .as_deref()
-            .map(|m| m.trim_start_matches("anchors[0]").trim_start_matches('.'))
-            .filter(|m| !m.is_empty())
-            .unwrap_or("body")
-            .to_string();
-        let step = result.failed_step.unwrap_or("format");
-        return Err(AppError::new(
+    let result = verify_typed_anchor(&parsed, "", &head, &opts).map_err(|f| {
+        let member = if f.member.is_empty() {
+            "body".to_string()
+        } else {
+            f.member.clone()
+        };
+        AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::InvalidAnchor.as_str(),
             format!(
-                "{member}: the anchor does not verify ({} rules) at step {step}: {}",
+                "{member}: the anchor does not verify ({} rules) at step {}: {}",
                 st.cfg.anchor.network.as_str(),
-                e.message
+                f.step,
+                f.message
             ),
         )
-        .member(member));
-    }
-    if result.status != anchor::status::VERIFIED {
+        .member(member)
+    })?;
+    if result.status != AnchorStatus::Verified {
         return Err(bad_anchor(
             "body",
             format!(
                 "the anchor is {}, not verified: {}",
-                result.status, result.detail
+                result.status.as_str(),
+                result.detail
             ),
         ));
     }
-    let tx_bytes =
-        anchor::decode_hex_or_base64(&raw_tx).ok_or_else(|| bad_anchor("raw_tx", "is not hex"))?;
-    let tx = Transaction::parse(&tx_bytes).map_err(|e| bad_anchor("raw_tx", e.message))?;
-    let txid = tx.txid_display();
-    let stored = kwh_btc_iot_core::jcs::to_string(&anchor::bitcoin_anchor(
-        &tx_bytes,
-        &mb.to_bytes(),
-        &mb.header,
-        height,
-    ));
+    let height = btc.height;
+    let mb = &btc.merkle_block;
+    let txid = btc.tx.txid_display();
+    let stored = parsed.to_json();
     let existing = st
         .storage
         .anchors_of_batch(row.seq)
@@ -1262,12 +1255,12 @@ pub async fn gateway_info(State(st): State<AppState>) -> Response {
         StatusCode::OK,
         &GatewayInfo {
             gateway_id: st.gateway_id.clone(),
-            public_key: kwh_btc_iot_core::hash::to_hex(&st.public_key),
+            public_key: kwh_btc_iot_core::encoding::hex::encode(&st.public_key),
             signature_alg: "ed25519",
             schema_versions: SchemaVersions {
-                log: kwh_btc_iot_core::emlog::SCHEMA_VERSION,
-                batch_head: kwh_btc_iot_core::batch::HEAD_VERSION,
-                receipt: kwh_btc_iot_core::receipt::RECEIPT_VERSION,
+                log: kwh_btc_iot_core::model::emlog::SCHEMA_VERSION,
+                batch_head: kwh_btc_iot_core::model::head::HEAD_VERSION,
+                receipt: kwh_btc_iot_core::model::receipt::RECEIPT_VERSION,
             },
             storage: st.storage.kind(),
             version: env!("CARGO_PKG_VERSION"),

@@ -6,9 +6,11 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kwh_btc_iot_core::batch::{Batch, BatchHead, Keypair, Signature};
+use kwh_btc_iot_core::build::{Batch, ReceiptLog};
+use kwh_btc_iot_core::model::anchor::{self, Anchor};
+use kwh_btc_iot_core::model::head::{BatchHead, Keypair, Signature};
 use kwh_btc_iot_core::time::Timestamp;
-use kwh_btc_iot_core::{Hash, MerkleTree, Receipt};
+use kwh_btc_iot_core::{Hash, MerkleTree};
 use tokio::sync::OnceCell;
 
 use crate::error::{codes, AppError};
@@ -28,7 +30,7 @@ pub struct CachedBatch {
 type Slot = Arc<OnceCell<Arc<CachedBatch>>>;
 
 /// The anchors a receipt of a batch carries.
-pub type AnchorList = Arc<Vec<kwh_btc_iot_core::json::Value<'static>>>;
+pub type AnchorList = Arc<Vec<Anchor>>;
 
 /// How long a batch's anchor list is served from the cache. Changes made by
 /// this process invalidate it at once; the time bound covers changes made by
@@ -47,26 +49,27 @@ pub struct Batcher {
     anchors: Mutex<HashMap<i64, (Instant, AnchorList)>>,
 }
 
-/// The receipt form of a stored anchored anchor: an `opentimestamps` anchor
-/// with the header it needs, or the stored `bitcoin` anchor JSON.
-pub fn anchor_value(
-    row: &crate::storage::AnchorRow,
-) -> Result<kwh_btc_iot_core::json::Value<'static>, AppError> {
-    use kwh_btc_iot_core::anchor;
+/// The typed anchor of a stored row: an `opentimestamps` anchor (the
+/// stored `.ots` bytes, with the header it needs once anchored), or the
+/// stored `bitcoin` anchor JSON.
+pub fn anchor_of(row: &crate::storage::AnchorRow) -> Result<Anchor, AppError> {
+    let fault = |what: &str, e: &dyn std::fmt::Display| {
+        AppError::storage(format!("anchor {}: stored {what}: {e}", row.id))
+    };
     match row.kind.as_str() {
         anchor::TYPE_OPENTIMESTAMPS => {
-            let mut headers = Vec::new();
+            let mut headers = std::collections::BTreeMap::new();
             if let (Some(h), Some(height)) = (&row.header, row.height) {
-                let hd = anchor::BlockHeader::parse(h).map_err(|e| {
-                    AppError::storage(format!("anchor {}: stored header: {}", row.id, e.message))
-                })?;
-                headers.push((height as u64, hd));
+                let hd = kwh_btc_iot_core::encoding::bitcoin::BlockHeader::parse(h)
+                    .map_err(|e| fault("header", &e))?;
+                headers.insert(height as u64, hd);
             }
-            Ok(anchor::opentimestamps_anchor(&row.data, &headers))
+            Anchor::opentimestamps(&row.data, headers).map_err(|e| fault(".ots", &e))
         }
-        _ => kwh_btc_iot_core::json::parse(&row.data)
-            .map(|v| v.into_owned())
-            .map_err(|e| AppError::storage(format!("anchor {}: stored JSON: {e}", row.id))),
+        _ => {
+            let v = kwh_btc_iot_core::json::parse(&row.data).map_err(|e| fault("JSON", &e))?;
+            Anchor::parse(&v, "anchor").map_err(|e| fault("anchor", &e))
+        }
     }
 }
 
@@ -262,13 +265,7 @@ impl Batcher {
         Ok(list)
     }
 
-    async fn load_anchors(
-        &self,
-        seq: i64,
-    ) -> Result<Vec<kwh_btc_iot_core::json::Value<'static>>, AppError> {
-        use kwh_btc_iot_core::anchor;
-        use kwh_btc_iot_core::json::Value;
-        use std::borrow::Cow;
+    async fn load_anchors(&self, seq: i64) -> Result<Vec<Anchor>, AppError> {
         let covering = self
             .storage
             .covering_anchors(seq)
@@ -277,7 +274,7 @@ impl Batcher {
         let mut out = Vec::new();
         let mut have_ots = false;
         for a in &covering {
-            let mut v = anchor_value(a)?;
+            let mut v = anchor_of(a)?;
             if a.batch_seq > seq {
                 if (a.batch_seq - seq) as usize > anchor::MAX_CHAIN_HEADS {
                     continue;
@@ -294,13 +291,8 @@ impl Batcher {
                         a.batch_seq
                     )));
                 }
-                let heads = rows
-                    .iter()
-                    .map(|r| head_of(r).map(|h| h.to_value()))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if let Value::Object(m) = &mut v {
-                    m.push((Cow::Borrowed("heads"), Value::Array(heads)));
-                }
+                let heads = rows.iter().map(head_of).collect::<Result<Vec<_>, _>>()?;
+                v.set_heads(heads);
             }
             have_ots |= a.kind == anchor::TYPE_OPENTIMESTAMPS;
             out.push(v);
@@ -315,7 +307,7 @@ impl Batcher {
                 a.kind == anchor::TYPE_OPENTIMESTAMPS
                     && a.status == crate::storage::anchor_status::PENDING
             }) {
-                out.push(anchor::opentimestamps_anchor(&p.data, &[]));
+                out.push(anchor_of(p)?);
             }
         }
         Ok(out)
@@ -342,27 +334,22 @@ impl Batcher {
                 log.log_id, b.head.batch_id
             )));
         }
-        let value = kwh_btc_iot_core::json::parse(log.canonical.as_bytes())
-            .map_err(|e| {
-                AppError::storage(format!("log {}: stored canonical JSON: {e}", log.log_id))
-            })?
-            .into_owned();
-        let receipt = Receipt {
-            log: value,
-            leaf_hash: Hash(log.leaf_hash),
-            leaf_index: index,
-            inclusion_path: b.tree.inclusion_path(index)?,
-            batch_head: b.head.clone(),
-            head_signature: b.signature.clone(),
-            log_signature: match (log.log_signature, log.signer) {
-                (Some(signature), Some(public_key)) => Some(Signature {
-                    public_key,
-                    signature,
-                }),
-                _ => None,
-            },
-            anchors: self.anchors(seq).await?.as_ref().clone(),
+        let log_signature = match (log.log_signature, log.signer) {
+            (Some(signature), Some(public_key)) => Some(Signature {
+                public_key,
+                signature,
+            }),
+            _ => None,
         };
+        let anchors = self.anchors(seq).await?.as_ref().clone();
+        let receipt = b
+            .receipt(
+                index,
+                ReceiptLog::Canonical(log.canonical.as_bytes()),
+                log_signature,
+                anchors,
+            )
+            .map_err(|e| AppError::storage(format!("log {}: {e}", log.log_id)))?;
         Ok(receipt.to_json())
     }
 }

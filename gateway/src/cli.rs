@@ -57,7 +57,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(
         gateway_id = %gw.state.gateway_id,
-        public_key = %kwh_btc_iot_core::hash::to_hex(&gw.state.public_key),
+        public_key = %kwh_btc_iot_core::encoding::hex::encode(&gw.state.public_key),
         storage = gw.state.storage.kind(),
         "listening on http://{local}"
     );

@@ -191,7 +191,7 @@ pub struct FileConfig {
 #[derive(Debug, Clone, Default)]
 pub struct AnchorConfig {
     /// Proof-of-work rules for every anchor the gateway verifies.
-    pub network: kwh_btc_iot_core::anchor::Network,
+    pub network: kwh_btc_iot_core::encoding::bitcoin::Network,
     /// The OpenTimestamps worker (`None`: off; also the library default, so
     /// embedding the gateway never contacts the public calendars unasked).
     pub ots: Option<crate::anchoring::worker::OtsConfig>,
@@ -202,7 +202,7 @@ pub struct AnchorConfig {
 impl AnchorConfig {
     fn resolve(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<AnchorConfig> {
         use crate::anchoring::calendar::HeaderSource;
-        use kwh_btc_iot_core::anchor::Network;
+        use kwh_btc_iot_core::encoding::bitcoin::Network;
         let network = match args
             .anchor_network
             .as_ref()
@@ -437,7 +437,7 @@ impl Config {
             auth.admin_key_sha256 = Some(parse_hash(h, "admin_key_sha256")?);
         }
         for dev in &file.devices {
-            kwh_btc_iot_core::batch::check_id(&dev.iot_device_id, "devices.iot_device_id")
+            kwh_btc_iot_core::model::head::check_id(&dev.iot_device_id, "devices.iot_device_id")
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if let Some(k) = &dev.key_sha256 {
                 auth.device_keys.insert(
@@ -448,7 +448,7 @@ impl Config {
             let rules = auth.devices.entry(dev.iot_device_id.clone()).or_default();
             if let Some(pk) = &dev.public_key {
                 rules.public_key = Some(
-                    kwh_btc_iot_core::batch::public_key_from_hex(pk, "devices.public_key")
+                    kwh_btc_iot_core::model::head::public_key_from_hex(pk, "devices.public_key")
                         .map_err(|e| anyhow::anyhow!("{e}"))?,
                 );
             }
@@ -461,7 +461,7 @@ impl Config {
         for entry in &args.device_public_keys {
             let (dev, pk) = pair(entry, "device_public_keys")?;
             auth.devices.entry(dev.to_string()).or_default().public_key = Some(
-                kwh_btc_iot_core::batch::public_key_from_hex(pk, "device_public_keys")
+                kwh_btc_iot_core::model::head::public_key_from_hex(pk, "device_public_keys")
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
             );
         }
@@ -520,7 +520,7 @@ impl Config {
             data_dir,
         };
         if let Some(id) = &cfg.gateway_id {
-            kwh_btc_iot_core::batch::check_id(id, "gateway_id")
+            kwh_btc_iot_core::model::head::check_id(id, "gateway_id")
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         Ok(cfg)

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use kwh_btc_iot_core::batch::Signature;
+use kwh_btc_iot_core::model::head::Signature;
 use kwh_btc_iot_core::time::Timestamp;
 use kwh_btc_iot_core::{Error as CoreError, ErrorCode};
 use tokio::sync::{mpsc, oneshot, Notify};
@@ -191,7 +191,7 @@ pub fn prepare(
             .into())
         }
         (Some(pk), Some(hex)) => {
-            let bytes = kwh_btc_iot_core::hash::from_hex(hex.trim(), "X-Log-Signature")?;
+            let bytes = kwh_btc_iot_core::encoding::hex::decode_member(hex.trim(), "X-Log-Signature")?;
             let sig: [u8; 64] = bytes.try_into().map_err(|_| {
                 CoreError::member(ErrorCode::InvalidHex, "X-Log-Signature", "must be 128 hex characters (64 bytes)")
             })?;

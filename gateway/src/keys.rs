@@ -41,7 +41,7 @@ fn create(path: &Path) -> anyhow::Result<Keypair> {
     let mut f = opts
         .open(path)
         .with_context(|| format!("creating key file {}", path.display()))?;
-    f.write_all(kwh_btc_iot_core::hash::to_hex(&seed).as_bytes())?;
+    f.write_all(kwh_btc_iot_core::encoding::hex::encode(&seed).as_bytes())?;
     f.write_all(b"\n")?;
     f.sync_all()?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

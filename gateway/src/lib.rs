@@ -129,7 +129,10 @@ impl Gateway {
         let key = keys::load_or_create(&cfg.key_file)?;
         let public_key = key.public_key();
         let gateway_id = cfg.gateway_id.clone().unwrap_or_else(|| {
-            format!("gw-{}", &kwh_btc_iot_core::hash::to_hex(&public_key)[..16])
+            format!(
+                "gw-{}",
+                &kwh_btc_iot_core::encoding::hex::encode(&public_key)[..16]
+            )
         });
         let storage: Arc<dyn Storage> = match &cfg.database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {

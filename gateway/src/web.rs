@@ -72,7 +72,7 @@ fn etags() -> &'static [String] {
             .map(|a| {
                 format!(
                     "\"{}\"",
-                    &kwh_btc_iot_core::hash::to_hex(&Sha256::digest(a.body))[..32]
+                    &kwh_btc_iot_core::encoding::hex::encode(&Sha256::digest(a.body))[..32]
                 )
             })
             .collect()

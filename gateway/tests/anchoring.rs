@@ -15,8 +15,9 @@ use anchoring_support::{Calendar, Served};
 use axum::http::StatusCode;
 use axum::Router;
 use common::*;
-use kwh_btc_iot_core::anchor::{self, AnchorOptions, BlockHeader, Network};
-use kwh_btc_iot_core::receipt::VerifyOptions;
+use kwh_btc_iot_core::encoding::bitcoin::{BlockHeader, Network};
+use kwh_btc_iot_core::verify::AnchorOptions;
+use kwh_btc_iot_core::verify::VerifyOptions;
 use kwh_btc_iot_gateway::anchoring::calendar::HeaderSource;
 use kwh_btc_iot_gateway::anchoring::worker::OtsConfig;
 use kwh_btc_iot_gateway::config::{key_hash, AnchorConfig, Config};
@@ -101,7 +102,7 @@ async fn receipt(app: &Router, log_id: i64) -> String {
 }
 
 fn verify(receipt: &str, key: [u8; 32], network: Network) -> kwh_btc_iot_core::Verification {
-    kwh_btc_iot_core::receipt::verify_receipt(
+    kwh_btc_iot_core::verify::verify_receipt(
         receipt.as_bytes(),
         &VerifyOptions {
             gateway_key: Some(key),
@@ -168,7 +169,9 @@ async fn pending_then_anchored(db: Option<String>) {
     assert_eq!(j["anchors"][0]["type"], "opentimestamps");
     assert_eq!(
         j["anchors"][0]["headers"][mined.height.to_string()],
-        json!(kwh_btc_iot_core::hash::to_hex(&mined.header.to_bytes()))
+        json!(kwh_btc_iot_core::encoding::hex::encode(
+            &mined.header.to_bytes()
+        ))
     );
     let v = verify(&r, key, Network::Regtest);
     assert!(v.valid, "{:?}", v.errors);
@@ -182,10 +185,16 @@ async fn pending_then_anchored(db: Option<String>) {
     // The same receipt under mainnet rules: refused at the proof of work.
     let v = verify(&r, key, Network::Mainnet);
     assert!(!v.valid);
-    assert_eq!(v.anchors[0].failed_step, Some("header_pow"));
+    assert_eq!(
+        v.anchors[0].failed_step.map(|f| f.as_str()),
+        Some("header_pow")
+    );
     // The .ots reads back in the reference form and verifies on its own.
-    let ots_bytes = anchor::decode_hex_or_base64(j["anchors"][0]["ots"].as_str().unwrap()).unwrap();
-    let f = anchor::DetachedTimestampFile::parse(&ots_bytes).unwrap();
+    let ots_bytes = kwh_btc_iot_core::encoding::base64::decode_hex_or_base64(
+        j["anchors"][0]["ots"].as_str().unwrap(),
+    )
+    .unwrap();
+    let f = kwh_btc_iot_core::encoding::ots::DetachedTimestampFile::parse(&ots_bytes).unwrap();
     assert_eq!(f.to_bytes().unwrap(), ots_bytes);
 
     // Batch 2 is submitted, but the calendar loses it; batch 3 is anchored:
@@ -530,7 +539,7 @@ async fn the_attach_endpoint_verifies_bitcoin_anchors_before_storing() {
         .json();
     let hh = kwh_btc_iot_core::Hash::from_hex(head2["head_hash"].as_str().unwrap(), "h").unwrap();
     let (tx, mb, hd) = bitcoin_anchor_parts(&hh.0);
-    let hex = kwh_btc_iot_core::hash::to_hex;
+    let hex = kwh_btc_iot_core::encoding::hex::encode;
     let good = json!({"type": "bitcoin", "raw_tx": hex(&tx), "merkle_proof": hex(&mb), "header": hex(&hd.to_bytes()), "height": 321});
 
     // Authentication first.
@@ -955,7 +964,7 @@ async fn several_postgres_instances_submit_each_head_once() {
             gw_b.state.public_key,
             Network::Regtest,
         );
-        v.anchors.first().map(|a| a.status) == Some("verified")
+        v.anchors.first().map(|a| a.status.as_str()) == Some("verified")
     })
     .await;
     // Whichever instance anchored goes away: the other one takes over.

@@ -9,7 +9,8 @@ use kwh_btc_iot_core as core;
 use kwh_btc_iot_gateway::config::{key_hash, Config, DeviceRules};
 
 fn gateway_key(info: &serde_json::Value) -> [u8; 32] {
-    core::batch::public_key_from_hex(info["public_key"].as_str().unwrap(), "public_key").unwrap()
+    core::model::head::public_key_from_hex(info["public_key"].as_str().unwrap(), "public_key")
+        .unwrap()
 }
 
 #[tokio::test]
@@ -711,7 +712,7 @@ async fn signing_devices_must_sign_and_the_signature_is_in_the_receipt() {
     let (gw, app) = start(cfg).await;
     let log = log_json(1);
     let canonical = core::canonicalize(log.as_bytes()).unwrap();
-    let sig = core::hash::to_hex(&device.sign(&canonical).signature);
+    let sig = core::encoding::hex::encode(&device.sign(&canonical).signature);
 
     let r = post_json(&app, "/api/v1/logs", log.clone()).await;
     assert_eq!(
@@ -719,7 +720,7 @@ async fn signing_devices_must_sign_and_the_signature_is_in_the_receipt() {
         (StatusCode::UNAUTHORIZED, "missing_signature")
     );
     let other = core::Keypair::from_seed(&[7; 32]);
-    let bad = core::hash::to_hex(&other.sign(&canonical).signature);
+    let bad = core::encoding::hex::encode(&other.sign(&canonical).signature);
     let r = post_with(
         &app,
         "/api/v1/logs",
@@ -780,11 +781,11 @@ async fn signing_devices_must_sign_and_the_signature_is_in_the_receipt() {
     assert_eq!(rj["log_signature"]["signature"], sig.as_str());
     assert_eq!(
         rj["log_signature"]["public_key"],
-        core::hash::to_hex(&device.public_key()).as_str()
+        core::encoding::hex::encode(&device.public_key()).as_str()
     );
     let v = core::verify_receipt(&receipt.body, &Default::default());
     assert!(v.valid, "{:?}", v.errors);
-    assert_eq!(v.log_signature, core::receipt::SignatureStatus::Valid);
+    assert_eq!(v.log_signature, core::verify::SignatureStatus::Valid);
     gw.shutdown().await;
 }
 
@@ -819,10 +820,10 @@ async fn rate_limit_per_key() {
 async fn config_file_and_precedence() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gw.toml");
-    let dev_pk = core::hash::to_hex(&core::Keypair::from_seed(&[1; 32]).public_key());
+    let dev_pk = core::encoding::hex::encode(&core::Keypair::from_seed(&[1; 32]).public_key());
     std::fs::write(&path, format!(
         "listen = \"127.0.0.1:9999\"\nflush_count = 7\nadmin_key_sha256 = \"{}\"\n[[devices]]\niot_device_id = \"d1\"\nkey_sha256 = \"{}\"\npublic_key = \"{dev_pk}\"\n",
-        core::hash::to_hex(&key_hash("a")), core::hash::to_hex(&key_hash("k1"))
+        core::encoding::hex::encode(&key_hash("a")), core::encoding::hex::encode(&key_hash("k1"))
     )).unwrap();
     let args = kwh_btc_iot_gateway::cli::ServeArgs {
         config: Some(path.clone()),

@@ -7,8 +7,10 @@ mod bitcoind_support;
 use std::time::Duration;
 
 use bitcoind_support::{NodeOptions, StandInNode};
-use kwh_btc_iot_core::anchor::{self, MerkleBlock, Network, Transaction};
-use kwh_btc_iot_core::hash::{to_hex, Hash};
+use kwh_btc_iot_core::encoding::bitcoin::{Network, Transaction};
+use kwh_btc_iot_core::encoding::hex::encode as to_hex;
+use kwh_btc_iot_core::encoding::spv::MerkleBlock;
+use kwh_btc_iot_core::hash::Hash;
 use kwh_btc_iot_gateway::anchoring::bitcoind::{
     block_height_of, build_anchor, BitcoindArgs, BitcoindConfig, RpcAuth, RpcClient, RpcError,
 };
@@ -44,7 +46,10 @@ async fn createrawtransaction_of_the_stand_in_is_the_core_template() {
     let rpc = RpcClient::new(config_for(&node));
     for i in [0u8, 0x11, 0xff] {
         let t = rpc.createrawtransaction_data(&head(i).0).await.unwrap();
-        assert_eq!(t, anchor::op_return_template(&head(i)));
+        assert_eq!(
+            t,
+            kwh_btc_iot_core::build::anchor::op_return_template(&head(i))
+        );
     }
 }
 
@@ -58,7 +63,10 @@ async fn rpc_roundtrip_builds_an_anchor_that_verifies_under_regtest_only() {
     let tx = Transaction::parse(&signed).unwrap();
     assert_eq!(tx.txid_display(), txid);
     assert!(tx.has_witness);
-    assert_eq!(tx.outputs[0].script_pubkey, anchor::op_return_script(&h));
+    assert_eq!(
+        tx.outputs[0].script_pubkey,
+        kwh_btc_iot_core::build::anchor::op_return_script(&h)
+    );
 
     // In the mempool: no confirmations, no block.
     let st = rpc.getrawtransaction(&txid, None).await.unwrap();
@@ -147,7 +155,9 @@ async fn the_node_s_errors_carry_code_and_message() {
     let mut cfg = config_for(&node);
     cfg.wallet = Some("not loaded".into());
     let e = RpcClient::new(cfg)
-        .fundrawtransaction(&anchor::op_return_template(&head(1)))
+        .fundrawtransaction(&kwh_btc_iot_core::build::anchor::op_return_template(&head(
+            1,
+        )))
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some(-18), "{e}");
@@ -300,7 +310,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use kwh_btc_iot_core::anchor::{AnchorOptions, BlockHeader};
+use kwh_btc_iot_core::encoding::bitcoin::BlockHeader;
+use kwh_btc_iot_core::verify::AnchorOptions;
 use kwh_btc_iot_core::{verify_receipt, VerifyOptions};
 use kwh_btc_iot_gateway::anchoring::bitcoind::{run_node_mode, NodeMode};
 use kwh_btc_iot_gateway::storage::{AnchorRow, Storage};
@@ -403,7 +414,7 @@ async fn node_mode_anchors_the_newest_head_and_every_receipt_carries_it() {
     let batch3 = f.storage.batch_by_seq(s3).await.unwrap().unwrap();
     assert_eq!(
         tx.outputs[0].script_pubkey,
-        anchor::op_return_script(&Hash(batch3.head_hash))
+        kwh_btc_iot_core::build::anchor::op_return_script(&Hash(batch3.head_hash))
     );
     // Receipts while pending: no bitcoin anchor yet.
     let r = verify_receipt(&f.receipt(f.logs[2].0).await, &f.opts(Network::Regtest));
@@ -476,7 +487,10 @@ async fn node_mode_anchors_the_newest_head_and_every_receipt_carries_it() {
             .iter()
             .find(|a| a.anchor_type == "bitcoin")
             .unwrap();
-        assert_eq!((b.status, b.failed_step), ("invalid", Some("header_pow")));
+        assert_eq!(
+            (b.status.as_str(), b.failed_step.map(|f| f.as_str())),
+            ("invalid", Some("header_pow"))
+        );
     }
 
     // The batch API shows it.

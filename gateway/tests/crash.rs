@@ -141,7 +141,7 @@ fn kill_9_under_concurrent_posting_loses_no_acknowledged_log() {
             .as_str()
             .unwrap()
             .to_string();
-        let key = kwh_btc_iot_core::batch::public_key_from_hex(&key, "k").unwrap();
+        let key = kwh_btc_iot_core::model::head::public_key_from_hex(&key, "k").unwrap();
         for l in logs.iter().step_by((logs.len() / 20).max(1)) {
             let (s, r) = http(
                 &addr,

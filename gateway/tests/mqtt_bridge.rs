@@ -191,7 +191,7 @@ async fn bad_payloads_get_error_acks_and_are_kept_raw_once() {
     for (payload, _, _) in &cases {
         let cut = &payload[..payload.len().min(65536)];
         assert!(
-            kept.contains(&kwh_btc_iot_core::hash::to_hex(cut)),
+            kept.contains(&kwh_btc_iot_core::encoding::hex::encode(cut)),
             "kept raw: {}",
             String::from_utf8_lossy(&payload[..payload.len().min(80)])
         );
@@ -643,7 +643,7 @@ async fn devices_with_a_key_must_sign_their_readings() {
         return;
     };
     let broker = Broker::start(&bin, BrokerOptions::default());
-    let key = kwh_btc_iot_core::batch::Keypair::from_seed(&[7u8; 32]);
+    let key = kwh_btc_iot_core::model::head::Keypair::from_seed(&[7u8; 32]);
     let pk = key.public_key();
     let s = gateway(
         |c| {
@@ -671,7 +671,7 @@ async fn devices_with_a_key_must_sign_their_readings() {
         )
         .unwrap()
     };
-    let sig = kwh_btc_iot_core::hash::to_hex(&key.sign(&canonical).signature);
+    let sig = kwh_btc_iot_core::encoding::hex::encode(&key.sign(&canonical).signature);
 
     p.publish(topic, reading.clone()).await;
     let a = acks.acks.wait_on(ack, 1, T).await;

@@ -88,7 +88,7 @@ fn stored(db: &Path) -> (i64, HashSet<String>) {
     let set = st
         .query_map([], |r| r.get::<_, Vec<u8>>(0))
         .unwrap()
-        .map(|h| kwh_btc_iot_core::hash::to_hex(&h.unwrap()))
+        .map(|h| kwh_btc_iot_core::encoding::hex::encode(&h.unwrap()))
         .collect();
     (n, set)
 }

@@ -63,7 +63,7 @@ async fn gateway_receipts_verify_with_the_cli_and_tampering_fails() {
     let (ok, out) = verify(&bin, &files, &key);
     assert!(ok, "all receipts verify: {out}");
     // The wrong trusted key fails.
-    let other = kwh_btc_iot_core::hash::to_hex(
+    let other = kwh_btc_iot_core::encoding::hex::encode(
         &kwh_btc_iot_core::Keypair::from_seed(&[9; 32]).public_key(),
     );
     assert!(
@@ -120,7 +120,7 @@ async fn gateway_receipts_verify_with_the_cli_and_tampering_fails() {
     // Every single byte of one receipt: any change is caught (or the JSON breaks).
     let bytes = receipts[0].as_bytes();
     let opts = kwh_btc_iot_core::VerifyOptions {
-        gateway_key: Some(kwh_btc_iot_core::batch::public_key_from_hex(&key, "k").unwrap()),
+        gateway_key: Some(kwh_btc_iot_core::model::head::public_key_from_hex(&key, "k").unwrap()),
         ..Default::default()
     };
     for i in 0..bytes.len() {

@@ -1,7 +1,9 @@
 //! Building batches: heads, signatures and receipts.
 
-use kwh_btc_iot_core::batch::{BatchParams, Keypair};
-use kwh_btc_iot_core::hash::{to_hex, Hash};
+use kwh_btc_iot_core::build::BatchParams;
+use kwh_btc_iot_core::encoding::hex::encode as to_hex;
+use kwh_btc_iot_core::hash::Hash;
+use kwh_btc_iot_core::model::head::Keypair;
 use kwh_btc_iot_core::time::Timestamp;
 use kwh_btc_iot_core::{BuiltBatch, Error, ErrorCode};
 use pyo3::prelude::*;

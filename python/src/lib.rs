@@ -5,7 +5,7 @@
 //! errors and calls the core; no format logic lives here.
 
 use kwh_btc_iot_core::hash::Hash;
-use kwh_btc_iot_core::{emlog, merkle, Error};
+use kwh_btc_iot_core::{merkle, model::emlog, Error};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 

@@ -1,9 +1,8 @@
 //! Receipt verification.
 
-use kwh_btc_iot_core::anchor::AnchorOptions;
-use kwh_btc_iot_core::batch::public_key_from_hex;
-use kwh_btc_iot_core::hash::to_hex;
-use kwh_btc_iot_core::receipt::StepStatus;
+use kwh_btc_iot_core::encoding::hex::encode as to_hex;
+use kwh_btc_iot_core::model::head::public_key_from_hex;
+use kwh_btc_iot_core::verify::anchor::AnchorOptions;
 use kwh_btc_iot_core::{
     verify_receipt as core_verify, ErrorCode, ReceiptVerifier, Verification, VerifyOptions,
 };
@@ -184,14 +183,6 @@ type AnchorTuple = (
     Option<String>,
 );
 
-fn step_status(s: StepStatus) -> &'static str {
-    match s {
-        StepStatus::Passed => "passed",
-        StepStatus::Failed => "failed",
-        StepStatus::Skipped => "skipped",
-    }
-}
-
 /// The structured result of verifying one receipt; immutable.
 #[pyclass(frozen, module = "kwh_btc_iot._native", name = "Verification")]
 pub struct PyVerification {
@@ -238,9 +229,9 @@ impl PyVerification {
             .map(|a| {
                 (
                     a.anchor_type.clone(),
-                    a.status,
+                    a.status.as_str(),
                     a.detail.clone(),
-                    a.failed_step,
+                    a.failed_step.map(|f| f.as_str()),
                     a.network,
                     a.anchored_head_hash.clone(),
                     a.height,
@@ -258,7 +249,7 @@ impl PyVerification {
         self.v
             .steps
             .iter()
-            .map(|s| (s.name, step_status(s.status), s.detail.clone()))
+            .map(|s| (s.name, s.status.as_str(), s.detail.clone()))
             .collect()
     }
     #[getter]

@@ -17,18 +17,20 @@
 //! anchored receipt vectors depend on it).
 //!
 //! ```
-//! use kwh_btc_iot_core::anchor::Network;
+//! use kwh_btc_iot_core::encoding::bitcoin::Network;
 //! let a = kwh_btc_iot_testkit::BitcoinAnchor::new(&[7; 32], 5, 200);
 //! assert_eq!(a.index, 2);
 //! a.header.check_pow(Network::Regtest).unwrap();
 //! ```
 
-use kwh_btc_iot_core::anchor::bitcoin::{sha256d, BlockHeader, Network, Transaction, TxIn, TxOut};
-use kwh_btc_iot_core::anchor::ots::{Attestation, DetachedTimestampFile, Item, Op, Timestamp};
-use kwh_btc_iot_core::anchor::spv::{self, MerkleBlock};
-use kwh_btc_iot_core::anchor::{self};
+use kwh_btc_iot_core::encoding::bitcoin::{
+    sha256d, BlockHeader, Network, Transaction, TxIn, TxOut,
+};
+use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Item, Op, Timestamp};
+use kwh_btc_iot_core::encoding::spv::{self, MerkleBlock};
 use kwh_btc_iot_core::hash;
 use kwh_btc_iot_core::json::Value;
+use kwh_btc_iot_core::model::anchor::Anchor;
 
 /// Regtest's nBits (target 0x7fffff << 232).
 pub const REGTEST_BITS: u32 = 0x207f_ffff;
@@ -234,7 +236,7 @@ pub fn ots_proof(digest: &[u8; 32], height: u64) -> (Vec<u8>, BlockHeader) {
     let c = calendar_commitment(digest);
     let tx = op_return_tx(&c);
     let txids = [COINBASE_TXID, sha256d(&tx)];
-    let (root, _) = spv::merkle_root(&txids).expect("two txids");
+    let (root, _) = kwh_btc_iot_core::encoding::bitcoin::merkle_root(&txids).expect("two txids");
     let header = regtest_header(root);
     let ops = tx_path_ops(&tx, data_position(&tx, c.len()), c.len(), &txids, 1);
     let mut commitment = wrap_ops(
@@ -298,7 +300,7 @@ impl BitcoinAnchor {
     pub fn of_tx(raw_tx: Vec<u8>, block_txs: usize, height: u64) -> Self {
         let txid = sha256d(&raw_tx);
         let txids = block_txids(txid, block_txs);
-        let (root, _) = spv::merkle_root(&txids).expect("txids");
+        let (root, _) = kwh_btc_iot_core::encoding::bitcoin::merkle_root(&txids).expect("txids");
         let header = regtest_header(root);
         let merkleblock = MerkleBlock::new(header, &txids, &Self::matches(&txids, 2));
         BitcoinAnchor {
@@ -323,21 +325,24 @@ impl BitcoinAnchor {
         self.merkleblock.to_bytes()
     }
 
-    /// The anchor object of a receipt ([`anchor::bitcoin_anchor`]).
+    /// The typed `bitcoin` anchor of a receipt.
+    pub fn to_anchor(&self) -> Anchor {
+        Anchor::bitcoin(&self.raw_tx, &self.merkleblock_bytes(), self.height)
+            .expect("the testkit's transaction and merkleblock decode")
+    }
+
+    /// The anchor object of a receipt, as JSON.
     pub fn to_value(&self) -> Value<'static> {
-        anchor::bitcoin_anchor(
-            &self.raw_tx,
-            &self.merkleblock_bytes(),
-            &self.header,
-            self.height,
-        )
+        kwh_btc_iot_core::json::parse(self.to_anchor().to_json().as_bytes())
+            .expect("canonical JSON")
+            .into_owned()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kwh_btc_iot_core::anchor::ots::Reached;
+    use kwh_btc_iot_core::encoding::ots::Reached;
 
     /// The bytes the fixtures wrote by hand before this crate.
     fn by_hand(
@@ -420,8 +425,17 @@ mod tests {
         let (ots, header) = ots_proof(&digest, 150);
         let f = DetachedTimestampFile::parse(&ots).unwrap();
         let headers = [(150u64, header)].into_iter().collect();
-        let r = anchor::verify_ots_proof(&f, &digest, &headers, Network::Regtest).unwrap();
-        assert_eq!((r.status, r.height), (anchor::status::VERIFIED, Some(150)));
+        let r = kwh_btc_iot_core::verify::anchor::verify_ots_proof(
+            &f,
+            &digest,
+            &headers,
+            Network::Regtest,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.status, r.height),
+            (kwh_btc_iot_core::verify::AnchorStatus::Verified, Some(150))
+        );
         let reached: Vec<Reached> = f.replay().unwrap();
         assert!(reached
             .iter()
@@ -444,7 +458,10 @@ mod tests {
             assert_eq!(mb.header, a.header);
             let v = a.to_value();
             let text = kwh_btc_iot_core::jcs::to_string(&v);
-            assert!(text.contains(&hash::to_hex(&a.raw_tx)), "{text}");
+            assert!(
+                text.contains(&kwh_btc_iot_core::encoding::hex::encode(&a.raw_tx)),
+                "{text}"
+            );
             assert!(text.contains("\"height\":200"), "{text}");
         }
     }

@@ -1,7 +1,7 @@
 //! The exported functions: each converts its arguments, calls the core and
 //! converts the result. No rule of the formats is decided here.
 
-use kwh_btc_iot_core::{self as core, batch, merkle, Error, ErrorCode, Hash};
+use kwh_btc_iot_core::{self as core, build, merkle, model::head, Error, ErrorCode, Hash};
 
 use crate::error::KwhError;
 use crate::types::{
@@ -170,7 +170,7 @@ pub fn verify_receipt_with_options(
 ) -> Result<Verification> {
     let gateway_key = options
         .gateway_key
-        .map(|k| batch::public_key_from_hex(&k.to_ascii_lowercase(), "gateway_key"))
+        .map(|k| head::public_key_from_hex(&k.to_ascii_lowercase(), "gateway_key"))
         .transpose()?;
     let opts = core::VerifyOptions {
         gateway_key,
@@ -184,9 +184,9 @@ pub fn verify_receipt_with_options(
 fn anchor_options(
     network: Option<&str>,
     headers: &std::collections::HashMap<u64, String>,
-) -> Result<core::anchor::AnchorOptions> {
+) -> Result<core::verify::anchor::AnchorOptions> {
     let heights: Vec<String> = headers.keys().map(|h| h.to_string()).collect();
-    Ok(core::anchor::AnchorOptions::from_parts(
+    Ok(core::verify::anchor::AnchorOptions::from_parts(
         network,
         heights
             .iter()
@@ -199,8 +199,8 @@ fn anchor_options(
 /// secret seed in hex.
 #[uniffi::export]
 pub fn public_key(signing_key: String) -> Result<String> {
-    let key = batch::Keypair::from_hex(&signing_key)?;
-    Ok(core::hash::to_hex(&key.public_key()))
+    let key = head::Keypair::from_hex(&signing_key)?;
+    Ok(core::encoding::hex::encode(&key.public_key()))
 }
 
 /// Builds a batch over logs given as JSON text, in order: the `embatch-1`
@@ -215,7 +215,7 @@ pub fn build_batch(
 ) -> Result<BuiltBatch> {
     let key = signing_key
         .as_deref()
-        .map(batch::Keypair::from_hex)
+        .map(head::Keypair::from_hex)
         .transpose()?;
     let created_at = core::time::Timestamp::parse(&params.created_at)
         .map_err(|rule| Error::member(ErrorCode::InvalidTimestamp, "created_at", rule))?;
@@ -224,7 +224,7 @@ pub fn build_batch(
         .as_deref()
         .map(|h| hash(h, "prev_head_hash"))
         .transpose()?;
-    let core_params = batch::BatchParams {
+    let core_params = build::BatchParams {
         gateway_id: params.gateway_id,
         batch_id: params.batch_id,
         seq: params.seq,
@@ -242,11 +242,11 @@ pub fn build_batch(
         signature: b
             .signature
             .as_ref()
-            .map(|s| core::hash::to_hex(&s.signature)),
+            .map(|s| core::encoding::hex::encode(&s.signature)),
         public_key: b
             .signature
             .as_ref()
-            .map(|s| core::hash::to_hex(&s.public_key)),
+            .map(|s| core::encoding::hex::encode(&s.public_key)),
         receipts: built.receipts.iter().map(|r| r.to_json()).collect(),
         warnings: built
             .warnings

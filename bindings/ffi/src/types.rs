@@ -1,6 +1,6 @@
 //! Records and enums that cross the boundary, converted from the core's types.
 
-use kwh_btc_iot_core::receipt::{
+use kwh_btc_iot_core::verify::{
     self as core_receipt, SignatureStatus as CoreSignature, StepStatus as CoreStep,
 };
 use kwh_btc_iot_core::{EnergyLog as CoreLog, Verification as CoreVerification, Warning};
@@ -78,7 +78,7 @@ pub struct EnergyLog {
 impl From<&CoreLog<'_>> for EnergyLog {
     fn from(l: &CoreLog<'_>) -> Self {
         EnergyLog {
-            schema_version: kwh_btc_iot_core::emlog::SCHEMA_VERSION.to_string(),
+            schema_version: kwh_btc_iot_core::model::emlog::SCHEMA_VERSION.to_string(),
             site_id: l.site_id.to_string(),
             iot_device_id: l.iot_device_id.to_string(),
             meter_id: l.meter_id.to_string(),
@@ -310,7 +310,7 @@ fn anchor(a: core_receipt::AnchorResult) -> AnchorResult {
         anchor_type: a.anchor_type,
         status: a.status.to_string(),
         detail: a.detail,
-        failed_step: a.failed_step.map(str::to_string),
+        failed_step: a.failed_step.map(|f| f.as_str().to_string()),
         network: a.network.map(str::to_string),
         anchored_head_hash: a.anchored_head_hash,
         height: a.height,

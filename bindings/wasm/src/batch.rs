@@ -2,13 +2,14 @@
 //! and `verifyReceipt` (a structured result, never an exception for a bad
 //! receipt).
 
-use kwh_btc_iot_core::batch::{public_key_from_hex, BatchParams, Keypair};
-use kwh_btc_iot_core::hash::to_hex;
+use kwh_btc_iot_core::build::BatchParams;
+use kwh_btc_iot_core::encoding::hex::encode as to_hex;
 use kwh_btc_iot_core::json::Value;
-use kwh_btc_iot_core::receipt::{
+use kwh_btc_iot_core::model::head::{public_key_from_hex, Keypair};
+use kwh_btc_iot_core::time::Timestamp;
+use kwh_btc_iot_core::verify::{
     verify_receipt as core_verify_receipt, Verification, VerifyOptions,
 };
-use kwh_btc_iot_core::time::Timestamp;
 use kwh_btc_iot_core::{self as core, Error, ErrorCode};
 use wasm_bindgen::prelude::*;
 
@@ -17,7 +18,7 @@ use crate::convert::{
     to_js, type_name, u64_arg, JsList, Kind, Options,
 };
 use crate::log::{at_index, warning_value};
-use kwh_btc_iot_core::anchor::AnchorOptions;
+use kwh_btc_iot_core::verify::anchor::AnchorOptions;
 
 const BUILD_OPTIONS: [&str; 6] = [
     "gatewayId",

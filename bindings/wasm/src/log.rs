@@ -2,7 +2,7 @@
 //! any JSON.
 
 use kwh_btc_iot_core::json::Value;
-use kwh_btc_iot_core::{self as core, emlog, Error, Warning};
+use kwh_btc_iot_core::{self as core, model::emlog, Error, Warning};
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{

@@ -15,8 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
-use kwh_btc_iot_core::anchor::{self, BlockHeader, MerkleBlock, Network, Transaction};
-use kwh_btc_iot_core::hash::{to_hex, Hash};
+use kwh_btc_iot_core::build::anchor::op_return_template;
+use kwh_btc_iot_core::encoding::bitcoin::Transaction;
+use kwh_btc_iot_core::encoding::bitcoin::{self, BlockHeader, Network};
+use kwh_btc_iot_core::encoding::hex::encode as to_hex;
+use kwh_btc_iot_core::hash::Hash;
+use kwh_btc_iot_core::model::anchor::Anchor;
+use kwh_btc_iot_core::verify::{anchor::verify_bitcoin_proof, AnchorStatus};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -649,7 +654,7 @@ fn string_result(method: &str, v: &Value) -> Result<String, RpcError> {
 
 fn hex_result(method: &str, v: &Value) -> Result<Vec<u8>, RpcError> {
     let s = string_result(method, v)?;
-    anchor::bitcoin::decode_hex(&s).map_err(|e| bad_result(method, e.to_string()))
+    bitcoin::decode_hex(&s).map_err(|e| bad_result(method, e.to_string()))
 }
 
 /// The height of a block, asked from the configured node (the attach
@@ -886,7 +891,7 @@ impl NodeMode {
 
     async fn send_anchor(&mut self, batch: &BatchRow) -> anyhow::Result<String> {
         let head = Hash(batch.head_hash);
-        let template = anchor::op_return_template(&head);
+        let template = op_return_template(&head);
         let funded = self
             .rpc
             .fundrawtransaction(&template)
@@ -1117,31 +1122,40 @@ pub fn build_anchor(
     network: Network,
 ) -> anyhow::Result<String> {
     let height = u64::try_from(height).map_err(|_| anyhow!("negative height {height}"))?;
-    let tx = Transaction::parse(raw_tx).map_err(|e| anyhow!("raw_tx: {e}"))?;
-    let mb = MerkleBlock::parse(merkle_proof).map_err(|e| anyhow!("merkle_proof: {e}"))?;
-    if mb.header != *header {
+    let anchor = Anchor::bitcoin(raw_tx, merkle_proof, height)
+        .map_err(|e| anyhow!("{}: {} (step {})", e.member, e.message, e.step))?;
+    let Anchor::Bitcoin(b) = &anchor else {
+        unreachable!("Anchor::bitcoin builds a bitcoin anchor")
+    };
+    if b.merkle_block.header != *header {
         bail!(
             "header: the merkleblock's block {} is not block {}",
-            mb.header.block_hash_display(),
+            b.merkle_block.header.block_hash_display(),
             header.block_hash_display()
         );
     }
-    anchor::verify_bitcoin_proof(&tx, &mb, head_hash, height, Some(header), network).map_err(
-        |f| {
-            anyhow!(
-                "the anchor does not verify: step {}: {} ({})",
-                f.step,
-                f.message,
-                f.member
-            )
-        },
-    )?;
-    Ok(kwh_btc_iot_core::jcs::to_string(&anchor::bitcoin_anchor(
-        raw_tx,
-        merkle_proof,
-        header,
+    // The proof is checked against the head hash, with the node's header
+    // trusted at that height.
+    let res = verify_bitcoin_proof(
+        &b.tx,
+        &b.merkle_block,
+        head_hash,
         height,
-    )))
+        Some(header),
+        network,
+    )
+    .map_err(|f| {
+        anyhow!(
+            "the anchor does not verify: step {}: {} ({})",
+            f.step,
+            f.message,
+            f.member
+        )
+    })?;
+    if res.status != AnchorStatus::Verified {
+        bail!("the anchor is {}, not verified", res.status.as_str());
+    }
+    Ok(anchor.to_json())
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 //! and the block headers the upgraded proof needs.
 
 use anyhow::{anyhow, bail, Context};
-use kwh_btc_iot_core::anchor::ots::{Item, Timestamp};
-use kwh_btc_iot_core::anchor::{Attestation, BlockHeader, DetachedTimestampFile, Op};
-use kwh_btc_iot_core::hash::to_hex;
+use kwh_btc_iot_core::encoding::bitcoin::BlockHeader;
+use kwh_btc_iot_core::encoding::hex::encode as to_hex;
+use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Op};
+use kwh_btc_iot_core::encoding::ots::{Item, Timestamp};
 use sha2::{Digest, Sha256};
 
 use super::{join_url, HttpClient};

@@ -14,7 +14,7 @@
 //!    pending attestation of a configured calendar; 404 = not yet). An answer
 //!    that reaches a Bitcoin attestation at height H is merged into a copy of
 //!    the proof, the header of block H is fetched from the header source, and
-//!    the copy is verified by the core (`anchor::verify_ots_proof`, the
+//!    the copy is verified by the core (`verify_ots_proof`, the
 //!    configured network); only a verified proof is stored, as `anchored`
 //!    with its header, height, block hash and txid. Anything else counts as
 //!    an attempt: `next_attempt_us` backs off exponentially (from the upgrade
@@ -25,9 +25,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use kwh_btc_iot_core::anchor::{
-    self, status as vstatus, BlockHeader, DetachedTimestampFile, Network,
-};
+use kwh_btc_iot_core::encoding::bitcoin::{BlockHeader, Network};
+use kwh_btc_iot_core::encoding::ots::DetachedTimestampFile;
+use kwh_btc_iot_core::model::anchor;
+use kwh_btc_iot_core::verify::{anchor::verify_ots_proof, AnchorStatus};
 
 use super::calendar::{self, HeaderSource};
 use super::HttpClient;
@@ -239,7 +240,7 @@ impl Worker {
         commitment: [u8; 32],
     ) -> Vec<(
         String,
-        anyhow::Result<kwh_btc_iot_core::anchor::ots::Timestamp>,
+        anyhow::Result<kwh_btc_iot_core::encoding::ots::Timestamp>,
     )> {
         let mut set = tokio::task::JoinSet::new();
         for c in calendars {
@@ -470,7 +471,7 @@ impl Worker {
         file: &DetachedTimestampFile,
         digest: &[u8; 32],
         msg: &[u8],
-        answer: &kwh_btc_iot_core::anchor::ots::Timestamp,
+        answer: &kwh_btc_iot_core::encoding::ots::Timestamp,
     ) -> anyhow::Result<Option<Upgraded>> {
         let mut candidate = file.clone();
         candidate
@@ -495,9 +496,9 @@ impl Worker {
                 .map_err(|e| anyhow!("header of block {h}: {e:#}"))?;
             headers.insert(h, header);
         }
-        let res = anchor::verify_ots_proof(&candidate, digest, &headers, self.cfg.network)
+        let res = verify_ots_proof(&candidate, digest, &headers, self.cfg.network)
             .map_err(|f| anyhow!("the core refuses it at step {}: {}", f.step, f.message))?;
-        if res.status != vstatus::VERIFIED {
+        if res.status != AnchorStatus::Verified {
             return Err(anyhow!(
                 "the core reports it {}: {}",
                 res.status,

@@ -132,7 +132,7 @@ fn entry(d: DeadLetter) -> DeadLetterEntry {
         received_at: t.to_rfc3339(),
         topic: l.topic,
         truncated: (l.payload.len() as i64) < l.payload_bytes,
-        payload_hex: kwh_btc_iot_core::hash::to_hex(&l.payload),
+        payload_hex: kwh_btc_iot_core::encoding::hex::encode(&l.payload),
         payload: String::from_utf8(l.payload).ok(),
         payload_bytes: l.payload_bytes,
         error: ErrorDetail {

@@ -160,13 +160,13 @@ fn mismatch(member: &str, given: &str, ids: &TopicIds) -> AppError {
 /// assert_eq!((log.site_id.as_ref(), log.status.as_str(), log.tx.channel.as_str()), ("S", "ok", "none"));
 /// ```
 pub fn to_log_json<'a>(ids: &TopicIds, payload: &'a [u8]) -> Result<LogText<'a>, AppError> {
-    if payload.len() > kwh_btc_iot_core::emlog::MAX_LOG_BYTES + 1024 {
+    if payload.len() > kwh_btc_iot_core::model::emlog::MAX_LOG_BYTES + 1024 {
         return Err(CoreError::new(
             ErrorCode::TooLarge,
             format!(
                 "payload is {} bytes, more than the {} byte limit of a log",
                 payload.len(),
-                kwh_btc_iot_core::emlog::MAX_LOG_BYTES
+                kwh_btc_iot_core::model::emlog::MAX_LOG_BYTES
             ),
         )
         .into());
@@ -284,7 +284,7 @@ fn complete<'a>(ids: &TopicIds, members: Members<'a>, prefix: &str) -> Result<Va
     let mut top: Members<'a> = vec![
         (
             "schema_version".into(),
-            Value::str(kwh_btc_iot_core::emlog::SCHEMA_VERSION),
+            Value::str(kwh_btc_iot_core::model::emlog::SCHEMA_VERSION),
         ),
         ("site_id".into(), Value::str(ids.site_id.clone())),
         (

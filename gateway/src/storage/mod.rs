@@ -12,7 +12,8 @@
 //!   every other flush on the same database: no log is ever in two batches.
 
 use async_trait::async_trait;
-use kwh_btc_iot_core::batch::{Batch, Keypair};
+use kwh_btc_iot_core::build::Batch;
+use kwh_btc_iot_core::model::head::Keypair;
 use kwh_btc_iot_core::time::Timestamp;
 
 pub mod postgres;

@@ -213,7 +213,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn check_identity(&self, gateway_id: &str, public_key: &[u8; 32]) -> StoreResult<()> {
-        let pk = kwh_btc_iot_core::hash::to_hex(public_key);
+        let pk = kwh_btc_iot_core::encoding::hex::encode(public_key);
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(MIGRATE_LOCK)

@@ -612,7 +612,7 @@ impl Storage for SqliteStorage {
     async fn check_identity(&self, gateway_id: &str, public_key: &[u8; 32]) -> StoreResult<()> {
         let (gid, pk) = (
             gateway_id.to_string(),
-            kwh_btc_iot_core::hash::to_hex(public_key),
+            kwh_btc_iot_core::encoding::hex::encode(public_key),
         );
         self.write(move |c| {
             let tx = c.transaction()?;

@@ -33,10 +33,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use kwh_btc_iot_core::anchor::bitcoin::{sha256d, BlockHeader};
-use kwh_btc_iot_core::anchor::ots::Timestamp;
-use kwh_btc_iot_core::anchor::{spv, Attestation, Op};
-use kwh_btc_iot_core::hash::to_hex;
+use kwh_btc_iot_core::encoding::bitcoin::{sha256d, BlockHeader};
+use kwh_btc_iot_core::encoding::hex::encode as to_hex;
+use kwh_btc_iot_core::encoding::ots::Timestamp;
+use kwh_btc_iot_core::encoding::ots::{Attestation, Op};
 use kwh_btc_iot_testkit::{data_position, mine_regtest_header, tx_path_ops, wrap_ops, OpReturnTx};
 use sha2::{Digest, Sha256};
 
@@ -206,7 +206,8 @@ impl Calendar {
             let txid = sha256d(&tx);
             let coinbase: [u8; 32] = Sha256::digest(height.to_le_bytes()).into();
             let txids = vec![coinbase, [0x21; 32], txid, [0x22; 32], [0x23; 32]];
-            let (merkle_root, _) = spv::merkle_root(&txids).expect("txids");
+            let (merkle_root, _) =
+                kwh_btc_iot_core::encoding::bitcoin::merkle_root(&txids).expect("txids");
             let time = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs() as u32)
@@ -263,7 +264,7 @@ impl Calendar {
 /// Changes the first `append`/`prepend` argument after the transaction
 /// (a block branch hash): the proof no longer reaches the header's root.
 fn tamper(mut t: Timestamp) -> Timestamp {
-    use kwh_btc_iot_core::anchor::ots::Item;
+    use kwh_btc_iot_core::encoding::ots::Item;
     fn walk(t: &mut Timestamp, seen_tx: &mut bool) -> bool {
         for item in t.items.iter_mut() {
             if let Item::Op(op, child) = item {
@@ -314,7 +315,7 @@ async fn timestamp(State(cal): State<Calendar>, Path(hex): Path<String>) -> Resp
     if cal.with(|c| c.unavailable) {
         return unavailable();
     }
-    let Some(msg) = kwh_btc_iot_core::anchor::bitcoin::decode_hex(&hex).ok() else {
+    let Some(msg) = kwh_btc_iot_core::encoding::bitcoin::decode_hex(&hex).ok() else {
         return (StatusCode::BAD_REQUEST, "not hex").into_response();
     };
     match cal.upgraded(&msg) {

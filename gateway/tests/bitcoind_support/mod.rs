@@ -25,11 +25,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use kwh_btc_iot_core::anchor::bitcoin::{display_hex, from_display_hex, sha256d};
-use kwh_btc_iot_core::anchor::bitcoin::{TxIn, TxOut};
-use kwh_btc_iot_core::anchor::spv::merkle_root;
-use kwh_btc_iot_core::anchor::{BlockHeader, MerkleBlock, Transaction};
-use kwh_btc_iot_core::hash::to_hex;
+use kwh_btc_iot_core::encoding::bitcoin::merkle_root;
+use kwh_btc_iot_core::encoding::bitcoin::{display_hex, from_display_hex, sha256d};
+use kwh_btc_iot_core::encoding::bitcoin::{BlockHeader, Transaction};
+use kwh_btc_iot_core::encoding::bitcoin::{TxIn, TxOut};
+use kwh_btc_iot_core::encoding::hex::encode as to_hex;
+use kwh_btc_iot_core::encoding::spv::MerkleBlock;
 /// Regtest's nBits.
 pub use kwh_btc_iot_testkit::REGTEST_BITS;
 use kwh_btc_iot_testkit::{mine_regtest_header, op_return_script};
@@ -498,7 +499,7 @@ fn check_auth(opts: &NodeOptions, headers: &HeaderMap) -> bool {
     let Some(b64) = v.strip_prefix("Basic ") else {
         return false;
     };
-    let Some(raw) = kwh_btc_iot_core::anchor::decode_hex_or_base64(b64.trim()) else {
+    let Some(raw) = kwh_btc_iot_core::encoding::base64::decode_hex_or_base64(b64.trim()) else {
         return false;
     };
     raw == format!("{}:{}", opts.user, opts.password).as_bytes()
@@ -594,7 +595,7 @@ fn p_hash(params: &[Value], i: usize, name: &str) -> Result<[u8; 32], RpcErr> {
 
 fn p_hex(params: &[Value], i: usize) -> Result<Vec<u8>, RpcErr> {
     let s = p_str(params, i, "hexstring")?;
-    kwh_btc_iot_core::anchor::bitcoin::decode_hex(s).map_err(|_| err(-22, "TX decode failed"))
+    kwh_btc_iot_core::encoding::bitcoin::decode_hex(s).map_err(|_| err(-22, "TX decode failed"))
 }
 
 fn verbose(params: &[Value], i: usize, default: bool) -> bool {
@@ -739,7 +740,7 @@ fn dispatch(
                     .get("data")
                     .and_then(Value::as_str)
                     .ok_or_else(|| err(-8, "this stand-in accepts data outputs only"))?;
-                let d = kwh_btc_iot_core::anchor::bitcoin::decode_hex(data)
+                let d = kwh_btc_iot_core::encoding::bitcoin::decode_hex(data)
                     .map_err(|_| err(-8, "Data must be hexadecimal string"))?;
                 outputs.push(TxOut {
                     value: 0,

@@ -333,7 +333,10 @@ pub async fn fresh_postgres(test: &str) -> Option<String> {
         .expect("connect to the test PostgreSQL");
     let mut seed = [0u8; 6];
     getrandom::getrandom(&mut seed).unwrap();
-    let name = format!("kwh_test_{}", kwh_btc_iot_core::hash::to_hex(&seed));
+    let name = format!(
+        "kwh_test_{}",
+        kwh_btc_iot_core::encoding::hex::encode(&seed)
+    );
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await

@@ -1,17 +1,28 @@
-//! The batch head, `embatch-1` (SPEC section 4): its canonical bytes, hash and
-//! Ed25519 signature, and building a whole batch with a receipt per log.
-
-use std::borrow::Cow;
+//! The batch head, `embatch-1` (SPEC section 4), and the Ed25519
+//! signatures of heads and logs: each type read from JSON with member paths
+//! and written as canonical bytes.
+//!
+//! ```
+//! use kwh_btc_iot_core::model::head::{BatchHead, Keypair};
+//! use kwh_btc_iot_core::{hash::Hash, time::Timestamp};
+//! let head = BatchHead {
+//!     gateway_id: "gw-1".into(), batch_id: "b-1".into(), seq: 1, log_count: 1,
+//!     merkle_root: Hash([0; 32]), prev_head_hash: None,
+//!     created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap(),
+//! };
+//! let text = head.canonical_bytes();
+//! let parsed = BatchHead::parse(&kwh_btc_iot_core::json::parse(&text).unwrap(), "batch_head").unwrap();
+//! assert_eq!(parsed, head);
+//! let sig = Keypair::from_seed(&[1; 32]).sign(&text);
+//! assert!(sig.verify(&text).is_ok());
+//! ```
 
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
-use crate::emlog::EnergyLog;
 use crate::error::{Error, ErrorCode, Result};
-use crate::hash::{self, head_hash_bytes, Hash};
+use crate::hash::{head_hash_bytes, Hash};
 use crate::jcs::{write_number, write_string};
 use crate::json::Value;
-use crate::merkle::MerkleTree;
-use crate::receipt::Receipt;
 use crate::time::Timestamp;
 
 /// The only head version.
@@ -40,16 +51,40 @@ pub struct BatchHead {
 
 impl BatchHead {
     /// JCS(head): the bytes that are hashed and signed.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::{model::head::BatchHead, hash::Hash, time::Timestamp};
+    /// let head = BatchHead { gateway_id: "g".into(), batch_id: "b".into(), seq: 1, log_count: 1,
+    ///     merkle_root: Hash([0; 32]), prev_head_hash: None,
+    ///     created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+    /// assert!(head.canonical_bytes().starts_with(br#"{"batch_id":"b","created_at":"#));
+    /// ```
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(320);
+        self.write_canonical(&mut out);
+        out
+    }
+
+    /// Appends JCS(head) to `out`: the head's one writer.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::{model::head::BatchHead, hash::Hash, time::Timestamp};
+    /// # let head = BatchHead { gateway_id: "g".into(), batch_id: "b".into(), seq: 1, log_count: 1,
+    /// #     merkle_root: Hash([0; 32]), prev_head_hash: None,
+    /// #     created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+    /// let mut out = b"[".to_vec();
+    /// head.write_canonical(&mut out);
+    /// assert_eq!(&out[1..], &head.canonical_bytes()[..]);
+    /// ```
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"batch_id\":");
-        write_string(&mut out, &self.batch_id);
+        write_string(out, &self.batch_id);
         out.extend_from_slice(b",\"created_at\":");
-        write_string(&mut out, &self.created_at.to_rfc3339());
+        write_string(out, &self.created_at.to_rfc3339());
         out.extend_from_slice(b",\"gateway_id\":");
-        write_string(&mut out, &self.gateway_id);
+        write_string(out, &self.gateway_id);
         out.extend_from_slice(b",\"head_version\":\"embatch-1\",\"log_count\":");
-        write_number(&mut out, self.log_count as f64);
+        write_number(out, self.log_count as f64);
         out.extend_from_slice(b",\"merkle_root\":\"");
         out.extend_from_slice(self.merkle_root.to_hex().as_bytes());
         out.extend_from_slice(b"\",\"prev_head_hash\":");
@@ -62,9 +97,23 @@ impl BatchHead {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"seq\":");
-        write_number(&mut out, self.seq as f64);
+        write_number(out, self.seq as f64);
         out.push(b'}');
-        out
+    }
+
+    /// The head as a JSON value, read back from its canonical bytes.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::{model::head::BatchHead, hash::Hash, time::Timestamp};
+    /// # let head = BatchHead { gateway_id: "g".into(), batch_id: "b".into(), seq: 1, log_count: 1,
+    /// #     merkle_root: Hash([0; 32]), prev_head_hash: None,
+    /// #     created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+    /// assert_eq!(BatchHead::parse(&head.to_value(), "h").unwrap(), head);
+    /// ```
+    pub fn to_value(&self) -> Value<'static> {
+        crate::json::parse(&self.canonical_bytes())
+            .expect("canonical JSON parses")
+            .into_owned()
     }
 
     /// SHA-256(0x02 || JCS(head)).
@@ -72,27 +121,9 @@ impl BatchHead {
         head_hash_bytes(&self.canonical_bytes())
     }
 
-    /// The head as a JSON value.
-    pub fn to_value(&self) -> Value<'static> {
-        let k = |s: &str| Cow::Owned(s.to_string());
-        Value::Object(vec![
-            (k("batch_id"), Value::str(&self.batch_id)),
-            (k("created_at"), Value::str(self.created_at.to_rfc3339())),
-            (k("gateway_id"), Value::str(&self.gateway_id)),
-            (k("head_version"), Value::str(HEAD_VERSION)),
-            (k("log_count"), Value::Number(self.log_count as f64)),
-            (k("merkle_root"), Value::str(self.merkle_root.to_hex())),
-            (
-                k("prev_head_hash"),
-                Value::opt_str(self.prev_head_hash.map(|h| h.to_hex()).as_deref()),
-            ),
-            (k("seq"), Value::Number(self.seq as f64)),
-        ])
-    }
-
     /// Reads and checks a head from a JSON value. `created_at` must already
     /// be in normalized form, because the hash covers the bytes as given.
-    pub fn from_value(v: &Value<'_>, member: &str) -> Result<BatchHead> {
+    pub fn parse(v: &Value<'_>, member: &str) -> Result<BatchHead> {
         let Value::Object(members) = v else {
             return Err(Error::member(
                 ErrorCode::InvalidType,
@@ -265,18 +296,42 @@ pub struct Signature {
 }
 
 impl Signature {
-    /// `{"alg":"ed25519","public_key":hex,"signature":hex}`.
+    /// Appends `{"alg":"ed25519","public_key":hex,"signature":hex}` (its
+    /// canonical form) to `out`.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::model::head::{Keypair, Signature};
+    /// let sig = Keypair::from_seed(&[1; 32]).sign(b"m");
+    /// let mut out = Vec::new();
+    /// sig.write_canonical(&mut out);
+    /// let back = Signature::parse(&kwh_btc_iot_core::json::parse(&out).unwrap(), "sig").unwrap();
+    /// assert_eq!(back, sig);
+    /// ```
+    pub fn write_canonical(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"alg\":\"ed25519\",\"public_key\":\"");
+        out.extend_from_slice(crate::encoding::hex::encode(&self.public_key).as_bytes());
+        out.extend_from_slice(b"\",\"signature\":\"");
+        out.extend_from_slice(crate::encoding::hex::encode(&self.signature).as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+
+    /// The signature as a JSON value, read back from its canonical bytes.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::model::head::{Keypair, Signature};
+    /// let sig = Keypair::from_seed(&[1; 32]).sign(b"m");
+    /// assert_eq!(Signature::parse(&sig.to_value(), "s").unwrap(), sig);
+    /// ```
     pub fn to_value(&self) -> Value<'static> {
-        let k = |s: &str| Cow::Owned(s.to_string());
-        Value::Object(vec![
-            (k("alg"), Value::str("ed25519")),
-            (k("public_key"), Value::str(hash::to_hex(&self.public_key))),
-            (k("signature"), Value::str(hash::to_hex(&self.signature))),
-        ])
+        let mut out = Vec::with_capacity(200);
+        self.write_canonical(&mut out);
+        crate::json::parse(&out)
+            .expect("canonical JSON parses")
+            .into_owned()
     }
 
     /// Reads `{"alg":"ed25519","public_key":hex,"signature":hex}`.
-    pub fn from_value(v: &Value<'_>, member: &str) -> Result<Signature> {
+    pub fn parse(v: &Value<'_>, member: &str) -> Result<Signature> {
         let Value::Object(members) = v else {
             return Err(Error::member(
                 ErrorCode::InvalidType,
@@ -404,7 +459,7 @@ fn fixed_hex<const N: usize>(v: Option<&Value<'_>>, member: &str) -> Result<[u8;
             "is required as a hex string",
         ));
     };
-    let bytes = hash::from_hex(s, member)?;
+    let bytes = crate::encoding::hex::decode_member(s, member)?;
     if s.bytes().any(|b| b.is_ascii_uppercase()) || bytes.len() != N {
         return Err(Error::member(
             ErrorCode::InvalidHex,
@@ -427,7 +482,7 @@ impl std::fmt::Debug for Keypair {
         write!(
             f,
             "Keypair(public_key={})",
-            hash::to_hex(&self.public_key())
+            crate::encoding::hex::encode(&self.public_key())
         )
     }
 }
@@ -440,7 +495,7 @@ impl Keypair {
 
     /// From 64 hex characters of secret seed.
     pub fn from_hex(s: &str) -> Result<Keypair> {
-        let bytes = hash::from_hex(s.trim(), "signing_key")?;
+        let bytes = crate::encoding::hex::decode_member(s.trim(), "signing_key")?;
         let seed: [u8; 32] = bytes.try_into().map_err(|_| {
             Error::member(
                 ErrorCode::InvalidKey,
@@ -487,142 +542,4 @@ pub fn public_key_from_hex(s: &str, member: &str) -> Result<[u8; 32]> {
         )
     })?;
     Ok(h.0)
-}
-
-/// What a batch needs besides its logs.
-#[derive(Debug, Clone)]
-pub struct BatchParams {
-    /// The gateway id.
-    pub gateway_id: String,
-    /// The batch id.
-    pub batch_id: String,
-    /// Sequence number (1 for the first batch).
-    pub seq: u64,
-    /// Previous head hash (`None` for seq 1).
-    pub prev_head_hash: Option<Hash>,
-    /// Creation time (the core has no clock).
-    pub created_at: Timestamp,
-}
-
-/// A built batch: the head, its hash and signature, and the tree.
-#[derive(Debug, Clone)]
-pub struct Batch {
-    /// The head.
-    pub head: BatchHead,
-    /// SHA-256(0x02 || JCS(head)).
-    pub head_hash: Hash,
-    /// Signature over JCS(head), when a key was given.
-    pub signature: Option<Signature>,
-    /// The Merkle tree over the leaf hashes, in input order.
-    pub tree: MerkleTree,
-}
-
-impl Batch {
-    /// Builds a batch over leaf hashes (in acceptance order).
-    pub fn from_leaf_hashes(
-        leaves: Vec<Hash>,
-        params: BatchParams,
-        key: Option<&Keypair>,
-    ) -> Result<Batch> {
-        if leaves.is_empty() {
-            return Err(Error::new(
-                ErrorCode::EmptyBatch,
-                "a batch needs at least one log",
-            ));
-        }
-        check_id(&params.gateway_id, "gateway_id")?;
-        check_id(&params.batch_id, "batch_id")?;
-        if params.seq == 0 || params.seq > 9_007_199_254_740_991 {
-            return Err(Error::member(
-                ErrorCode::OutOfRange,
-                "seq",
-                "must be within 1..2^53-1",
-            ));
-        }
-        if (params.seq == 1) != params.prev_head_hash.is_none() {
-            return Err(Error::member(
-                ErrorCode::InvalidValue,
-                "prev_head_hash",
-                "must be given exactly when seq is greater than 1",
-            ));
-        }
-        let tree = MerkleTree::new(leaves);
-        let head = BatchHead {
-            gateway_id: params.gateway_id,
-            batch_id: params.batch_id,
-            seq: params.seq,
-            log_count: tree.size(),
-            merkle_root: tree.root(),
-            prev_head_hash: params.prev_head_hash,
-            created_at: params.created_at,
-        };
-        let bytes = head.canonical_bytes();
-        let head_hash = head_hash_bytes(&bytes);
-        let signature = key.map(|k| k.sign(&bytes));
-        Ok(Batch {
-            head,
-            head_hash,
-            signature,
-            tree,
-        })
-    }
-
-    /// Builds a batch over normalized logs.
-    pub fn from_logs(
-        logs: &[EnergyLog<'_>],
-        params: BatchParams,
-        key: Option<&Keypair>,
-    ) -> Result<Batch> {
-        let mut buf = Vec::with_capacity(512);
-        let leaves = logs
-            .iter()
-            .map(|l| {
-                buf.clear();
-                l.write_canonical(&mut buf);
-                hash::leaf_hash_bytes(&buf)
-            })
-            .collect();
-        Batch::from_leaf_hashes(leaves, params, key)
-    }
-
-    /// The receipt of the log at `index` (which must be the log whose leaf
-    /// hash is at that index).
-    pub fn receipt(&self, index: u64, log: &EnergyLog<'_>) -> Result<Receipt> {
-        let leaf_hash = self
-            .tree
-            .leaves()
-            .get(index as usize)
-            .copied()
-            .ok_or_else(|| {
-                Error::member(
-                    ErrorCode::IndexOutOfRange,
-                    "leaf_index",
-                    format!("batch has {} logs", self.tree.size()),
-                )
-            })?;
-        if log.leaf_hash() != leaf_hash {
-            return Err(Error::member(
-                ErrorCode::LeafHashMismatch,
-                "log",
-                format!("is not the log at index {index} of the batch"),
-            ));
-        }
-        self.receipt_for_leaf(index, log)
-    }
-
-    /// The receipt of the log at `index` when the caller built the batch
-    /// from these very logs (no re-hash of the log).
-    pub(crate) fn receipt_for_leaf(&self, index: u64, log: &EnergyLog<'_>) -> Result<Receipt> {
-        let leaf_hash = self.tree.leaves()[index as usize];
-        Ok(Receipt {
-            log: log.to_value(),
-            leaf_hash,
-            leaf_index: index,
-            inclusion_path: self.tree.inclusion_path(index)?,
-            batch_head: self.head.clone(),
-            head_signature: self.signature.clone(),
-            log_signature: None,
-            anchors: Vec::new(),
-        })
-    }
 }

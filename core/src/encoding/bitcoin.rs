@@ -6,7 +6,7 @@
 //! `*_display` helpers give the reversed hex that explorers and RPCs show.
 //!
 //! ```
-//! use kwh_btc_iot_core::anchor::bitcoin::{BlockHeader, Network};
+//! use kwh_btc_iot_core::encoding::bitcoin::{BlockHeader, Network};
 //! let h = BlockHeader::from_hex("02000000b96394585a281b7e5f438fd1c9ed492645a1fd61cb3802040000000000000000007ee445d23ad061af4a36b809501fab1ac4f2d7e7a739817dd0cbb7ec661b8a1e376755f58616186272def6").unwrap();
 //! assert_eq!(h.block_hash_display(), "000000000000000003e892881a8cdcdc117c06d444057c98b6f04a9ee75a2319");
 //! h.check_pow(Network::Mainnet).unwrap();
@@ -17,8 +17,6 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use crate::hash::to_hex;
-
 /// Largest transaction accepted, in bytes (a block's weight limit / 1).
 pub const MAX_TX_BYTES: usize = 4_000_000;
 /// Largest block accepted, in bytes.
@@ -26,36 +24,10 @@ pub const MAX_BLOCK_BYTES: usize = 4_000_000;
 /// Most transactions in a block (Bitcoin Core: MAX_BLOCK_WEIGHT / MIN_TRANSACTION_WEIGHT).
 pub const MAX_BLOCK_TXS: u32 = 4_000_000 / 240;
 
-/// Why Bitcoin data was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BtcError {
-    /// Stable short code: `bad_length`, `truncated`, `trailing_data`,
-    /// `bad_compact_size`, `too_large`, `bad_witness`, `bad_target`,
-    /// `target_above_limit`, `insufficient_pow`, `mutated_merkle_tree`,
-    /// `bad_merkle_root`, `empty_block`, `bad_hex`, `no_inputs`, `no_outputs`.
-    pub code: &'static str,
-    /// What went wrong.
-    pub message: String,
-}
+use super::binary::{write_compact_size, Reader};
+use super::{hex, DecodeError};
 
-impl BtcError {
-    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
-        BtcError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for BtcError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.code)
-    }
-}
-
-impl std::error::Error for BtcError {}
-
-type Result<T> = std::result::Result<T, BtcError>;
+type Result<T> = std::result::Result<T, DecodeError>;
 
 /// SHA-256 twice.
 pub fn sha256d(data: &[u8]) -> [u8; 32] {
@@ -74,7 +46,7 @@ pub fn sha256d_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
 pub fn display_hex(internal: &[u8; 32]) -> String {
     let mut r = *internal;
     r.reverse();
-    to_hex(&r)
+    hex::encode(&r)
 }
 
 /// Parses a display-order hash (64 hex characters) into internal order.
@@ -88,13 +60,13 @@ pub fn from_display_hex(s: &str) -> Result<[u8; 32]> {
 pub fn hash_from_hex(s: &str) -> Result<[u8; 32]> {
     let b = decode_hex(s)?;
     b.try_into()
-        .map_err(|_| BtcError::new("bad_length", "a hash must be 64 hex characters"))
+        .map_err(|_| DecodeError::new("bad_length", "a hash must be 64 hex characters"))
 }
 
 /// Decodes hex (either case, even length).
 pub fn decode_hex(s: &str) -> Result<Vec<u8>> {
-    hex_bytes(s.as_bytes()).ok_or_else(|| {
-        BtcError::new(
+    hex::decode(s.as_bytes()).ok_or_else(|| {
+        DecodeError::new(
             "bad_hex",
             if s.len() % 2 == 1 {
                 "hex must have an even number of characters"
@@ -105,36 +77,31 @@ pub fn decode_hex(s: &str) -> Result<Vec<u8>> {
     })
 }
 
-/// Hex digit values (0xff: not a hex digit).
-const HEX_VAL: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
-/// Decodes hex (either case); `None` for an odd length or a non-hex character.
-pub(crate) fn hex_bytes(s: &[u8]) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+/// The merkle root of txids (internal order) as Bitcoin Core's
+/// `ComputeMerkleRoot`, and whether the list is "mutated" (two equal
+/// siblings somewhere). `None` for an empty list.
+pub fn merkle_root(txids: &[[u8; 32]]) -> Option<([u8; 32], bool)> {
+    if txids.is_empty() {
         return None;
     }
-    let mut out = Vec::with_capacity(s.len() / 2);
-    let mut bad = 0u8;
-    for p in s.chunks_exact(2) {
-        let (h, l) = (HEX_VAL[p[0] as usize], HEX_VAL[p[1] as usize]);
-        bad |= h | l;
-        out.push((h << 4) | (l & 0x0f));
+    let mut level = txids.to_vec();
+    let mut mutated = false;
+    while level.len() > 1 {
+        for pair in level.chunks_exact(2) {
+            if pair[0] == pair[1] {
+                mutated = true;
+            }
+        }
+        if level.len() % 2 == 1 {
+            let last = level[level.len() - 1];
+            level.push(last);
+        }
+        level = level
+            .chunks_exact(2)
+            .map(|p| sha256d_pair(&p[0], &p[1]))
+            .collect();
     }
-    (bad & 0xf0 == 0).then_some(out)
+    Some((level[0], mutated))
 }
 
 /// A Bitcoin network: which proof-of-work limit applies.
@@ -210,13 +177,13 @@ pub fn target_from_bits(bits: u32) -> Result<[u8; 32]> {
     let size = (bits >> 24) as usize;
     let word = bits & 0x007f_ffff;
     if word != 0 && bits & 0x0080_0000 != 0 {
-        return Err(BtcError::new(
+        return Err(DecodeError::new(
             "bad_target",
             format!("nBits {bits:08x} encodes a negative target"),
         ));
     }
     if word != 0 && (size > 34 || (word > 0xff && size > 33) || (word > 0xffff && size > 32)) {
-        return Err(BtcError::new(
+        return Err(DecodeError::new(
             "bad_target",
             format!("nBits {bits:08x} overflows 256 bits"),
         ));
@@ -241,7 +208,7 @@ pub fn target_from_bits(bits: u32) -> Result<[u8; 32]> {
         }
     }
     if t == [0u8; 32] {
-        return Err(BtcError::new(
+        return Err(DecodeError::new(
             "bad_target",
             format!("nBits {bits:08x} encodes a zero target"),
         ));
@@ -271,7 +238,7 @@ impl BlockHeader {
     /// Parses exactly 80 bytes.
     pub fn parse(b: &[u8]) -> Result<BlockHeader> {
         let b: &[u8; 80] = b.try_into().map_err(|_| {
-            BtcError::new(
+            DecodeError::new(
                 "bad_length",
                 format!("a block header is 80 bytes, got {}", b.len()),
             )
@@ -294,7 +261,7 @@ impl BlockHeader {
     /// Parses 160 hex characters.
     pub fn from_hex(s: &str) -> Result<BlockHeader> {
         if s.len() != 160 {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "bad_length",
                 format!("a block header is 160 hex characters, got {}", s.len()),
             ));
@@ -335,7 +302,7 @@ impl BlockHeader {
     pub fn check_pow(&self, network: Network) -> Result<[u8; 32]> {
         let target = self.target()?;
         if target > network.pow_limit() {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "target_above_limit",
                 format!(
                     "nBits {:08x} is easier than the {network} proof-of-work limit",
@@ -346,11 +313,11 @@ impl BlockHeader {
         let mut h = self.hash();
         h.reverse(); // big-endian number
         if h > target {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "insufficient_pow",
                 format!(
                     "block hash {} is above the target of nBits {:08x}",
-                    to_hex(&h),
+                    hex::encode(&h),
                     self.bits
                 ),
             ));
@@ -554,16 +521,16 @@ pub struct Transaction {
 impl Transaction {
     /// Parses exactly one transaction filling `b`.
     pub fn parse(b: &[u8]) -> Result<Transaction> {
-        let mut r = Cursor::new(b);
+        let mut r = Reader::new(b);
         let tx = Transaction::read(&mut r)?;
-        r.end("transaction")?;
+        end(&r, "transaction")?;
         Ok(tx)
     }
 
     /// Parses hex.
     pub fn from_hex(s: &str) -> Result<Transaction> {
         if s.len() > 2 * MAX_TX_BYTES {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "too_large",
                 format!("a transaction is at most {MAX_TX_BYTES} bytes"),
             ));
@@ -597,24 +564,24 @@ impl Transaction {
             o.extend_from_slice(&[0, 1]);
         }
         let write_bytes = |o: &mut Vec<u8>, b: &[u8]| {
-            super::spv::write_compact_size(o, b.len() as u64);
+            write_compact_size(o, b.len() as u64);
             o.extend_from_slice(b);
         };
-        super::spv::write_compact_size(&mut o, inputs.len() as u64);
+        write_compact_size(&mut o, inputs.len() as u64);
         for i in inputs {
             o.extend_from_slice(&i.prev_txid);
             o.extend_from_slice(&i.prev_vout.to_le_bytes());
             write_bytes(&mut o, &i.script_sig);
             o.extend_from_slice(&i.sequence.to_le_bytes());
         }
-        super::spv::write_compact_size(&mut o, outputs.len() as u64);
+        write_compact_size(&mut o, outputs.len() as u64);
         for t in outputs {
             o.extend_from_slice(&t.value.to_le_bytes());
             write_bytes(&mut o, &t.script_pubkey);
         }
         if witness {
             for i in inputs {
-                super::spv::write_compact_size(&mut o, i.witness.len() as u64);
+                write_compact_size(&mut o, i.witness.len() as u64);
                 for w in &i.witness {
                     write_bytes(&mut o, w);
                 }
@@ -624,10 +591,10 @@ impl Transaction {
         o
     }
 
-    fn read(r: &mut Cursor<'_>) -> Result<Transaction> {
-        let start = r.pos;
-        let version = r.u32("version")? as i32;
-        let after_version = r.pos;
+    fn read(r: &mut Reader<'_>) -> Result<Transaction> {
+        let start = r.offset();
+        let version = r.u32_le("version")? as i32;
+        let after_version = r.offset();
         // BIP 144: an empty input list followed by a non-zero flag byte means
         // the witness serialization (Bitcoin Core reads it this way).
         let mut has_witness = false;
@@ -637,13 +604,13 @@ impl Transaction {
             let flag = r.u8("segwit flag")?;
             if flag != 0 {
                 if flag != 1 {
-                    return Err(BtcError::new(
+                    return Err(DecodeError::new(
                         "bad_witness",
                         format!("unknown transaction flag 0x{flag:02x}"),
                     ));
                 }
                 has_witness = true;
-                body_start = r.pos;
+                body_start = r.offset();
                 inputs = read_inputs(r)?;
             } else {
                 body_start = after_version;
@@ -654,19 +621,19 @@ impl Transaction {
         // Consensus rules (bad-txns-vin-empty / vout-empty): such a
         // transaction can never be in a block.
         if inputs.is_empty() {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "no_inputs",
                 "a transaction has at least one input",
             ));
         }
         let outputs = read_outputs(r)?;
         if outputs.is_empty() {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "no_outputs",
                 "a transaction has at least one output",
             ));
         }
-        let body_end = r.pos;
+        let body_end = r.offset();
         if has_witness {
             let mut any = false;
             for input in inputs.iter_mut() {
@@ -681,29 +648,29 @@ impl Transaction {
                 input.witness = stack;
             }
             if !any {
-                return Err(BtcError::new(
+                return Err(DecodeError::new(
                     "bad_witness",
                     "transaction has the witness flag but no witness data (superfluous witness record)",
                 ));
             }
         }
-        let lock_start = r.pos;
-        let lock_time = r.u32("lock time")?;
-        let end = r.pos;
+        let lock_start = r.offset();
+        let lock_time = r.u32_le("lock time")?;
+        let end = r.offset();
         let size = end - start;
         if size > MAX_TX_BYTES {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "too_large",
                 format!("transaction is larger than {MAX_TX_BYTES} bytes"),
             ));
         }
-        let full = &r.buf[start..end];
+        let full = &r.input()[start..end];
         let wtxid = sha256d(full);
         let (txid, base_size) = if has_witness {
             let mut h = Sha256::new();
-            h.update(&r.buf[start..after_version]);
-            h.update(&r.buf[body_start..body_end]);
-            h.update(&r.buf[lock_start..end]);
+            h.update(&r.input()[start..after_version]);
+            h.update(&r.input()[body_start..body_end]);
+            h.update(&r.input()[lock_start..end]);
             let base = (after_version - start) + (body_end - body_start) + (end - lock_start);
             (Sha256::digest(h.finalize()).into(), base)
         } else {
@@ -723,17 +690,17 @@ impl Transaction {
     }
 }
 
-fn read_inputs(r: &mut Cursor<'_>) -> Result<Vec<TxIn>> {
+fn read_inputs(r: &mut Reader<'_>) -> Result<Vec<TxIn>> {
     let n = r.compact_size("input count")?;
     r.check_count(n, 41, "inputs")?;
     let mut v = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let mut prev = [0u8; 32];
         prev.copy_from_slice(r.bytes(32, "input outpoint")?);
-        let prev_vout = r.u32("input outpoint index")?;
+        let prev_vout = r.u32_le("input outpoint index")?;
         let len = r.compact_size("scriptSig length")?;
         let script_sig = r.bytes(len, "scriptSig")?.to_vec();
-        let sequence = r.u32("sequence")?;
+        let sequence = r.u32_le("sequence")?;
         v.push(TxIn {
             prev_txid: prev,
             prev_vout,
@@ -745,12 +712,12 @@ fn read_inputs(r: &mut Cursor<'_>) -> Result<Vec<TxIn>> {
     Ok(v)
 }
 
-fn read_outputs(r: &mut Cursor<'_>) -> Result<Vec<TxOut>> {
+fn read_outputs(r: &mut Reader<'_>) -> Result<Vec<TxOut>> {
     let n = r.compact_size("output count")?;
     r.check_count(n, 9, "outputs")?;
     let mut v = Vec::with_capacity(n as usize);
     for _ in 0..n {
-        let value = r.u64("output value")?;
+        let value = r.u64_le("output value")?;
         let len = r.compact_size("scriptPubKey length")?;
         let script_pubkey = r.bytes(len, "scriptPubKey")?.to_vec();
         v.push(TxOut {
@@ -774,12 +741,12 @@ impl Block {
     /// Parses a serialized block (header, compact size count, transactions).
     pub fn parse(b: &[u8]) -> Result<Block> {
         if b.len() > MAX_BLOCK_BYTES {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "too_large",
                 format!("a block is at most {MAX_BLOCK_BYTES} bytes"),
             ));
         }
-        let mut r = Cursor::new(b);
+        let mut r = Reader::new(b);
         let header = BlockHeader::parse(r.bytes(80, "block header")?)?;
         let n = r.compact_size("transaction count")?;
         r.check_count(n, 60, "transactions")?;
@@ -787,7 +754,7 @@ impl Block {
         for _ in 0..n {
             transactions.push(Transaction::read(&mut r)?);
         }
-        r.end("block")?;
+        end(&r, "block")?;
         Ok(Block {
             header,
             transactions,
@@ -797,7 +764,7 @@ impl Block {
     /// Parses hex.
     pub fn from_hex(s: &str) -> Result<Block> {
         if s.len() > 2 * MAX_BLOCK_BYTES {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "too_large",
                 format!("a block is at most {MAX_BLOCK_BYTES} bytes"),
             ));
@@ -813,10 +780,11 @@ impl Block {
     /// Recomputes the merkle root from the txids; refuses an empty block and
     /// a mutated tree (CVE-2012-2459: two equal sibling hashes).
     pub fn compute_merkle_root(&self) -> Result<[u8; 32]> {
-        let (root, mutated) = super::spv::merkle_root(&self.txids())
-            .ok_or_else(|| BtcError::new("empty_block", "a block has at least one transaction"))?;
+        let (root, mutated) = merkle_root(&self.txids()).ok_or_else(|| {
+            DecodeError::new("empty_block", "a block has at least one transaction")
+        })?;
         if mutated {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "mutated_merkle_tree",
                 "the transaction list has two equal sibling hashes (CVE-2012-2459)",
             ));
@@ -828,7 +796,7 @@ impl Block {
     pub fn check_merkle_root(&self) -> Result<()> {
         let root = self.compute_merkle_root()?;
         if root != self.header.merkle_root {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "bad_merkle_root",
                 format!(
                     "the transactions hash to merkle root {}, the header says {}",
@@ -857,113 +825,14 @@ impl Block {
     }
 }
 
-/// A bounds-checked reader of Bitcoin serializations.
-pub(crate) struct Cursor<'a> {
-    pub(crate) buf: &'a [u8],
-    pub(crate) pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Cursor { buf, pos: 0 }
-    }
-
-    fn truncated(&self, what: &str) -> BtcError {
-        BtcError::new(
-            "truncated",
-            format!("input ends inside the {what} (at byte {})", self.pos),
-        )
-    }
-
-    pub(crate) fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    pub(crate) fn bytes(&mut self, n: u64, what: &str) -> Result<&'a [u8]> {
-        if n > self.remaining() as u64 {
-            return Err(self.truncated(what));
-        }
-        let n = n as usize;
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    pub(crate) fn u8(&mut self, what: &str) -> Result<u8> {
-        Ok(self.bytes(1, what)?[0])
-    }
-
-    pub(crate) fn u32(&mut self, what: &str) -> Result<u32> {
-        let b = self.bytes(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn u64(&mut self, what: &str) -> Result<u64> {
-        let b = self.bytes(8, what)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
-    }
-
-    /// Bitcoin's CompactSize, minimal encoding only (as Bitcoin Core), at most 0x02000000.
-    pub(crate) fn compact_size(&mut self, what: &str) -> Result<u64> {
-        let at = self.pos;
-        let first = self.u8(what)?;
-        let (v, min) = match first {
-            0xfd => {
-                let b = self.bytes(2, what)?;
-                (u64::from(u16::from_le_bytes([b[0], b[1]])), 0xfd)
-            }
-            0xfe => {
-                let b = self.bytes(4, what)?;
-                (
-                    u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-                    0x1_0000,
-                )
-            }
-            0xff => (self.u64(what)?, 0x1_0000_0000),
-            n => (u64::from(n), 0),
-        };
-        if v < min {
-            return Err(BtcError::new(
-                "bad_compact_size",
-                format!("the {what} at byte {at} is not minimally encoded"),
-            ));
-        }
-        if v > 0x0200_0000 {
-            return Err(BtcError::new(
-                "bad_compact_size",
-                format!("the {what} at byte {at} is too large ({v})"),
-            ));
-        }
-        Ok(v)
-    }
-
-    /// Refuses a count of items that cannot fit in the remaining bytes.
-    pub(crate) fn check_count(&self, n: u64, min_item_bytes: u64, what: &str) -> Result<()> {
-        if n.saturating_mul(min_item_bytes) > self.remaining() as u64 {
-            return Err(BtcError::new(
-                "truncated",
-                format!(
-                    "{n} {what} cannot fit in the {} remaining bytes",
-                    self.remaining()
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    pub(crate) fn end(&self, what: &str) -> Result<()> {
-        if self.pos != self.buf.len() {
-            return Err(BtcError::new(
-                "trailing_data",
-                format!(
-                    "{} bytes after the end of the {what}",
-                    self.buf.len() - self.pos
-                ),
-            ));
-        }
-        Ok(())
+/// Refuses bytes left after a structure (`trailing_data`).
+fn end(r: &Reader<'_>, what: &str) -> Result<()> {
+    match r.end_or_trailing() {
+        None => Ok(()),
+        Some(n) => Err(DecodeError::new(
+            "trailing_data",
+            format!("{n} bytes after the end of the {what}"),
+        )),
     }
 }
 
@@ -974,21 +843,21 @@ mod tests {
     #[test]
     fn compact_targets() {
         let t = target_from_bits(0x1d00ffff).unwrap();
-        assert_eq!(to_hex(&t), format!("00000000ffff{}", "0".repeat(52)));
+        assert_eq!(hex::encode(&t), format!("00000000ffff{}", "0".repeat(52)));
         let t = target_from_bits(0x181686f5).unwrap();
         assert_eq!(
-            to_hex(&t),
+            hex::encode(&t),
             "00000000000000001686f5000000000000000000000000000000000000000000"
         );
         let t = target_from_bits(0x207fffff).unwrap();
-        assert_eq!(to_hex(&t), format!("7fffff{}", "0".repeat(58)));
+        assert_eq!(hex::encode(&t), format!("7fffff{}", "0".repeat(58)));
         assert_eq!(target_from_bits(0x01003456).unwrap_err().code, "bad_target"); // zero
         assert_eq!(
-            to_hex(&target_from_bits(0x01123456).unwrap()),
+            hex::encode(&target_from_bits(0x01123456).unwrap()),
             format!("{}12", "0".repeat(62))
         );
         assert_eq!(
-            to_hex(&target_from_bits(0x02123456).unwrap()),
+            hex::encode(&target_from_bits(0x02123456).unwrap()),
             format!("{}1234", "0".repeat(60))
         );
         assert_eq!(target_from_bits(0x04923456).unwrap_err().code, "bad_target"); // negative
@@ -996,14 +865,14 @@ mod tests {
         assert_eq!(target_from_bits(0x00000000).unwrap_err().code, "bad_target");
         // size 32 with a 3-byte mantissa: first byte lands at index 0
         let t = target_from_bits(0x20123456).unwrap();
-        assert_eq!(to_hex(&t), format!("123456{}", "0".repeat(58)));
+        assert_eq!(hex::encode(&t), format!("123456{}", "0".repeat(58)));
         let t = target_from_bits(0x21000012).unwrap();
-        assert_eq!(to_hex(&t), format!("0012{}", "0".repeat(60)));
+        assert_eq!(hex::encode(&t), format!("0012{}", "0".repeat(60)));
         let t = target_from_bits(0x22000012).unwrap();
-        assert_eq!(to_hex(&t), format!("12{}", "0".repeat(62)));
+        assert_eq!(hex::encode(&t), format!("12{}", "0".repeat(62)));
         assert_eq!(target_from_bits(0x23000012).unwrap_err().code, "bad_target");
         assert_eq!(
-            to_hex(&target_from_bits(0x21001234).unwrap()),
+            hex::encode(&target_from_bits(0x21001234).unwrap()),
             format!("1234{}", "0".repeat(60))
         );
         assert_eq!(target_from_bits(0x22001234).unwrap_err().code, "bad_target");
@@ -1012,10 +881,10 @@ mod tests {
 
     #[test]
     fn hex_decoding() {
-        assert_eq!(hex_bytes(b"00fFaB19"), Some(vec![0, 0xff, 0xab, 0x19]));
-        assert_eq!(hex_bytes(b""), Some(vec![]));
+        assert_eq!(hex::decode(b"00fFaB19"), Some(vec![0, 0xff, 0xab, 0x19]));
+        assert_eq!(hex::decode(b""), Some(vec![]));
         for bad in [&b"0"[..], b"0g", b"g0", b"  ", "é0".as_bytes(), b"0x"] {
-            assert_eq!(hex_bytes(bad), None, "{bad:?}");
+            assert_eq!(hex::decode(bad), None, "{bad:?}");
         }
         assert_eq!(decode_hex("abc").unwrap_err().code, "bad_hex");
     }
@@ -1094,7 +963,7 @@ mod tests {
         ];
         let legacy = Transaction::serialize(2, std::slice::from_ref(&input), &outputs, 0);
         assert_eq!(
-            to_hex(&legacy),
+            hex::encode(&legacy),
             format!(
                 "0200000001{}0000000000ffffffff02{}160014{}{}036a019900000000",
                 "42".repeat(32),
@@ -1120,7 +989,7 @@ mod tests {
         // A template without inputs: the legacy form, as createrawtransaction.
         let template = Transaction::serialize(2, &[], &outputs[1..], 0);
         assert_eq!(
-            to_hex(&template),
+            hex::encode(&template),
             "0200000000010000000000000000036a019900000000"
         );
     }

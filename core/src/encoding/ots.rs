@@ -19,7 +19,7 @@
 //! the input byte for byte.
 //!
 //! ```
-//! use kwh_btc_iot_core::anchor::ots::{Attestation, DetachedTimestampFile, Op, Timestamp};
+//! use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Op, Timestamp};
 //! let digest = [7u8; 32];
 //! let mut t = Timestamp::default();
 //! t.push_op(Op::Append(vec![1, 2, 3]), Timestamp::with_attestation(Attestation::Pending {
@@ -36,6 +36,9 @@
 use std::fmt;
 
 use sha2::{Digest, Sha256};
+
+use super::binary::{write_varuint, Reader};
+use super::{hex, DecodeError};
 
 /// The magic bytes that start a detached timestamp file.
 pub const MAGIC: &[u8; 31] = b"\x00OpenTimestamps\x00\x00Proof\x00\xbf\x89\xe2\xe8\x84\xe8\x92\x94";
@@ -71,37 +74,7 @@ pub const TAG_LITECOIN: [u8; 8] = [0x06, 0x86, 0x9a, 0x0d, 0x73, 0xd7, 0x1b, 0x4
 /// Tag of an Ethereum block header attestation (the reference's "dubious" notary).
 pub const TAG_ETHEREUM: [u8; 8] = [0x30, 0xfe, 0x80, 0x87, 0xb5, 0xc7, 0xea, 0xd7];
 
-/// Why an OpenTimestamps input was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OtsError {
-    /// Stable short code: `bad_magic`, `unsupported_version`, `unknown_op`,
-    /// `unknown_file_hash_op`, `truncated`, `trailing_data`, `bad_varuint`,
-    /// `too_long`, `empty_argument`, `invalid_message`, `too_deep`,
-    /// `too_large`, `invalid_uri`, `invalid_attestation`, `empty_timestamp`,
-    /// `digest_length`, `not_found`.
-    pub code: &'static str,
-    /// What went wrong, with the byte offset when parsing.
-    pub message: String,
-}
-
-impl OtsError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
-        OtsError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for OtsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.code)
-    }
-}
-
-impl std::error::Error for OtsError {}
-
-type Result<T> = std::result::Result<T, OtsError>;
+type Result<T> = std::result::Result<T, DecodeError>;
 
 /// An operation: an edge of the timestamp tree.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -196,7 +169,7 @@ impl Op {
     /// the reference's limits (without computing anything).
     pub fn result_len(&self, msg_len: usize) -> Result<usize> {
         if msg_len > self.max_msg_len() {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "invalid_message",
                 format!(
                     "message too long for {}: {msg_len} > {} bytes",
@@ -208,7 +181,7 @@ impl Op {
         let r = match self {
             Op::Append(a) | Op::Prepend(a) => msg_len + a.len(),
             Op::Reverse | Op::Hexlify if msg_len == 0 => {
-                return Err(OtsError::new(
+                return Err(DecodeError::new(
                     "invalid_message",
                     format!("can't {} an empty message", self.name()),
                 ))
@@ -218,7 +191,7 @@ impl Op {
             _ => self.digest_len().unwrap_or(0),
         };
         if r > MAX_MSG_LENGTH {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "invalid_message",
                 format!(
                     "result of {} too long: {r} > {MAX_MSG_LENGTH} bytes",
@@ -236,7 +209,7 @@ impl Op {
             Op::Append(a) => [msg, a].concat(),
             Op::Prepend(a) => [a, msg].concat(),
             Op::Reverse => msg.iter().rev().copied().collect(),
-            Op::Hexlify => crate::hash::to_hex(msg).into_bytes(),
+            Op::Hexlify => hex::encode(msg).into_bytes(),
             Op::Sha1 => sha1::Sha1::digest(msg).to_vec(),
             Op::Ripemd160 => ripemd::Ripemd160::digest(msg).to_vec(),
             Op::Sha256 => Sha256::digest(msg).to_vec(),
@@ -256,7 +229,7 @@ impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Op::Append(a) | Op::Prepend(a) => {
-                write!(f, "{} {}", self.name(), crate::hash::to_hex(a))
+                write!(f, "{} {}", self.name(), hex::encode(a))
             }
             _ => f.write_str(self.name()),
         }
@@ -350,7 +323,7 @@ impl Attestation {
     fn write(&self, out: &mut Vec<u8>) -> Result<()> {
         let payload = self.payload();
         if payload.len() > MAX_PAYLOAD_SIZE {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "too_long",
                 format!(
                     "attestation payload is {} bytes, more than {MAX_PAYLOAD_SIZE}",
@@ -368,13 +341,9 @@ impl Attestation {
 
     fn parse(r: &mut Reader<'_>) -> Result<Attestation> {
         let tag: [u8; 8] = r.bytes(8, "attestation tag")?.try_into().unwrap_or([0; 8]);
-        let at = r.pos;
+        let at = r.at();
         let payload = r.varbytes(MAX_PAYLOAD_SIZE, 0, "attestation payload")?;
-        let mut p = Reader {
-            buf: payload,
-            pos: 0,
-            base: at,
-        };
+        let mut p = Reader::with_base(payload, at);
         let a = match tag {
             TAG_PENDING => {
                 let uri = p.varbytes(MAX_URI_LENGTH, 0, "calendar URI")?;
@@ -400,13 +369,13 @@ impl Attestation {
                 })
             }
         };
-        if p.pos != payload.len() {
-            return Err(OtsError::new(
+        if p.remaining() != 0 {
+            return Err(DecodeError::new(
                 "invalid_attestation",
                 format!(
                     "{} attestation payload has {} extra bytes (at byte {})",
                     a.kind(),
-                    payload.len() - p.pos,
+                    p.remaining(),
                     at
                 ),
             ));
@@ -425,7 +394,7 @@ impl fmt::Display for Attestation {
             Attestation::Unknown { tag, payload } => write!(
                 f,
                 "unknown attestation {} ({} bytes)",
-                crate::hash::to_hex(tag),
+                hex::encode(tag),
                 payload.len()
             ),
         }
@@ -434,13 +403,13 @@ impl fmt::Display for Attestation {
 
 fn check_uri(uri: &[u8]) -> Result<()> {
     if uri.len() > MAX_URI_LENGTH {
-        return Err(OtsError::new(
+        return Err(DecodeError::new(
             "invalid_uri",
             format!("calendar URI longer than {MAX_URI_LENGTH} bytes"),
         ));
     }
     if let Some(c) = uri.iter().find(|c| !ALLOWED_URI_CHARS.contains(c)) {
-        return Err(OtsError::new(
+        return Err(DecodeError::new(
             "invalid_uri",
             format!("calendar URI contains the character 0x{c:02x}, not one of [A-Za-z0-9-._/:]"),
         ));
@@ -494,7 +463,7 @@ impl Budget {
     fn node(&mut self) -> Result<()> {
         self.nodes += 1;
         if self.nodes > MAX_NODES {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "too_large",
                 format!("timestamp has more than {MAX_NODES} ops and attestations"),
             ));
@@ -504,7 +473,7 @@ impl Budget {
     fn work(&mut self, msg_len: usize) -> Result<()> {
         self.work += msg_len;
         if self.work > MAX_WORK_BYTES {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "too_large",
                 format!("replaying the timestamp would process more than {MAX_WORK_BYTES} bytes"),
             ));
@@ -536,13 +505,13 @@ impl Timestamp {
     /// must be consumed.
     pub fn parse(bytes: &[u8], msg: &[u8]) -> Result<Timestamp> {
         if bytes.len() > MAX_FILE_BYTES {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "too_large",
                 format!("timestamp is larger than {MAX_FILE_BYTES} bytes"),
             ));
         }
         if msg.len() > MAX_MSG_LENGTH {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "invalid_message",
                 format!("message longer than {MAX_MSG_LENGTH} bytes"),
             ));
@@ -550,7 +519,7 @@ impl Timestamp {
         let mut r = Reader::new(bytes);
         let mut budget = Budget::new();
         let t = Timestamp::parse_node(&mut r, msg.len(), 0, &mut budget)?;
-        r.end()?;
+        end(&r)?;
         Ok(t)
     }
 
@@ -561,7 +530,7 @@ impl Timestamp {
         budget: &mut Budget,
     ) -> Result<Timestamp> {
         if depth >= MAX_DEPTH {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "too_deep",
                 format!(
                     "timestamp is nested deeper than {MAX_DEPTH} levels (at byte {})",
@@ -571,9 +540,9 @@ impl Timestamp {
         }
         let mut items = Vec::new();
         loop {
-            let tag = r.byte("tag")?;
+            let tag = r.u8("tag")?;
             let (tag, more) = if tag == 0xff {
-                (r.byte("tag")?, true)
+                (r.u8("tag")?, true)
             } else {
                 (tag, false)
             };
@@ -592,13 +561,13 @@ impl Timestamp {
                         }
                     }
                     t => Op::unary_from_tag(t).ok_or_else(|| {
-                        OtsError::new(
+                        DecodeError::new(
                             "unknown_op",
                             format!("unknown operation tag 0x{t:02x} (at byte {at})"),
                         )
                     })?,
                 };
-                let result_len = op.result_len(msg_len).map_err(|e| OtsError {
+                let result_len = op.result_len(msg_len).map_err(|e| DecodeError {
                     message: format!("{} (op at byte {at})", e.message),
                     ..e
                 })?;
@@ -621,13 +590,13 @@ impl Timestamp {
 
     fn write_at(&self, out: &mut Vec<u8>, depth: usize) -> Result<()> {
         if depth >= MAX_DEPTH {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "too_deep",
                 format!("timestamp is nested deeper than {MAX_DEPTH} levels"),
             ));
         }
         let Some((last, rest)) = self.items.split_last() else {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "empty_timestamp",
                 "a timestamp node without ops or attestations can't be written",
             ));
@@ -663,7 +632,7 @@ impl Timestamp {
         out: &mut Vec<Reached>,
     ) -> Result<()> {
         if depth >= MAX_DEPTH {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "too_deep",
                 format!("timestamp is nested deeper than {MAX_DEPTH} levels"),
             ));
@@ -784,7 +753,7 @@ impl Timestamp {
     pub fn merge(&mut self, other: Timestamp) -> Result<()> {
         self.merge_at_depth(other, 0)?;
         if self.depth() > MAX_DEPTH {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "too_deep",
                 format!("merged timestamp would be deeper than {MAX_DEPTH} levels"),
             ));
@@ -794,7 +763,7 @@ impl Timestamp {
 
     fn merge_at_depth(&mut self, other: Timestamp, depth: usize) -> Result<()> {
         if depth >= MAX_DEPTH {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "too_deep",
                 format!("merged timestamp would be deeper than {MAX_DEPTH} levels"),
             ));
@@ -838,16 +807,16 @@ impl Timestamp {
         let mut budget = Budget::new();
         let n = self.merge_at_message_inner(msg, target, other, 0, &mut budget)?;
         if n == 0 {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "not_found",
                 format!(
                     "no node of the timestamp has the message {}",
-                    crate::hash::to_hex(target)
+                    hex::encode(target)
                 ),
             ));
         }
         if self.depth() > MAX_DEPTH {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "too_deep",
                 format!("merged timestamp would be deeper than {MAX_DEPTH} levels"),
             ));
@@ -864,7 +833,7 @@ impl Timestamp {
         budget: &mut Budget,
     ) -> Result<usize> {
         if depth >= MAX_DEPTH {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "too_deep",
                 format!("timestamp is nested deeper than {MAX_DEPTH} levels"),
             ));
@@ -896,7 +865,7 @@ impl Item {
             Item::Op(op, child) => {
                 if let Op::Append(a) | Op::Prepend(a) = op {
                     if a.is_empty() || a.len() > MAX_MSG_LENGTH {
-                        return Err(OtsError::new(
+                        return Err(DecodeError::new(
                             "too_long",
                             format!("{} argument must be 1 to {MAX_MSG_LENGTH} bytes", op.name()),
                         ));
@@ -927,7 +896,7 @@ impl DetachedTimestampFile {
         match file_hash_op.digest_len() {
             Some(n) if Op::file_hash_from_tag(file_hash_op.tag()).is_some() => {
                 if digest.len() != n {
-                    return Err(OtsError::new(
+                    return Err(DecodeError::new(
                         "digest_length",
                         format!(
                             "a {} digest is {n} bytes, got {}",
@@ -938,7 +907,7 @@ impl DetachedTimestampFile {
                 }
             }
             _ => {
-                return Err(OtsError::new(
+                return Err(DecodeError::new(
                     "unknown_file_hash_op",
                     format!(
                         "{} is not a file hash op (sha1, ripemd160, sha256)",
@@ -957,44 +926,44 @@ impl DetachedTimestampFile {
     /// Parses a whole `.ots` file.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         if bytes.len() > MAX_FILE_BYTES {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "too_large",
                 format!("file is larger than {MAX_FILE_BYTES} bytes"),
             ));
         }
         let mut r = Reader::new(bytes);
-        let magic = r.bytes(MAGIC.len(), "header magic").map_err(|_| {
-            OtsError::new(
+        let magic = r.bytes(MAGIC.len() as u64, "header magic").map_err(|_| {
+            DecodeError::new(
                 "bad_magic",
                 "not an OpenTimestamps proof (header magic missing)",
             )
         })?;
         if magic != MAGIC {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "bad_magic",
                 "not an OpenTimestamps proof (wrong header magic)",
             ));
         }
         let major = r.varuint("major version")?;
         if major != MAJOR_VERSION {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "unsupported_version",
                 format!("version {major} detached timestamp files are not supported (only {MAJOR_VERSION})"),
             ));
         }
         let at = r.at();
-        let tag = r.byte("file hash op")?;
+        let tag = r.u8("file hash op")?;
         let file_hash_op = Op::file_hash_from_tag(tag).ok_or_else(|| {
-            OtsError::new(
+            DecodeError::new(
                 "unknown_file_hash_op",
                 format!("unknown file hash op tag 0x{tag:02x} (at byte {at}); expected sha1 (0x02), ripemd160 (0x03) or sha256 (0x08)"),
             )
         })?;
         let n = file_hash_op.digest_len().unwrap_or(32);
-        let digest = r.bytes(n, "file digest")?.to_vec();
+        let digest = r.bytes(n as u64, "file digest")?.to_vec();
         let mut budget = Budget::new();
         let timestamp = Timestamp::parse_node(&mut r, n, 0, &mut budget)?;
-        r.end()?;
+        end(&r)?;
         Ok(DetachedTimestampFile {
             file_hash_op,
             digest,
@@ -1007,7 +976,7 @@ impl DetachedTimestampFile {
         if self.file_hash_op.digest_len() != Some(self.digest.len())
             || Op::file_hash_from_tag(self.file_hash_op.tag()).is_none()
         {
-            return Err(OtsError::new(
+            return Err(DecodeError::new(
                 "digest_length",
                 "file hash op and digest length differ",
             ));
@@ -1050,124 +1019,22 @@ impl DetachedTimestampFile {
     }
 }
 
-/// Writes an unsigned LEB128 number (7 bits a byte, low first), as the reference.
-pub fn write_varuint(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
 fn write_varbytes(out: &mut Vec<u8>, b: &[u8]) {
     write_varuint(out, b.len() as u64);
     out.extend_from_slice(b);
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    /// Offset of `buf` in the outer input, for messages.
-    base: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Reader {
-            buf,
-            pos: 0,
-            base: 0,
-        }
-    }
-
-    fn at(&self) -> usize {
-        self.base + self.pos
-    }
-
-    fn truncated(&self, what: &str) -> OtsError {
-        OtsError::new(
-            "truncated",
-            format!("input ends inside the {what} (at byte {})", self.at()),
-        )
-    }
-
-    fn byte(&mut self, what: &str) -> Result<u8> {
-        let b = *self.buf.get(self.pos).ok_or_else(|| self.truncated(what))?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    fn bytes(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
-        if self.buf.len() - self.pos < n {
-            return Err(self.truncated(what));
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    /// A minimal LEB128 number that fits in 64 bits.
-    fn varuint(&mut self, what: &str) -> Result<u64> {
-        let start = self.at();
-        let mut v: u64 = 0;
-        let mut shift = 0u32;
-        loop {
-            let b = self.byte(what)?;
-            let low = u64::from(b & 0x7f);
-            if shift == 63 && low > 1 || shift > 63 {
-                return Err(OtsError::new(
-                    "bad_varuint",
-                    format!("the {what} at byte {start} does not fit in 64 bits"),
-                ));
-            }
-            v |= low << shift;
-            if b & 0x80 == 0 {
-                if b == 0 && shift > 0 {
-                    return Err(OtsError::new(
-                        "bad_varuint",
-                        format!("the {what} at byte {start} is not minimally encoded"),
-                    ));
-                }
-                return Ok(v);
-            }
-            shift += 7;
-        }
-    }
-
-    fn varbytes(&mut self, max: usize, min: usize, what: &str) -> Result<&'a [u8]> {
-        let at = self.at();
-        let n = self.varuint(what)?;
-        if n > max as u64 {
-            return Err(OtsError::new(
-                "too_long",
-                format!("the {what} at byte {at} is {n} bytes, more than {max}"),
-            ));
-        }
-        if n < min as u64 {
-            return Err(OtsError::new(
-                "empty_argument",
-                format!("the {what} at byte {at} is {n} bytes, fewer than {min}"),
-            ));
-        }
-        self.bytes(n as usize, what)
-    }
-
-    fn end(&self) -> Result<()> {
-        if self.pos != self.buf.len() {
-            return Err(OtsError::new(
-                "trailing_data",
-                format!(
-                    "{} bytes of trailing data after the timestamp (at byte {})",
-                    self.buf.len() - self.pos,
-                    self.at()
-                ),
-            ));
-        }
-        Ok(())
+/// Refuses bytes after the timestamp (`trailing_data`).
+fn end(r: &Reader<'_>) -> Result<()> {
+    match r.end_or_trailing() {
+        None => Ok(()),
+        Some(n) => Err(DecodeError::new(
+            "trailing_data",
+            format!(
+                "{n} bytes of trailing data after the timestamp (at byte {})",
+                r.at()
+            ),
+        )),
     }
 }
 
@@ -1182,7 +1049,7 @@ mod tests {
             write_varuint(&mut b, v);
             let mut r = Reader::new(&b);
             assert_eq!(r.varuint("x").unwrap(), v);
-            assert_eq!(r.pos, b.len());
+            assert_eq!(r.remaining(), 0);
         }
         assert_eq!(
             Reader::new(&[0x80, 0x00]).varuint("x").unwrap_err().code,
@@ -1214,15 +1081,15 @@ mod tests {
         assert_eq!(Op::Hexlify.apply(&[0xab, 0x01]).unwrap(), b"ab01");
         assert_eq!(Op::Reverse.apply(&[1, 2, 3]).unwrap(), vec![3, 2, 1]);
         assert_eq!(
-            crate::hash::to_hex(&Op::Keccak256.apply(b"").unwrap()),
+            hex::encode(&Op::Keccak256.apply(b"").unwrap()),
             "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
         );
         assert_eq!(
-            crate::hash::to_hex(&Op::Ripemd160.apply(b"").unwrap()),
+            hex::encode(&Op::Ripemd160.apply(b"").unwrap()),
             "9c1185a5c5e9fc54612808977ee8f548b2258d31"
         );
         assert_eq!(
-            crate::hash::to_hex(&Op::Sha1.apply(b"").unwrap()),
+            hex::encode(&Op::Sha1.apply(b"").unwrap()),
             "da39a3ee5e6b4b0d3255bfef95601890afd80709"
         );
     }

@@ -13,7 +13,7 @@
 //! deeper than the tree.
 //!
 //! ```
-//! use kwh_btc_iot_core::anchor::spv::{merkle_root, PartialMerkleTree};
+//! use kwh_btc_iot_core::encoding::{bitcoin::merkle_root, spv::PartialMerkleTree};
 //! let txids: Vec<[u8; 32]> = (0u8..5).map(|i| [i; 32]).collect();
 //! let (root, mutated) = merkle_root(&txids).unwrap();
 //! assert!(!mutated);
@@ -23,39 +23,14 @@
 //! assert_eq!(matches, vec![(3, [3u8; 32])]);
 //! ```
 
-use super::bitcoin::{sha256d_pair, BlockHeader, BtcError, Cursor, Transaction, MAX_BLOCK_TXS};
+use super::binary::{write_compact_size, Reader};
+use super::bitcoin::{sha256d_pair, BlockHeader, Transaction, MAX_BLOCK_TXS};
+use super::DecodeError;
 
-type Result<T> = std::result::Result<T, BtcError>;
+type Result<T> = std::result::Result<T, DecodeError>;
 
 /// A merkle root and the matched (index in block, txid) pairs of a partial tree.
 pub type Matches = ([u8; 32], Vec<(u32, [u8; 32])>);
-
-/// The merkle root of txids (internal order) as Bitcoin Core's
-/// `ComputeMerkleRoot`, and whether the list is "mutated" (two equal
-/// siblings somewhere). `None` for an empty list.
-pub fn merkle_root(txids: &[[u8; 32]]) -> Option<([u8; 32], bool)> {
-    if txids.is_empty() {
-        return None;
-    }
-    let mut level = txids.to_vec();
-    let mut mutated = false;
-    while level.len() > 1 {
-        for pair in level.chunks_exact(2) {
-            if pair[0] == pair[1] {
-                mutated = true;
-            }
-        }
-        if level.len() % 2 == 1 {
-            let last = level[level.len() - 1];
-            level.push(last);
-        }
-        level = level
-            .chunks_exact(2)
-            .map(|p| sha256d_pair(&p[0], &p[1]))
-            .collect();
-    }
-    Some((level[0], mutated))
-}
 
 /// The merkle branch (bottom-up siblings) of the txid at `index`, as a block
 /// explorer or Electrum server gives it. At an odd level's end the sibling is
@@ -86,7 +61,7 @@ pub fn merkle_branch(txids: &[[u8; 32]], index: usize) -> Option<Vec<[u8; 32]>> 
 /// is on the left. Bits of `index` beyond the branch must be 0.
 pub fn branch_root(txid: &[u8; 32], index: u64, branch: &[[u8; 32]]) -> Result<[u8; 32]> {
     if branch.len() > 32 || index >> branch.len() != 0 {
-        return Err(BtcError::new(
+        return Err(DecodeError::new(
             "bad_branch",
             format!(
                 "index {index} does not fit a branch of {} levels",
@@ -129,20 +104,20 @@ pub fn branch_root_with_count(
     branch: &[[u8; 32]],
 ) -> Result<[u8; 32]> {
     if tx_count == 0 || tx_count > MAX_BLOCK_TXS {
-        return Err(BtcError::new(
+        return Err(DecodeError::new(
             "bad_branch",
             format!("a block has 1 to {MAX_BLOCK_TXS} transactions, not {tx_count}"),
         ));
     }
     if index >= tx_count {
-        return Err(BtcError::new(
+        return Err(DecodeError::new(
             "bad_branch",
             format!("index {index} is not below the transaction count {tx_count}"),
         ));
     }
     let h = tree_height(tx_count);
     if branch.len() != h {
-        return Err(BtcError::new(
+        return Err(DecodeError::new(
             "bad_branch",
             format!(
                 "a block of {tx_count} transactions needs a branch of {h} hashes, got {}",
@@ -155,7 +130,7 @@ pub fn branch_root_with_count(
         let pos = u64::from(index) >> k;
         let last_of_odd = pos % 2 == 0 && pos + 1 == width(tx_count, k);
         if last_of_odd != (*sib == node) {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "mutated_merkle_tree",
                 if last_of_odd {
                     format!("level {k}: the last node of an odd level must be paired with itself")
@@ -178,7 +153,7 @@ pub fn branch_root_with_count(
 /// as one (or an inner node as it).
 pub fn check_tx_not_64_bytes(tx: &Transaction) -> Result<()> {
     if tx.base_size == 64 {
-        return Err(BtcError::new(
+        return Err(DecodeError::new(
             "ambiguous_64_byte_tx",
             "a 64-byte transaction is indistinguishable from an inner merkle node; refused",
         ));
@@ -231,7 +206,7 @@ impl PartialMerkleTree {
     /// byte must be zero.
     pub fn extract_matches(&self) -> Result<Matches> {
         let n = self.total_transactions;
-        let bad = |m: String| BtcError::new("bad_partial_tree", m);
+        let bad = |m: String| DecodeError::new("bad_partial_tree", m);
         if n == 0 {
             return Err(bad("the block has no transactions".into()));
         }
@@ -345,7 +320,7 @@ struct Walker<'a> {
 
 impl Walker<'_> {
     fn walk(&mut self, height: usize, pos: u64) -> Result<[u8; 32]> {
-        let bad = |m: &str| BtcError::new("bad_partial_tree", m);
+        let bad = |m: &str| DecodeError::new("bad_partial_tree", m);
         if self.bits_used >= self.nbits {
             return Err(bad("the flag bits run out"));
         }
@@ -367,7 +342,7 @@ impl Walker<'_> {
         let right = if pos * 2 + 1 < width(self.t.total_transactions, height - 1) {
             let right = self.walk(height - 1, pos * 2 + 1)?;
             if right == left {
-                return Err(BtcError::new(
+                return Err(DecodeError::new(
                     "mutated_merkle_tree",
                     "two sibling hashes of the partial tree are equal (CVE-2012-2459)",
                 ));
@@ -402,9 +377,9 @@ pub struct VerifiedMerkleBlock {
 impl MerkleBlock {
     /// Parses the serialization; the whole input must be consumed.
     pub fn parse(b: &[u8]) -> Result<MerkleBlock> {
-        let mut r = Cursor::new(b);
+        let mut r = Reader::new(b);
         let header = BlockHeader::parse(r.bytes(80, "block header")?)?;
-        let total_transactions = r.u32("transaction count")?;
+        let total_transactions = r.u32_le("transaction count")?;
         let n = r.compact_size("hash count")?;
         r.check_count(n, 32, "hashes")?;
         let mut hashes = Vec::with_capacity(n as usize);
@@ -415,7 +390,12 @@ impl MerkleBlock {
         }
         let nf = r.compact_size("flag byte count")?;
         let flags = r.bytes(nf, "flag bytes")?.to_vec();
-        r.end("merkleblock")?;
+        if let Some(n) = r.end_or_trailing() {
+            return Err(DecodeError::new(
+                "trailing_data",
+                format!("{n} bytes after the end of the merkleblock"),
+            ));
+        };
         Ok(MerkleBlock {
             header,
             tree: PartialMerkleTree {
@@ -429,7 +409,7 @@ impl MerkleBlock {
     /// Parses hex.
     pub fn from_hex(s: &str) -> Result<MerkleBlock> {
         if s.len() > 2 * 1024 * 1024 {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "too_large",
                 "merkleblock is larger than 1 MiB",
             ));
@@ -457,7 +437,7 @@ impl MerkleBlock {
     pub fn verify(&self) -> Result<VerifiedMerkleBlock> {
         let (root, matches) = self.tree.extract_matches()?;
         if root != self.header.merkle_root {
-            return Err(BtcError::new(
+            return Err(DecodeError::new(
                 "bad_merkle_root",
                 format!(
                     "the partial tree leads to merkle root {}, the header says {}",
@@ -473,28 +453,10 @@ impl MerkleBlock {
     }
 }
 
-/// Writes a Bitcoin CompactSize.
-pub fn write_compact_size(out: &mut Vec<u8>, n: u64) {
-    match n {
-        0..=0xfc => out.push(n as u8),
-        0xfd..=0xffff => {
-            out.push(0xfd);
-            out.extend_from_slice(&(n as u16).to_le_bytes());
-        }
-        0x1_0000..=0xffff_ffff => {
-            out.push(0xfe);
-            out.extend_from_slice(&(n as u32).to_le_bytes());
-        }
-        _ => {
-            out.push(0xff);
-            out.extend_from_slice(&n.to_le_bytes());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::bitcoin::merkle_root;
 
     fn ids(n: u8) -> Vec<[u8; 32]> {
         (0..n).map(|i| [i.wrapping_add(1); 32]).collect()

@@ -171,7 +171,7 @@ pub struct Normalized<'a> {
 /// Parses, validates and normalizes a log from JSON bytes.
 ///
 /// ```
-/// use kwh_btc_iot_core::emlog::parse_log;
+/// use kwh_btc_iot_core::model::emlog::parse_log;
 /// let json = br#"{"schema_version":"emlog-1.1","site_id":"S","iot_device_id":"D","meter_id":"M",
 ///   "ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z","energy_kwh":1.5,
 ///   "status":"ok","tx":{"price_sats_per_kwh":100,"channel":"ln"}}"#;
