@@ -1,5 +1,9 @@
-//! Storage behind one trait, with two real implementations: SQLite (default,
+//! Storage by concern, with two real implementations: SQLite (default,
 //! embedded, WAL) and PostgreSQL (several gateway instances on one database).
+//!
+//! Each concern has its trait: [`LogStore`], [`BatchStore`], [`AnchorStore`],
+//! [`DeadLetterStore`], [`IdentityStore`]; [`Storage`] is all of them, the one
+//! handle the gateway holds.
 //!
 //! The contract every implementation keeps:
 //! - `insert_logs` writes a whole group of logs in one transaction and returns
@@ -14,6 +18,7 @@
 use async_trait::async_trait;
 use kwh_btc_iot_core::batch::{Batch, Keypair};
 use kwh_btc_iot_core::time::Timestamp;
+use kwh_btc_iot_core::Hash;
 
 pub mod postgres;
 pub mod sqlite;
@@ -148,7 +153,7 @@ pub struct BatchRow {
 /// An anchor of one batch head (the `anchors` table).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AnchorRow {
-    /// Assigned by [`Storage::insert_anchor`].
+    /// Assigned by [`AnchorStore::insert_anchor`].
     pub id: i64,
     /// The batch whose head hash is anchored.
     pub batch_seq: i64,
@@ -247,7 +252,7 @@ pub fn build_flushed_batch(
 }
 
 /// Concatenated 32-byte hashes → hashes.
-pub fn leaves_from_blob(blob: &[u8]) -> StoreResult<Vec<kwh_btc_iot_core::Hash>> {
+pub fn leaves_from_blob(blob: &[u8]) -> StoreResult<Vec<Hash>> {
     if blob.len() % 32 != 0 {
         return Err(StoreError::Integrity(
             "stored leaf hashes are not a multiple of 32 bytes".into(),
@@ -255,12 +260,12 @@ pub fn leaves_from_blob(blob: &[u8]) -> StoreResult<Vec<kwh_btc_iot_core::Hash>>
     }
     Ok(blob
         .chunks_exact(32)
-        .map(|c| kwh_btc_iot_core::Hash(c.try_into().expect("32 bytes")))
+        .map(|c| Hash(c.try_into().expect("32 bytes")))
         .collect())
 }
 
 /// Hashes → concatenated bytes.
-pub fn leaves_to_blob(leaves: &[kwh_btc_iot_core::Hash]) -> Vec<u8> {
+pub fn leaves_to_blob(leaves: &[Hash]) -> Vec<u8> {
     let mut out = Vec::with_capacity(leaves.len() * 32);
     for h in leaves {
         out.extend_from_slice(&h.0);
@@ -281,26 +286,88 @@ pub(crate) fn fixed<const N: usize>(
     }
 }
 
-/// The storage.
+/// A `batches` row as both backends read it (bytes not yet checked for length).
+pub(crate) struct RawBatchRow {
+    pub seq: i64,
+    pub batch_id: String,
+    pub gateway_id: String,
+    pub log_count: i64,
+    pub merkle_root: Vec<u8>,
+    pub prev_head_hash: Option<Vec<u8>>,
+    pub created_at: String,
+    pub head_hash: Vec<u8>,
+    pub signature: Option<Vec<u8>>,
+    pub public_key: Option<Vec<u8>>,
+    pub anchor_status: String,
+}
+
+impl RawBatchRow {
+    /// Checks the lengths of the stored hashes, keys and signature.
+    pub(crate) fn decode(self) -> StoreResult<BatchRow> {
+        Ok(BatchRow {
+            seq: self.seq,
+            batch_id: self.batch_id,
+            gateway_id: self.gateway_id,
+            log_count: self.log_count,
+            merkle_root: fixed::<32>(Some(self.merkle_root), "merkle_root")?.expect("some"),
+            prev_head_hash: fixed::<32>(self.prev_head_hash, "prev_head_hash")?,
+            created_at: self.created_at,
+            head_hash: fixed::<32>(Some(self.head_hash), "head_hash")?.expect("some"),
+            signature: fixed::<64>(self.signature, "signature")?,
+            public_key: fixed::<32>(self.public_key, "public_key")?,
+            anchor_status: self.anchor_status,
+        })
+    }
+}
+
+/// Refuses a second identity on one database.
+pub(crate) fn check_same(
+    old_id: Option<&str>,
+    old_pk: Option<&str>,
+    id: &str,
+    pk: &str,
+) -> StoreResult<()> {
+    if let Some(old) = old_pk {
+        if old != pk {
+            return Err(StoreError::Integrity(format!(
+                "this database belongs to the gateway key {old}, but the key file holds {pk}: \
+                 restore the original key file (or pass --key-file) instead of starting a new chain"
+            )));
+        }
+    }
+    if let Some(old) = old_id {
+        if old != id {
+            return Err(StoreError::Integrity(format!(
+                "this database belongs to gateway_id {old:?}, not {id:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Accepted logs: the group commit of ingest, lookups, pages, and what waits
+/// for the next flush.
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
-    /// `sqlite` or `postgres`.
-    fn kind(&self) -> &'static str;
-    /// Is the storage reachable?
-    async fn ping(&self) -> StoreResult<()>;
-    /// Records the gateway identity on first start; refuses another one later
-    /// (a lost key file must not silently start a new chain).
-    async fn check_identity(&self, gateway_id: &str, public_key: &[u8; 32]) -> StoreResult<()>;
+pub trait LogStore: Send + Sync {
     /// Stores a group of logs in one durable transaction.
     async fn insert_logs(&self, logs: Vec<NewLog>) -> StoreResult<Vec<Inserted>>;
-    /// Batches the unbatched logs; `None` when there are none.
-    async fn flush(&self, req: FlushRequest) -> StoreResult<Option<Flushed>>;
     /// A log by id.
     async fn log_by_id(&self, log_id: i64) -> StoreResult<Option<StoredLog>>;
     /// A log by leaf hash.
     async fn log_by_leaf(&self, leaf_hash: [u8; 32]) -> StoreResult<Option<StoredLog>>;
     /// A page of logs, by ascending `log_id`.
     async fn list_logs(&self, filter: LogFilter) -> StoreResult<Vec<StoredLog>>;
+    /// `received_at` (µs) of the oldest unbatched log.
+    async fn oldest_unbatched(&self) -> StoreResult<Option<i64>>;
+    /// Number of unbatched logs.
+    async fn count_unbatched(&self) -> StoreResult<i64>;
+}
+
+/// Batches: the flush that writes them, and reads of their rows and leaves.
+#[async_trait]
+pub trait BatchStore: Send + Sync {
+    /// Batches the unbatched logs; `None` when there are none.
+    async fn flush(&self, req: FlushRequest) -> StoreResult<Option<Flushed>>;
     /// A batch by seq.
     async fn batch_by_seq(&self, seq: i64) -> StoreResult<Option<BatchRow>>;
     /// A batch by id.
@@ -309,22 +376,15 @@ pub trait Storage: Send + Sync + 'static {
     async fn batch_leaves(&self, seq: i64) -> StoreResult<Option<Vec<u8>>>;
     /// A page of batches by descending seq (`before`: seq < before).
     async fn list_batches(&self, before: Option<i64>, limit: i64) -> StoreResult<Vec<BatchRow>>;
-    /// `received_at` (µs) of the oldest unbatched log.
-    async fn oldest_unbatched(&self) -> StoreResult<Option<i64>>;
-    /// Number of unbatched logs.
-    async fn count_unbatched(&self) -> StoreResult<i64>;
-    /// Keeps rejected MQTT payloads durably, in one transaction; a letter
-    /// whose fingerprint (topic and payload) is already kept is not kept again.
-    async fn insert_dead_letters(
-        &self,
-        letters: Vec<crate::mqtt::NewDeadLetter>,
-    ) -> StoreResult<()>;
-    /// A page of dead letters by ascending id (`after`: id > after).
-    async fn list_dead_letters(
-        &self,
-        after: Option<i64>,
-        limit: i64,
-    ) -> StoreResult<Vec<crate::mqtt::DeadLetter>>;
+    /// The newest batch.
+    async fn latest_batch(&self) -> StoreResult<Option<BatchRow>>;
+    /// Batches `from_seq..=to_seq`, ascending.
+    async fn batches_in_range(&self, from_seq: i64, to_seq: i64) -> StoreResult<Vec<BatchRow>>;
+}
+
+/// Anchors of batch heads (the `anchors` table) and the batches' anchor status.
+#[async_trait]
+pub trait AnchorStore: Send + Sync {
     /// Stores an anchor; returns its id. An anchor stored as `anchored` marks
     /// its batch and every earlier one `anchored`.
     async fn insert_anchor(&self, a: AnchorRow) -> StoreResult<i64>;
@@ -341,12 +401,33 @@ pub trait Storage: Send + Sync + 'static {
     async fn covering_anchors(&self, seq: i64) -> StoreResult<Vec<AnchorRow>>;
     /// Batches with no anchor of this kind (any status), ascending seq.
     async fn batches_without_anchor(&self, kind: &str, limit: i64) -> StoreResult<Vec<BatchRow>>;
-    /// The newest batch.
-    async fn latest_batch(&self) -> StoreResult<Option<BatchRow>>;
-    /// Batches `from_seq..=to_seq`, ascending.
-    async fn batches_in_range(&self, from_seq: i64, to_seq: i64) -> StoreResult<Vec<BatchRow>>;
     /// Counts by kind and status, and the newest anchored anchor.
     async fn anchor_stats(&self) -> StoreResult<AnchorStats>;
+}
+
+/// Rejected MQTT payloads, kept raw.
+#[async_trait]
+pub trait DeadLetterStore: Send + Sync {
+    /// Keeps rejected MQTT payloads durably, in one transaction; a letter
+    /// whose fingerprint (topic and payload) is already kept is not kept again.
+    async fn insert_dead_letters(
+        &self,
+        letters: Vec<crate::mqtt::NewDeadLetter>,
+    ) -> StoreResult<()>;
+    /// A page of dead letters by ascending id (`after`: id > after).
+    async fn list_dead_letters(
+        &self,
+        after: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::mqtt::DeadLetter>>;
+}
+
+/// Whose database this is, and which instance leads the anchoring.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Records the gateway identity on first start; refuses another one later
+    /// (a lost key file must not silently start a new chain).
+    async fn check_identity(&self, gateway_id: &str, public_key: &[u8; 32]) -> StoreResult<()>;
     /// Claims the anchoring worker's role for this process. SQLite: always
     /// true (one process per data directory). PostgreSQL: a session advisory
     /// lock held on a dedicated connection, so that of several instances only
@@ -355,4 +436,17 @@ pub trait Storage: Send + Sync + 'static {
     async fn claim_anchoring(&self) -> StoreResult<bool> {
         Ok(true)
     }
+}
+
+/// One backend, every concern: the handle the rest of the gateway holds
+/// (`Arc<dyn Storage>`). The methods of each concern are called on it
+/// directly; a backend implements each concern's trait and this one.
+#[async_trait]
+pub trait Storage:
+    LogStore + BatchStore + AnchorStore + DeadLetterStore + IdentityStore + 'static
+{
+    /// `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
+    /// Is the storage reachable?
+    async fn ping(&self) -> StoreResult<()>;
 }
