@@ -3,21 +3,23 @@
 //!
 //! Each concern has its trait: [`LogStore`], [`BatchStore`], [`AnchorStore`],
 //! [`DeadLetterStore`], [`IdentityStore`]; [`Storage`] is all of them, the one
-//! handle the gateway holds.
+//! handle the gateway holds. The backends speak SQL and nothing else: the
+//! batcher decides sequence numbers, builds and signs heads
+//! ([`crate::batcher::flush`]), and hands the batch to the store.
 //!
 //! The contract every implementation keeps:
 //! - `insert_logs` writes a whole group of logs in one transaction and returns
 //!   only once it is durable (the group commit of [`crate::ingest`]);
 //!   a log whose leaf hash is already stored is not stored again, and the
 //!   existing `log_id` is returned;
-//! - `flush` takes the unbatched logs in acceptance (`log_id`) order, marks each
-//!   with its batch and leaf index, and stores the head, its signature and the
-//!   leaf hashes in batch order, all in one transaction, serialized against
-//!   every other flush on the same database: no log is ever in two batches.
+//! - `flush` takes the unbatched logs in acceptance (`log_id`) order, has the
+//!   batcher's plan build the batch over them, marks each with its batch and
+//!   leaf index, and stores the head, its signature and the leaf hashes in
+//!   batch order, all in one transaction, serialized against every other flush
+//!   on the same database: no log is ever in two batches.
 
 use async_trait::async_trait;
-use kwh_btc_iot_core::batch::{Batch, Keypair};
-use kwh_btc_iot_core::time::Timestamp;
+use kwh_btc_iot_core::batch::Batch;
 use kwh_btc_iot_core::Hash;
 
 pub mod postgres;
@@ -204,51 +206,90 @@ pub struct AnchorStats {
     pub newest_anchored: Option<AnchorRow>,
 }
 
-/// What a flush needs.
-#[derive(Clone)]
-pub struct FlushRequest {
+/// The newest stored batch head: what the next batch chains onto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainTip {
+    /// Its seq.
+    pub seq: i64,
+    /// Its head hash (the next head's `prev_head_hash`).
+    pub head_hash: [u8; 32],
+}
+
+/// Builds the batch of a flush from the chain tip and the leaf hashes of the
+/// unbatched logs, in acceptance order. The batcher supplies it (it chooses
+/// the seq, builds and signs the head); the backend runs it inside its flush
+/// transaction, between reading and writing, so that the read, the decision
+/// and the write are one atomic step.
+pub type PlanFlush = Box<dyn FnOnce(Option<ChainTip>, Vec<Hash>) -> StoreResult<Batch> + Send>;
+
+/// The `batches` row a flush inserts, column by column.
+#[derive(Debug, Clone)]
+pub struct NewBatchRow {
+    /// Seq.
+    pub seq: i64,
+    /// Batch id.
+    pub batch_id: String,
     /// Gateway id.
     pub gateway_id: String,
-    /// Signing key.
-    pub key: Keypair,
-    /// At most this many logs.
-    pub max_logs: u64,
-    /// Now.
-    pub now: Timestamp,
+    /// Number of logs.
+    pub log_count: i64,
+    /// Merkle root.
+    pub merkle_root: Vec<u8>,
+    /// Previous head hash (none for seq 1).
+    pub prev_head_hash: Option<Vec<u8>>,
+    /// Creation time, normalized RFC 3339.
+    pub created_at: String,
+    /// Head hash.
+    pub head_hash: Vec<u8>,
+    /// Head signature.
+    pub signature: Option<Vec<u8>>,
+    /// The key that made it.
+    pub public_key: Option<Vec<u8>>,
+    /// The leaf hashes, concatenated in batch order.
+    pub leaves: Vec<u8>,
 }
 
-/// A batch just flushed.
-#[derive(Debug, Clone)]
-pub struct Flushed {
-    /// The batch (head, hash, signature, tree).
-    pub batch: Batch,
+impl NewBatchRow {
+    /// The columns of a batch.
+    pub fn of(batch: &Batch) -> NewBatchRow {
+        let h = &batch.head;
+        NewBatchRow {
+            seq: h.seq as i64,
+            batch_id: h.batch_id.clone(),
+            gateway_id: h.gateway_id.clone(),
+            log_count: h.log_count as i64,
+            merkle_root: h.merkle_root.0.to_vec(),
+            prev_head_hash: h.prev_head_hash.map(|p| p.0.to_vec()),
+            created_at: h.created_at.to_rfc3339(),
+            head_hash: batch.head_hash.0.to_vec(),
+            signature: batch.signature.as_ref().map(|s| s.signature.to_vec()),
+            public_key: batch.signature.as_ref().map(|s| s.public_key.to_vec()),
+            leaves: leaves_to_blob(batch.tree.leaves()),
+        }
+    }
 }
 
-/// The batch id for a seq and time: `batch_2025-12-01T10-10-00_000001`.
-pub fn batch_id_for(seq: u64, now: &Timestamp) -> String {
-    let t = now.to_rfc3339();
-    format!(
-        "batch_{}_{seq:06}",
-        t.get(..19).unwrap_or(&t).replace(':', "-")
-    )
-}
-
-/// Builds the core batch for a flush from leaf hashes in batch order.
-pub fn build_flushed_batch(
-    leaves: Vec<kwh_btc_iot_core::Hash>,
-    req: &FlushRequest,
-    seq: u64,
-    prev: Option<[u8; 32]>,
-) -> StoreResult<Batch> {
-    let params = kwh_btc_iot_core::BatchParams {
-        gateway_id: req.gateway_id.clone(),
-        batch_id: batch_id_for(seq, &req.now),
-        seq,
-        prev_head_hash: prev.map(kwh_btc_iot_core::Hash),
-        created_at: req.now,
-    };
-    Batch::from_leaf_hashes(leaves, params, Some(&req.key))
-        .map_err(|e| StoreError::Integrity(e.to_string()))
+/// Runs a flush's plan on what the backend read and checks that the batch
+/// covers exactly those leaves and follows the tip; returns the batch and
+/// the row to insert. Called by every backend inside its flush transaction.
+pub(crate) fn run_plan(
+    plan: PlanFlush,
+    tip: Option<ChainTip>,
+    leaves: Vec<Hash>,
+) -> StoreResult<(Batch, NewBatchRow)> {
+    let n = leaves.len();
+    let batch = plan(tip, leaves)?;
+    let row = NewBatchRow::of(&batch);
+    if row.log_count as usize != n || row.seq != tip.map_or(1, |t| t.seq + 1) {
+        return Err(StoreError::Integrity(format!(
+            "flush planned batch seq {} with {} logs, but {} unbatched logs follow seq {}",
+            row.seq,
+            row.log_count,
+            n,
+            tip.map_or(0, |t| t.seq)
+        )));
+    }
+    Ok((batch, row))
 }
 
 /// Concatenated 32-byte hashes → hashes.
@@ -320,6 +361,17 @@ impl RawBatchRow {
     }
 }
 
+/// The tip a flush read (`SELECT seq, head_hash ... ORDER BY seq DESC LIMIT 1`).
+pub(crate) fn chain_tip(last: Option<(i64, Vec<u8>)>) -> StoreResult<Option<ChainTip>> {
+    last.map(|(seq, h)| {
+        Ok(ChainTip {
+            seq,
+            head_hash: fixed::<32>(Some(h), "head_hash")?.expect("some"),
+        })
+    })
+    .transpose()
+}
+
 /// Refuses a second identity on one database.
 pub(crate) fn check_same(
     old_id: Option<&str>,
@@ -366,8 +418,12 @@ pub trait LogStore: Send + Sync {
 /// Batches: the flush that writes them, and reads of their rows and leaves.
 #[async_trait]
 pub trait BatchStore: Send + Sync {
-    /// Batches the unbatched logs; `None` when there are none.
-    async fn flush(&self, req: FlushRequest) -> StoreResult<Option<Flushed>>;
+    /// In one transaction, serialized against every other flush on the same
+    /// database: reads the chain tip and the leaf hashes of at most
+    /// `max_logs` unbatched logs (by `log_id`), hands them to `plan`, marks
+    /// those logs with the planned batch's seq and their leaf index, and
+    /// inserts the batch. `None` (and `plan` not called) when no log waits.
+    async fn flush(&self, max_logs: u64, plan: PlanFlush) -> StoreResult<Option<Batch>>;
     /// A batch by seq.
     async fn batch_by_seq(&self, seq: i64) -> StoreResult<Option<BatchRow>>;
     /// A batch by id.

@@ -1,8 +1,8 @@
 //! PostgreSQL storage (sqlx): for sites that outgrow one machine. Several
 //! gateway instances may share one database; flushes are serialized with a
 //! transaction-scoped advisory lock, and a flush marks exactly the rows it
-//! read (one `UPDATE ... FROM (SELECT ...) RETURNING` statement), so no log is
-//! ever in two batches and none is left out of the tree it was marked for.
+//! read (by their ids), so no log is ever in two batches and none is left out
+//! of the tree it was marked for.
 
 use async_trait::async_trait;
 use kwh_btc_iot_core::Hash;
@@ -445,67 +445,71 @@ impl LogStore for PostgresStorage {
 
 #[async_trait]
 impl BatchStore for PostgresStorage {
-    async fn flush(&self, req: FlushRequest) -> StoreResult<Option<Flushed>> {
+    async fn flush(&self, max_logs: u64, plan: PlanFlush) -> StoreResult<Option<Batch>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(FLUSH_LOCK)
             .execute(&mut *tx)
             .await?;
-        let last: Option<(i64, Vec<u8>)> =
+        let tip = chain_tip(
             sqlx::query_as("SELECT seq, head_hash FROM batches ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(&mut *tx)
-                .await?;
-        let seq = last.as_ref().map_or(1, |l| l.0 + 1);
-        let prev = match last {
-            Some((_, h)) => fixed::<32>(Some(h), "head_hash")?,
-            None => None,
-        };
-        let mut rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-            "UPDATE logs SET batch_seq = $1, leaf_index = t.idx \
-             FROM (SELECT log_id AS id, row_number() OVER (ORDER BY log_id) - 1 AS idx \
-                   FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT $2) AS t \
-             WHERE logs.log_id = t.id AND logs.batch_seq IS NULL RETURNING logs.leaf_index, logs.leaf_hash",
+                .await?,
+        )?;
+        let unbatched: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT log_id, leaf_hash FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT $1",
         )
-        .bind(seq)
-        .bind(req.max_logs as i64)
+        .bind(max_logs as i64)
         .fetch_all(&mut *tx)
         .await?;
-        if rows.is_empty() {
+        if unbatched.is_empty() {
             tx.rollback().await?;
             return Ok(None);
         }
-        rows.sort_unstable_by_key(|r| r.0);
-        if rows.iter().enumerate().any(|(i, r)| r.0 != i as i64) {
-            return Err(StoreError::Integrity(
-                "leaf indexes of a flush are not 0..n".into(),
-            ));
+        let mut ids = Vec::with_capacity(unbatched.len());
+        let mut leaves = Vec::with_capacity(unbatched.len());
+        for (id, h) in unbatched {
+            ids.push(id);
+            leaves.push(Hash(fixed::<32>(Some(h), "leaf_hash")?.expect("some")));
         }
-        let leaves = rows
-            .into_iter()
-            .map(|r| fixed::<32>(Some(r.1), "leaf_hash").map(|h| Hash(h.expect("some"))))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let blob = leaves_to_blob(&leaves);
-        let batch = build_flushed_batch(leaves, &req, seq as u64, prev)?;
-        let h = &batch.head;
+        let (batch, row) = run_plan(plan, tip, leaves)?;
+        // Marks exactly the logs read, by id: a log committed meanwhile by
+        // another instance (with a lower id than some read) stays unbatched.
+        let marked = sqlx::query(
+            "UPDATE logs SET batch_seq = $1, leaf_index = u.ord - 1 \
+             FROM unnest($2::int8[]) WITH ORDINALITY AS u(id, ord) \
+             WHERE logs.log_id = u.id AND logs.batch_seq IS NULL",
+        )
+        .bind(row.seq)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if marked as i64 != row.log_count {
+            return Err(StoreError::Integrity(format!(
+                "a flush read {} unbatched logs but marked {marked}",
+                row.log_count
+            )));
+        }
         sqlx::query(
             "INSERT INTO batches (seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, created_at, \
              head_hash, signature, public_key, leaves) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
-        .bind(seq)
-        .bind(&h.batch_id)
-        .bind(&h.gateway_id)
-        .bind(h.log_count as i64)
-        .bind(h.merkle_root.0.to_vec())
-        .bind(h.prev_head_hash.map(|p| p.0.to_vec()))
-        .bind(h.created_at.to_rfc3339())
-        .bind(batch.head_hash.0.to_vec())
-        .bind(batch.signature.as_ref().map(|s| s.signature.to_vec()))
-        .bind(batch.signature.as_ref().map(|s| s.public_key.to_vec()))
-        .bind(blob)
+        .bind(row.seq)
+        .bind(&row.batch_id)
+        .bind(&row.gateway_id)
+        .bind(row.log_count)
+        .bind(&row.merkle_root)
+        .bind(&row.prev_head_hash)
+        .bind(&row.created_at)
+        .bind(&row.head_hash)
+        .bind(&row.signature)
+        .bind(&row.public_key)
+        .bind(&row.leaves)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Some(Flushed { batch }))
+        Ok(Some(batch))
     }
 
     async fn batch_by_seq(&self, seq: i64) -> StoreResult<Option<BatchRow>> {

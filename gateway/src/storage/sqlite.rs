@@ -741,64 +741,67 @@ impl LogStore for SqliteStorage {
 
 #[async_trait]
 impl BatchStore for SqliteStorage {
-    async fn flush(&self, req: FlushRequest) -> StoreResult<Option<Flushed>> {
+    async fn flush(&self, max_logs: u64, plan: PlanFlush) -> StoreResult<Option<Batch>> {
         self.write(move |c| {
+            // IMMEDIATE: the write lock is taken before the reads, so the
+            // logs read are the logs marked (one writer per database).
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let last: Option<(i64, Vec<u8>)> = tx
-                .query_row("SELECT seq, head_hash FROM batches ORDER BY seq DESC LIMIT 1", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?;
-            let seq = last.as_ref().map_or(1, |l| l.0 + 1);
-            let prev = match last {
-                Some((_, h)) => fixed::<32>(Some(h), "head_hash")?,
-                None => None,
-            };
-            let mut rows: Vec<(i64, [u8; 32])> = Vec::new();
+            let tip = chain_tip(
+                tx.query_row(
+                    "SELECT seq, head_hash FROM batches ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?,
+            )?;
+            let mut leaves: Vec<Hash> = Vec::new();
             {
                 let mut st = tx.prepare(
-                    "UPDATE logs SET batch_seq = ?1, leaf_index = t.idx \
-                     FROM (SELECT log_id AS id, row_number() OVER (ORDER BY log_id) - 1 AS idx \
-                           FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT ?2) AS t \
-                     WHERE logs.log_id = t.id RETURNING logs.leaf_index, logs.leaf_hash",
+                    "SELECT leaf_hash FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT ?1",
                 )?;
-                let mut q = st.query(params![seq, req.max_logs as i64])?;
+                let mut q = st.query([max_logs as i64])?;
                 while let Some(r) = q.next()? {
-                    let h: Vec<u8> = r.get(1)?;
-                    rows.push((r.get(0)?, fixed::<32>(Some(h), "leaf_hash")?.expect("some")));
+                    let h: Vec<u8> = r.get(0)?;
+                    leaves.push(Hash(fixed::<32>(Some(h), "leaf_hash")?.expect("some")));
                 }
             }
-            if rows.is_empty() {
+            if leaves.is_empty() {
                 return Ok(None);
             }
-            rows.sort_unstable_by_key(|r| r.0);
-            if rows.iter().enumerate().any(|(i, r)| r.0 != i as i64) {
-                return Err(StoreError::Integrity("leaf indexes of a flush are not 0..n".into()));
+            let (batch, row) = run_plan(plan, tip, leaves)?;
+            let marked = tx.execute(
+                "UPDATE logs SET batch_seq = ?1, leaf_index = t.idx \
+                 FROM (SELECT log_id AS id, row_number() OVER (ORDER BY log_id) - 1 AS idx \
+                       FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT ?2) AS t \
+                 WHERE logs.log_id = t.id",
+                params![row.seq, row.log_count],
+            )?;
+            if marked as i64 != row.log_count {
+                return Err(StoreError::Integrity(format!(
+                    "a flush read {} unbatched logs but marked {marked}",
+                    row.log_count
+                )));
             }
-            let leaves: Vec<Hash> = rows.into_iter().map(|r| Hash(r.1)).collect();
-            let blob = leaves_to_blob(&leaves);
-            let batch = build_flushed_batch(leaves, &req, seq as u64, prev)?;
-            let h = &batch.head;
             tx.execute(
                 "INSERT INTO batches (seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, \
                  created_at, head_hash, signature, public_key, leaves) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
-                    seq,
-                    h.batch_id,
-                    h.gateway_id,
-                    h.log_count as i64,
-                    &h.merkle_root.0[..],
-                    h.prev_head_hash.as_ref().map(|p| p.0.to_vec()),
-                    h.created_at.to_rfc3339(),
-                    &batch.head_hash.0[..],
-                    batch.signature.as_ref().map(|s| s.signature.to_vec()),
-                    batch.signature.as_ref().map(|s| s.public_key.to_vec()),
-                    blob
+                    row.seq,
+                    row.batch_id,
+                    row.gateway_id,
+                    row.log_count,
+                    row.merkle_root,
+                    row.prev_head_hash,
+                    row.created_at,
+                    row.head_hash,
+                    row.signature,
+                    row.public_key,
+                    row.leaves
                 ],
             )?;
             tx.commit()?;
-            Ok(Some(Flushed { batch }))
+            Ok(Some(batch))
         })
         .await
     }
