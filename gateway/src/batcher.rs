@@ -1,5 +1,6 @@
-//! Flushing batches, the per-batch tree cache, receipts, and the automatic
-//! flush by count and age.
+//! Flushing batches (what a flush decides is in [`flush`]; the storage only
+//! reads and writes the rows), the per-batch tree cache, receipts, and the
+//! automatic flush by count and age.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -15,7 +16,9 @@ use tokio::sync::OnceCell;
 
 use crate::error::{codes, AppError};
 use crate::ingest::{now, Pending};
-use crate::storage::{leaves_from_blob, BatchRow, FlushRequest, Storage, StoredLog};
+use crate::storage::{leaves_from_blob, BatchRow, PlanFlush, Storage, StoredLog};
+
+pub mod flush;
 
 /// Leaves kept in cached trees at most (a tree costs about 64 bytes per leaf).
 pub const MAX_CACHED_LEAVES: u64 = 4_000_000;
@@ -125,16 +128,18 @@ impl Batcher {
     pub async fn flush(&self) -> Result<Option<Arc<CachedBatch>>, AppError> {
         let _guard = self.flush_lock.lock().await;
         let started = Instant::now();
-        let req = FlushRequest {
-            gateway_id: self.gateway_id.clone(),
-            key: self.key.clone(),
-            max_logs: self.max_batch_logs,
-            now: now().0,
-        };
-        let Some(flushed) = self.storage.flush(req).await.map_err(AppError::storage)? else {
+        let (gateway_id, key, at) = (self.gateway_id.clone(), self.key.clone(), now().0);
+        let plan: PlanFlush =
+            Box::new(move |tip, leaves| flush::plan_batch(&gateway_id, &key, at, tip, leaves));
+        let Some(batch) = self
+            .storage
+            .flush(self.max_batch_logs, plan)
+            .await
+            .map_err(AppError::storage)?
+        else {
             return Ok(None);
         };
-        let n = flushed.batch.head.log_count;
+        let n = batch.head.log_count;
         let seconds = started.elapsed().as_secs_f64();
         metrics::histogram!("kwh_btc_iot_flush_duration_seconds").record(seconds);
         metrics::counter!("kwh_btc_iot_batches_total").increment(1);
@@ -145,11 +150,9 @@ impl Batcher {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
                 Some(c.saturating_sub(n))
             });
-        tracing::info!(batch_id = %flushed.batch.head.batch_id, seq = flushed.batch.head.seq, logs = n, seconds, "flushed");
-        let seq = flushed.batch.head.seq as i64;
-        let cached = Arc::new(CachedBatch {
-            batch: flushed.batch,
-        });
+        tracing::info!(batch_id = %batch.head.batch_id, seq = batch.head.seq, logs = n, seconds, "flushed");
+        let seq = batch.head.seq as i64;
+        let cached = Arc::new(CachedBatch { batch });
         let slot: Slot = Arc::new(OnceCell::new_with(Some(cached.clone())));
         self.remember(seq, slot);
         Ok(Some(cached))

@@ -21,7 +21,7 @@ use kwh_btc_iot_core::verify::VerifyOptions;
 use kwh_btc_iot_gateway::anchoring::calendar::HeaderSource;
 use kwh_btc_iot_gateway::anchoring::worker::OtsConfig;
 use kwh_btc_iot_gateway::config::{key_hash, AnchorConfig, Config};
-use kwh_btc_iot_gateway::storage::{anchor_status, AnchorRow, Storage};
+use kwh_btc_iot_gateway::storage::{anchor_status, AnchorRow, IdentityStore, Storage};
 use kwh_btc_iot_gateway::Gateway;
 use kwh_btc_iot_testkit::{op_return_tx, BitcoinAnchor};
 use serde_json::{json, Value};

@@ -3,8 +3,9 @@
 //! calendar outages lose nothing.
 //!
 //! Each round (every `tick`):
-//! 1. claims the worker role ([`Storage::claim_anchoring`]: with PostgreSQL,
-//!    one instance of several);
+//! 1. claims the worker role
+//!    ([`claim_anchoring`](crate::storage::IdentityStore::claim_anchoring):
+//!    with PostgreSQL, one instance of several);
 //! 2. submits every batch head without an `opentimestamps` anchor to every
 //!    configured calendar (random nonce, commitment, `POST /digest`), merges
 //!    the answers into one `.ots` and stores it `pending` (one answer is

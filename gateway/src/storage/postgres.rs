@@ -1,15 +1,14 @@
 //! PostgreSQL storage (sqlx): for sites that outgrow one machine. Several
 //! gateway instances may share one database; flushes are serialized with a
 //! transaction-scoped advisory lock, and a flush marks exactly the rows it
-//! read (one `UPDATE ... FROM (SELECT ...) RETURNING` statement), so no log is
-//! ever in two batches and none is left out of the tree it was marked for.
+//! read (by their ids), so no log is ever in two batches and none is left out
+//! of the tree it was marked for.
 
 use async_trait::async_trait;
 use kwh_btc_iot_core::Hash;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::Row;
 
-use super::sqlite::BatchRaw;
 use super::*;
 
 /// Advisory lock key of flushes ("kwh_btc1").
@@ -151,7 +150,7 @@ fn log_row(r: &PgRow) -> StoreResult<StoredLog> {
 }
 
 fn batch_row(r: &PgRow) -> StoreResult<BatchRow> {
-    BatchRaw {
+    RawBatchRow {
         seq: r.try_get(0)?,
         batch_id: r.try_get(1)?,
         gateway_id: r.try_get(2)?,
@@ -164,7 +163,7 @@ fn batch_row(r: &PgRow) -> StoreResult<BatchRow> {
         public_key: r.try_get(9)?,
         anchor_status: r.try_get(10)?,
     }
-    .cook()
+    .decode()
 }
 
 impl PostgresStorage {
@@ -211,7 +210,10 @@ impl Storage for PostgresStorage {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl IdentityStore for PostgresStorage {
     async fn check_identity(&self, gateway_id: &str, public_key: &[u8; 32]) -> StoreResult<()> {
         let pk = kwh_btc_iot_core::encoding::hex::encode(public_key);
         let mut tx = self.pool.begin().await?;
@@ -224,7 +226,7 @@ impl Storage for PostgresStorage {
         };
         let old_id = get("gateway_id").fetch_optional(&mut *tx).await?;
         let old_pk = get("public_key").fetch_optional(&mut *tx).await?;
-        super::sqlite::check_same(old_id.as_deref(), old_pk.as_deref(), gateway_id, &pk)?;
+        check_same(old_id.as_deref(), old_pk.as_deref(), gateway_id, &pk)?;
         for (k, v) in [("gateway_id", gateway_id.to_string()), ("public_key", pk)] {
             sqlx::query(
                 "INSERT INTO kwh_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
@@ -238,6 +240,32 @@ impl Storage for PostgresStorage {
         Ok(())
     }
 
+    async fn claim_anchoring(&self) -> StoreResult<bool> {
+        let mut slot = self.anchor_lock.lock().await;
+        if let Some((conn, held)) = slot.as_mut() {
+            let alive = sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok();
+            if alive && *held {
+                return Ok(true);
+            }
+            if !alive {
+                *slot = None;
+            }
+        }
+        if slot.is_none() {
+            *slot = Some((self.pool.acquire().await?.detach(), false));
+        }
+        let (conn, held) = slot.as_mut().expect("set above");
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(ANCHOR_LOCK)
+            .fetch_one(&mut *conn)
+            .await?;
+        *held = got;
+        Ok(got)
+    }
+}
+
+#[async_trait]
+impl LogStore for PostgresStorage {
     async fn insert_logs(&self, logs: Vec<NewLog>) -> StoreResult<Vec<Inserted>> {
         let n = logs.len();
         let mut hashes = Vec::with_capacity(n);
@@ -323,69 +351,6 @@ impl Storage for PostgresStorage {
         Ok(out)
     }
 
-    async fn flush(&self, req: FlushRequest) -> StoreResult<Option<Flushed>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(FLUSH_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        let last: Option<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT seq, head_hash FROM batches ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        let seq = last.as_ref().map_or(1, |l| l.0 + 1);
-        let prev = match last {
-            Some((_, h)) => fixed::<32>(Some(h), "head_hash")?,
-            None => None,
-        };
-        let mut rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-            "UPDATE logs SET batch_seq = $1, leaf_index = t.idx \
-             FROM (SELECT log_id AS id, row_number() OVER (ORDER BY log_id) - 1 AS idx \
-                   FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT $2) AS t \
-             WHERE logs.log_id = t.id AND logs.batch_seq IS NULL RETURNING logs.leaf_index, logs.leaf_hash",
-        )
-        .bind(seq)
-        .bind(req.max_logs as i64)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        rows.sort_unstable_by_key(|r| r.0);
-        if rows.iter().enumerate().any(|(i, r)| r.0 != i as i64) {
-            return Err(StoreError::Integrity(
-                "leaf indexes of a flush are not 0..n".into(),
-            ));
-        }
-        let leaves = rows
-            .into_iter()
-            .map(|r| fixed::<32>(Some(r.1), "leaf_hash").map(|h| Hash(h.expect("some"))))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let blob = leaves_to_blob(&leaves);
-        let batch = build_flushed_batch(leaves, &req, seq as u64, prev)?;
-        let h = &batch.head;
-        sqlx::query(
-            "INSERT INTO batches (seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, created_at, \
-             head_hash, signature, public_key, leaves) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(seq)
-        .bind(&h.batch_id)
-        .bind(&h.gateway_id)
-        .bind(h.log_count as i64)
-        .bind(h.merkle_root.0.to_vec())
-        .bind(h.prev_head_hash.map(|p| p.0.to_vec()))
-        .bind(h.created_at.to_rfc3339())
-        .bind(batch.head_hash.0.to_vec())
-        .bind(batch.signature.as_ref().map(|s| s.signature.to_vec()))
-        .bind(batch.signature.as_ref().map(|s| s.public_key.to_vec()))
-        .bind(blob)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Some(Flushed { batch }))
-    }
-
     async fn log_by_id(&self, log_id: i64) -> StoreResult<Option<StoredLog>> {
         let sql = format!("SELECT {LOG_COLUMNS} FROM logs l LEFT JOIN batches b ON b.seq = l.batch_seq WHERE l.log_id = $1");
         sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -461,6 +426,92 @@ impl Storage for PostgresStorage {
         q.fetch_all(&self.pool).await?.iter().map(log_row).collect()
     }
 
+    async fn oldest_unbatched(&self) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT received_at_us FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn count_unbatched(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM logs WHERE batch_seq IS NULL")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}
+
+#[async_trait]
+impl BatchStore for PostgresStorage {
+    async fn flush(&self, max_logs: u64, plan: PlanFlush) -> StoreResult<Option<Batch>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FLUSH_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let tip = chain_tip(
+            sqlx::query_as("SELECT seq, head_hash FROM batches ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?,
+        )?;
+        let unbatched: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT log_id, leaf_hash FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT $1",
+        )
+        .bind(max_logs as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        if unbatched.is_empty() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let mut ids = Vec::with_capacity(unbatched.len());
+        let mut leaves = Vec::with_capacity(unbatched.len());
+        for (id, h) in unbatched {
+            ids.push(id);
+            leaves.push(Hash(fixed::<32>(Some(h), "leaf_hash")?.expect("some")));
+        }
+        let (batch, row) = run_plan(plan, tip, leaves)?;
+        // Marks exactly the logs read, by id: a log committed meanwhile by
+        // another instance (with a lower id than some read) stays unbatched.
+        let marked = sqlx::query(
+            "UPDATE logs SET batch_seq = $1, leaf_index = u.ord - 1 \
+             FROM unnest($2::int8[]) WITH ORDINALITY AS u(id, ord) \
+             WHERE logs.log_id = u.id AND logs.batch_seq IS NULL",
+        )
+        .bind(row.seq)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if marked as i64 != row.log_count {
+            return Err(StoreError::Integrity(format!(
+                "a flush read {} unbatched logs but marked {marked}",
+                row.log_count
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO batches (seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, created_at, \
+             head_hash, signature, public_key, leaves) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(row.seq)
+        .bind(&row.batch_id)
+        .bind(&row.gateway_id)
+        .bind(row.log_count)
+        .bind(&row.merkle_root)
+        .bind(&row.prev_head_hash)
+        .bind(&row.created_at)
+        .bind(&row.head_hash)
+        .bind(&row.signature)
+        .bind(&row.public_key)
+        .bind(&row.leaves)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(batch))
+    }
+
     async fn batch_by_seq(&self, seq: i64) -> StoreResult<Option<BatchRow>> {
         let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE seq = $1");
         sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -506,79 +557,33 @@ impl Storage for PostgresStorage {
             .collect()
     }
 
-    async fn oldest_unbatched(&self) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT received_at_us FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?)
+    async fn latest_batch(&self) -> StoreResult<Option<BatchRow>> {
+        let sql = format!("SELECT {BATCH_COLUMNS} FROM batches ORDER BY seq DESC LIMIT 1");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(batch_row)
+            .transpose()
     }
 
-    async fn count_unbatched(&self) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT count(*) FROM logs WHERE batch_seq IS NULL")
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn insert_dead_letters(
-        &self,
-        letters: Vec<crate::mqtt::NewDeadLetter>,
-    ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        for d in letters {
-            sqlx::query(
-                "INSERT INTO mqtt_dead_letters (fingerprint, received_at_us, topic, payload, payload_bytes, error_code, \
-                 error_message, error_member) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (fingerprint) DO NOTHING",
-            )
-            .bind(d.fingerprint.to_vec())
-            .bind(d.received_at_us)
-            .bind(d.topic)
-            .bind(d.payload)
-            .bind(d.payload_bytes)
-            .bind(d.error_code)
-            .bind(d.error_message)
-            .bind(d.error_member)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn list_dead_letters(
-        &self,
-        after: Option<i64>,
-        limit: i64,
-    ) -> StoreResult<Vec<crate::mqtt::DeadLetter>> {
-        let rows = sqlx::query(
-            "SELECT id, fingerprint, received_at_us, topic, payload, payload_bytes, error_code, error_message, error_member \
-             FROM mqtt_dead_letters WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after.unwrap_or(0))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(crate::mqtt::DeadLetter {
-                    id: r.try_get(0)?,
-                    letter: crate::mqtt::NewDeadLetter {
-                        fingerprint: fixed::<32>(Some(r.try_get(1)?), "fingerprint")?
-                            .expect("some"),
-                        received_at_us: r.try_get(2)?,
-                        topic: r.try_get(3)?,
-                        payload: r.try_get(4)?,
-                        payload_bytes: r.try_get(5)?,
-                        error_code: r.try_get(6)?,
-                        error_message: r.try_get(7)?,
-                        error_member: r.try_get(8)?,
-                    },
-                })
-            })
+    async fn batches_in_range(&self, from_seq: i64, to_seq: i64) -> StoreResult<Vec<BatchRow>> {
+        let sql = format!(
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE seq >= $1 AND seq <= $2 ORDER BY seq"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(from_seq)
+            .bind(to_seq)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(batch_row)
             .collect()
     }
+}
+
+#[async_trait]
+impl AnchorStore for PostgresStorage {
     async fn insert_anchor(&self, a: AnchorRow) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await?;
         let id: i64 = bind_anchor(
@@ -685,30 +690,6 @@ impl Storage for PostgresStorage {
             .collect()
     }
 
-    async fn latest_batch(&self) -> StoreResult<Option<BatchRow>> {
-        let sql = format!("SELECT {BATCH_COLUMNS} FROM batches ORDER BY seq DESC LIMIT 1");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(batch_row)
-            .transpose()
-    }
-
-    async fn batches_in_range(&self, from_seq: i64, to_seq: i64) -> StoreResult<Vec<BatchRow>> {
-        let sql = format!(
-            "SELECT {BATCH_COLUMNS} FROM batches WHERE seq >= $1 AND seq <= $2 ORDER BY seq"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(from_seq)
-            .bind(to_seq)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(batch_row)
-            .collect()
-    }
-
     async fn anchor_stats(&self) -> StoreResult<AnchorStats> {
         let counts: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT kind, status, count(*) FROM anchors GROUP BY kind, status ORDER BY kind, status",
@@ -730,28 +711,66 @@ impl Storage for PostgresStorage {
             newest_anchored,
         })
     }
+}
 
-    async fn claim_anchoring(&self) -> StoreResult<bool> {
-        let mut slot = self.anchor_lock.lock().await;
-        if let Some((conn, held)) = slot.as_mut() {
-            let alive = sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok();
-            if alive && *held {
-                return Ok(true);
-            }
-            if !alive {
-                *slot = None;
-            }
-        }
-        if slot.is_none() {
-            *slot = Some((self.pool.acquire().await?.detach(), false));
-        }
-        let (conn, held) = slot.as_mut().expect("set above");
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(ANCHOR_LOCK)
-            .fetch_one(&mut *conn)
+#[async_trait]
+impl DeadLetterStore for PostgresStorage {
+    async fn insert_dead_letters(
+        &self,
+        letters: Vec<crate::mqtt::NewDeadLetter>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for d in letters {
+            sqlx::query(
+                "INSERT INTO mqtt_dead_letters (fingerprint, received_at_us, topic, payload, payload_bytes, error_code, \
+                 error_message, error_member) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (fingerprint) DO NOTHING",
+            )
+            .bind(d.fingerprint.to_vec())
+            .bind(d.received_at_us)
+            .bind(d.topic)
+            .bind(d.payload)
+            .bind(d.payload_bytes)
+            .bind(d.error_code)
+            .bind(d.error_message)
+            .bind(d.error_member)
+            .execute(&mut *tx)
             .await?;
-        *held = got;
-        Ok(got)
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_dead_letters(
+        &self,
+        after: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::mqtt::DeadLetter>> {
+        let rows = sqlx::query(
+            "SELECT id, fingerprint, received_at_us, topic, payload, payload_bytes, error_code, error_message, error_member \
+             FROM mqtt_dead_letters WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.unwrap_or(0))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::mqtt::DeadLetter {
+                    id: r.try_get(0)?,
+                    letter: crate::mqtt::NewDeadLetter {
+                        fingerprint: fixed::<32>(Some(r.try_get(1)?), "fingerprint")?
+                            .expect("some"),
+                        received_at_us: r.try_get(2)?,
+                        topic: r.try_get(3)?,
+                        payload: r.try_get(4)?,
+                        payload_bytes: r.try_get(5)?,
+                        error_code: r.try_get(6)?,
+                        error_message: r.try_get(7)?,
+                        error_member: r.try_get(8)?,
+                    },
+                })
+            })
+            .collect()
     }
 }
 

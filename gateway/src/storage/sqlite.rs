@@ -411,8 +411,8 @@ impl StoredLogRaw {
     }
 }
 
-fn row_to_batch(r: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRaw> {
-    Ok(BatchRaw {
+fn row_to_batch(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawBatchRow> {
+    Ok(RawBatchRow {
         seq: r.get(0)?,
         batch_id: r.get(1)?,
         gateway_id: r.get(2)?,
@@ -425,38 +425,6 @@ fn row_to_batch(r: &rusqlite::Row<'_>) -> rusqlite::Result<BatchRaw> {
         public_key: r.get(9)?,
         anchor_status: r.get(10)?,
     })
-}
-
-pub(crate) struct BatchRaw {
-    pub seq: i64,
-    pub batch_id: String,
-    pub gateway_id: String,
-    pub log_count: i64,
-    pub merkle_root: Vec<u8>,
-    pub prev_head_hash: Option<Vec<u8>>,
-    pub created_at: String,
-    pub head_hash: Vec<u8>,
-    pub signature: Option<Vec<u8>>,
-    pub public_key: Option<Vec<u8>>,
-    pub anchor_status: String,
-}
-
-impl BatchRaw {
-    pub(crate) fn cook(self) -> StoreResult<BatchRow> {
-        Ok(BatchRow {
-            seq: self.seq,
-            batch_id: self.batch_id,
-            gateway_id: self.gateway_id,
-            log_count: self.log_count,
-            merkle_root: fixed::<32>(Some(self.merkle_root), "merkle_root")?.expect("some"),
-            prev_head_hash: fixed::<32>(self.prev_head_hash, "prev_head_hash")?,
-            created_at: self.created_at,
-            head_hash: fixed::<32>(Some(self.head_hash), "head_hash")?.expect("some"),
-            signature: fixed::<64>(self.signature, "signature")?,
-            public_key: fixed::<32>(self.public_key, "public_key")?,
-            anchor_status: self.anchor_status,
-        })
-    }
 }
 
 impl SqliteStorage {
@@ -608,7 +576,10 @@ impl Storage for SqliteStorage {
         })
         .await
     }
+}
 
+#[async_trait]
+impl IdentityStore for SqliteStorage {
     async fn check_identity(&self, gateway_id: &str, public_key: &[u8; 32]) -> StoreResult<()> {
         let (gid, pk) = (
             gateway_id.to_string(),
@@ -635,7 +606,10 @@ impl Storage for SqliteStorage {
         })
         .await
     }
+}
 
+#[async_trait]
+impl LogStore for SqliteStorage {
     async fn insert_logs(&self, logs: Vec<NewLog>) -> StoreResult<Vec<Inserted>> {
         let index = self.leaves.clone();
         self.write(move |c| {
@@ -679,68 +653,6 @@ impl Storage for SqliteStorage {
                 index.add(&h, id);
             }
             Ok(out)
-        })
-        .await
-    }
-
-    async fn flush(&self, req: FlushRequest) -> StoreResult<Option<Flushed>> {
-        self.write(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let last: Option<(i64, Vec<u8>)> = tx
-                .query_row("SELECT seq, head_hash FROM batches ORDER BY seq DESC LIMIT 1", [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
-                .optional()?;
-            let seq = last.as_ref().map_or(1, |l| l.0 + 1);
-            let prev = match last {
-                Some((_, h)) => fixed::<32>(Some(h), "head_hash")?,
-                None => None,
-            };
-            let mut rows: Vec<(i64, [u8; 32])> = Vec::new();
-            {
-                let mut st = tx.prepare(
-                    "UPDATE logs SET batch_seq = ?1, leaf_index = t.idx \
-                     FROM (SELECT log_id AS id, row_number() OVER (ORDER BY log_id) - 1 AS idx \
-                           FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT ?2) AS t \
-                     WHERE logs.log_id = t.id RETURNING logs.leaf_index, logs.leaf_hash",
-                )?;
-                let mut q = st.query(params![seq, req.max_logs as i64])?;
-                while let Some(r) = q.next()? {
-                    let h: Vec<u8> = r.get(1)?;
-                    rows.push((r.get(0)?, fixed::<32>(Some(h), "leaf_hash")?.expect("some")));
-                }
-            }
-            if rows.is_empty() {
-                return Ok(None);
-            }
-            rows.sort_unstable_by_key(|r| r.0);
-            if rows.iter().enumerate().any(|(i, r)| r.0 != i as i64) {
-                return Err(StoreError::Integrity("leaf indexes of a flush are not 0..n".into()));
-            }
-            let leaves: Vec<Hash> = rows.into_iter().map(|r| Hash(r.1)).collect();
-            let blob = leaves_to_blob(&leaves);
-            let batch = build_flushed_batch(leaves, &req, seq as u64, prev)?;
-            let h = &batch.head;
-            tx.execute(
-                "INSERT INTO batches (seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, \
-                 created_at, head_hash, signature, public_key, leaves) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    seq,
-                    h.batch_id,
-                    h.gateway_id,
-                    h.log_count as i64,
-                    &h.merkle_root.0[..],
-                    h.prev_head_hash.as_ref().map(|p| p.0.to_vec()),
-                    h.created_at.to_rfc3339(),
-                    &batch.head_hash.0[..],
-                    batch.signature.as_ref().map(|s| s.signature.to_vec()),
-                    batch.signature.as_ref().map(|s| s.public_key.to_vec()),
-                    blob
-                ],
-            )?;
-            tx.commit()?;
-            Ok(Some(Flushed { batch }))
         })
         .await
     }
@@ -803,13 +715,104 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn oldest_unbatched(&self) -> StoreResult<Option<i64>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT received_at_us FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn count_unbatched(&self) -> StoreResult<i64> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM logs WHERE batch_seq IS NULL",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl BatchStore for SqliteStorage {
+    async fn flush(&self, max_logs: u64, plan: PlanFlush) -> StoreResult<Option<Batch>> {
+        self.write(move |c| {
+            // IMMEDIATE: the write lock is taken before the reads, so the
+            // logs read are the logs marked (one writer per database).
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tip = chain_tip(
+                tx.query_row(
+                    "SELECT seq, head_hash FROM batches ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?,
+            )?;
+            let mut leaves: Vec<Hash> = Vec::new();
+            {
+                let mut st = tx.prepare(
+                    "SELECT leaf_hash FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT ?1",
+                )?;
+                let mut q = st.query([max_logs as i64])?;
+                while let Some(r) = q.next()? {
+                    let h: Vec<u8> = r.get(0)?;
+                    leaves.push(Hash(fixed::<32>(Some(h), "leaf_hash")?.expect("some")));
+                }
+            }
+            if leaves.is_empty() {
+                return Ok(None);
+            }
+            let (batch, row) = run_plan(plan, tip, leaves)?;
+            let marked = tx.execute(
+                "UPDATE logs SET batch_seq = ?1, leaf_index = t.idx \
+                 FROM (SELECT log_id AS id, row_number() OVER (ORDER BY log_id) - 1 AS idx \
+                       FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT ?2) AS t \
+                 WHERE logs.log_id = t.id",
+                params![row.seq, row.log_count],
+            )?;
+            if marked as i64 != row.log_count {
+                return Err(StoreError::Integrity(format!(
+                    "a flush read {} unbatched logs but marked {marked}",
+                    row.log_count
+                )));
+            }
+            tx.execute(
+                "INSERT INTO batches (seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, \
+                 created_at, head_hash, signature, public_key, leaves) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    row.seq,
+                    row.batch_id,
+                    row.gateway_id,
+                    row.log_count,
+                    row.merkle_root,
+                    row.prev_head_hash,
+                    row.created_at,
+                    row.head_hash,
+                    row.signature,
+                    row.public_key,
+                    row.leaves
+                ],
+            )?;
+            tx.commit()?;
+            Ok(Some(batch))
+        })
+        .await
+    }
+
     async fn batch_by_seq(&self, seq: i64) -> StoreResult<Option<BatchRow>> {
         self.read_now(move |c| {
             let sql = format!("SELECT {BATCH_COLUMNS} FROM batches WHERE seq = ?1");
             c.prepare_cached(&sql)?
                 .query_row([seq], row_to_batch)
                 .optional()?
-                .map(BatchRaw::cook)
+                .map(RawBatchRow::decode)
                 .transpose()
         })
     }
@@ -821,7 +824,7 @@ impl Storage for SqliteStorage {
             c.prepare_cached(&sql)?
                 .query_row([id], row_to_batch)
                 .optional()?
-                .map(BatchRaw::cook)
+                .map(RawBatchRow::decode)
                 .transpose()
         })
     }
@@ -845,35 +848,122 @@ impl Storage for SqliteStorage {
             );
             let mut st = c.prepare_cached(&sql)?;
             let rows = st.query_map(params![before.unwrap_or(i64::MAX), limit], row_to_batch)?;
-            rows.map(|r| r.map_err(StoreError::from).and_then(BatchRaw::cook))
+            rows.map(|r| r.map_err(StoreError::from).and_then(RawBatchRow::decode))
                 .collect()
         })
         .await
     }
 
-    async fn oldest_unbatched(&self) -> StoreResult<Option<i64>> {
-        self.read(|c| {
-            Ok(c.query_row(
-                "SELECT received_at_us FROM logs WHERE batch_seq IS NULL ORDER BY log_id LIMIT 1",
-                [],
-                |r| r.get(0),
+    async fn latest_batch(&self) -> StoreResult<Option<BatchRow>> {
+        Ok(self
+            .query_batches(
+                format!("SELECT {BATCH_COLUMNS} FROM batches ORDER BY seq DESC LIMIT 1"),
+                vec![],
             )
-            .optional()?)
-        })
+            .await?
+            .pop())
+    }
+
+    async fn batches_in_range(&self, from_seq: i64, to_seq: i64) -> StoreResult<Vec<BatchRow>> {
+        use rusqlite::types::Value as V;
+        self.query_batches(
+            format!(
+                "SELECT {BATCH_COLUMNS} FROM batches WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq"
+            ),
+            vec![V::Integer(from_seq), V::Integer(to_seq)],
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl AnchorStore for SqliteStorage {
+    async fn insert_anchor(&self, a: AnchorRow) -> StoreResult<i64> {
+        self.insert_anchor_impl(a).await
+    }
+
+    async fn update_anchor(&self, a: AnchorRow) -> StoreResult<()> {
+        self.update_anchor_impl(a).await
+    }
+
+    async fn anchors_of_batch(&self, seq: i64) -> StoreResult<Vec<AnchorRow>> {
+        use rusqlite::types::Value as V;
+        self.query_anchors(
+            format!("SELECT {ANCHOR_COLUMNS} FROM anchors WHERE batch_seq = ?1 ORDER BY id"),
+            vec![V::Integer(seq)],
+        )
         .await
     }
 
-    async fn count_unbatched(&self) -> StoreResult<i64> {
+    async fn anchors_due(
+        &self,
+        kind: &str,
+        now_us: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AnchorRow>> {
+        use rusqlite::types::Value as V;
+        self.query_anchors(
+            format!(
+                "SELECT {ANCHOR_COLUMNS} FROM anchors WHERE kind = ?1 AND status = 'pending' \
+                 AND next_attempt_us <= ?2 ORDER BY next_attempt_us, id LIMIT ?3"
+            ),
+            vec![V::Text(kind.into()), V::Integer(now_us), V::Integer(limit)],
+        )
+        .await
+    }
+
+    async fn covering_anchors(&self, seq: i64) -> StoreResult<Vec<AnchorRow>> {
+        use rusqlite::types::Value as V;
+        self.query_anchors(
+            format!(
+                "SELECT {ANCHOR_COLUMNS} FROM anchors a WHERE a.id IN (SELECT (SELECT b.id FROM anchors b \
+                 WHERE b.kind = k.kind AND b.status = 'anchored' AND b.batch_seq >= ?1 \
+                 ORDER BY b.batch_seq, b.id LIMIT 1) FROM (SELECT 'bitcoin' AS kind UNION ALL SELECT 'opentimestamps') k) \
+                 ORDER BY a.kind"
+            ),
+            vec![V::Integer(seq)],
+        )
+        .await
+    }
+
+    async fn batches_without_anchor(&self, kind: &str, limit: i64) -> StoreResult<Vec<BatchRow>> {
+        use rusqlite::types::Value as V;
+        self.query_batches(
+            format!(
+                "SELECT {BATCH_COLUMNS} FROM batches b WHERE NOT EXISTS \
+                 (SELECT 1 FROM anchors a WHERE a.batch_seq = b.seq AND a.kind = ?1) ORDER BY seq LIMIT ?2"
+            ),
+            vec![V::Text(kind.into()), V::Integer(limit)],
+        )
+        .await
+    }
+
+    async fn anchor_stats(&self) -> StoreResult<AnchorStats> {
         self.read(|c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM logs WHERE batch_seq IS NULL",
-                [],
-                |r| r.get(0),
-            )?)
+            let mut st = c.prepare_cached(
+                "SELECT kind, status, count(*) FROM anchors GROUP BY kind, status ORDER BY kind, status",
+            )?;
+            let counts = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let newest_anchored = c
+                .prepare_cached(&format!(
+                    "SELECT {ANCHOR_COLUMNS} FROM anchors WHERE status = 'anchored' \
+                     ORDER BY batch_seq DESC, id DESC LIMIT 1"
+                ))?
+                .query_row([], row_to_anchor)
+                .optional()?;
+            Ok(AnchorStats {
+                counts,
+                newest_anchored,
+            })
         })
         .await
     }
+}
 
+#[async_trait]
+impl DeadLetterStore for SqliteStorage {
     async fn insert_dead_letters(
         &self,
         letters: Vec<crate::mqtt::NewDeadLetter>,
@@ -936,110 +1026,6 @@ impl Storage for SqliteStorage {
         })
         .await
     }
-
-    async fn insert_anchor(&self, a: AnchorRow) -> StoreResult<i64> {
-        self.insert_anchor_impl(a).await
-    }
-
-    async fn update_anchor(&self, a: AnchorRow) -> StoreResult<()> {
-        self.update_anchor_impl(a).await
-    }
-
-    async fn anchors_of_batch(&self, seq: i64) -> StoreResult<Vec<AnchorRow>> {
-        use rusqlite::types::Value as V;
-        self.query_anchors(
-            format!("SELECT {ANCHOR_COLUMNS} FROM anchors WHERE batch_seq = ?1 ORDER BY id"),
-            vec![V::Integer(seq)],
-        )
-        .await
-    }
-
-    async fn anchors_due(
-        &self,
-        kind: &str,
-        now_us: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<AnchorRow>> {
-        use rusqlite::types::Value as V;
-        self.query_anchors(
-            format!(
-                "SELECT {ANCHOR_COLUMNS} FROM anchors WHERE kind = ?1 AND status = 'pending' \
-                 AND next_attempt_us <= ?2 ORDER BY next_attempt_us, id LIMIT ?3"
-            ),
-            vec![V::Text(kind.into()), V::Integer(now_us), V::Integer(limit)],
-        )
-        .await
-    }
-
-    async fn covering_anchors(&self, seq: i64) -> StoreResult<Vec<AnchorRow>> {
-        use rusqlite::types::Value as V;
-        self.query_anchors(
-            format!(
-                "SELECT {ANCHOR_COLUMNS} FROM anchors a WHERE a.id IN (SELECT (SELECT b.id FROM anchors b \
-                 WHERE b.kind = k.kind AND b.status = 'anchored' AND b.batch_seq >= ?1 \
-                 ORDER BY b.batch_seq, b.id LIMIT 1) FROM (SELECT 'bitcoin' AS kind UNION ALL SELECT 'opentimestamps') k) \
-                 ORDER BY a.kind"
-            ),
-            vec![V::Integer(seq)],
-        )
-        .await
-    }
-
-    async fn batches_without_anchor(&self, kind: &str, limit: i64) -> StoreResult<Vec<BatchRow>> {
-        use rusqlite::types::Value as V;
-        self.query_batches(
-            format!(
-                "SELECT {BATCH_COLUMNS} FROM batches b WHERE NOT EXISTS \
-                 (SELECT 1 FROM anchors a WHERE a.batch_seq = b.seq AND a.kind = ?1) ORDER BY seq LIMIT ?2"
-            ),
-            vec![V::Text(kind.into()), V::Integer(limit)],
-        )
-        .await
-    }
-
-    async fn latest_batch(&self) -> StoreResult<Option<BatchRow>> {
-        Ok(self
-            .query_batches(
-                format!("SELECT {BATCH_COLUMNS} FROM batches ORDER BY seq DESC LIMIT 1"),
-                vec![],
-            )
-            .await?
-            .pop())
-    }
-
-    async fn batches_in_range(&self, from_seq: i64, to_seq: i64) -> StoreResult<Vec<BatchRow>> {
-        use rusqlite::types::Value as V;
-        self.query_batches(
-            format!(
-                "SELECT {BATCH_COLUMNS} FROM batches WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq"
-            ),
-            vec![V::Integer(from_seq), V::Integer(to_seq)],
-        )
-        .await
-    }
-
-    async fn anchor_stats(&self) -> StoreResult<AnchorStats> {
-        self.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT kind, status, count(*) FROM anchors GROUP BY kind, status ORDER BY kind, status",
-            )?;
-            let counts = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let newest_anchored = c
-                .prepare_cached(&format!(
-                    "SELECT {ANCHOR_COLUMNS} FROM anchors WHERE status = 'anchored' \
-                     ORDER BY batch_seq DESC, id DESC LIMIT 1"
-                ))?
-                .query_row([], row_to_anchor)
-                .optional()?;
-            Ok(AnchorStats {
-                counts,
-                newest_anchored,
-            })
-        })
-        .await
-    }
 }
 
 impl SqliteStorage {
@@ -1064,14 +1050,14 @@ impl SqliteStorage {
         self.read(move |c| {
             let mut st = c.prepare_cached(&sql)?;
             let rows = st.query_map(rusqlite::params_from_iter(args), row_to_batch)?;
-            rows.map(|r| r.map_err(StoreError::from).and_then(BatchRaw::cook))
+            rows.map(|r| r.map_err(StoreError::from).and_then(RawBatchRow::decode))
                 .collect()
         })
         .await
     }
 }
 
-/// The anchor methods of [`Storage`] for SQLite (called from the trait impl).
+/// The anchor writes of [`AnchorStore`] for SQLite (called from the trait impl).
 impl SqliteStorage {
     async fn insert_anchor_impl(&self, a: AnchorRow) -> StoreResult<i64> {
         self.write(move |c| {
@@ -1112,31 +1098,6 @@ impl SqliteStorage {
         })
         .await
     }
-}
-
-/// Refuses a second identity on one database.
-pub(crate) fn check_same(
-    old_id: Option<&str>,
-    old_pk: Option<&str>,
-    id: &str,
-    pk: &str,
-) -> StoreResult<()> {
-    if let Some(old) = old_pk {
-        if old != pk {
-            return Err(StoreError::Integrity(format!(
-                "this database belongs to the gateway key {old}, but the key file holds {pk}: \
-                 restore the original key file (or pass --key-file) instead of starting a new chain"
-            )));
-        }
-    }
-    if let Some(old) = old_id {
-        if old != id {
-            return Err(StoreError::Integrity(format!(
-                "this database belongs to gateway_id {old:?}, not {id:?}"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// An anchor's columns from `batch_seq` to `last_error`, in table order
