@@ -268,12 +268,14 @@ impl Gateway {
 
 async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
+    // Labels come from closed sets only: a client must not be able to mint a
+    // new time series (and grow memory and every scrape) per request.
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let resp = next.run(req).await;
     metrics::histogram!(
         "kwh_btc_iot_http_request_duration_seconds",
@@ -283,6 +285,23 @@ async fn track(req: Request, next: Next) -> Response {
     )
     .record(start.elapsed().as_secs_f64());
     resp
+}
+
+/// The `method` label: the standard methods by name, anything else `other`.
+pub fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
 }
 
 /// The router: every route of the API, the web page at `/`, the Swagger UI
