@@ -447,9 +447,18 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
             return Err(too_large(limit));
         }
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large(limit))
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if crate::server::is_body_timeout(&e) {
+            AppError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                codes::REQUEST_TIMEOUT,
+                format!("body: {}", e),
+            )
+            .member("body")
+        } else {
+            too_large(limit)
+        }
+    })
 }
 
 /// Liveness.

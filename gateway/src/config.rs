@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
@@ -89,6 +90,23 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub device_public_keys: Vec<String>,
+    /// Seconds a client has to send a whole request head [default: 30].
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_HEADER_READ_TIMEOUT_S",
+        value_name = "SECONDS"
+    )]
+    pub header_read_timeout_s: Option<f64>,
+    /// Longest wait, in seconds, between two reads of a request body [default: 60].
+    #[arg(long, env = "KWH_BTC_IOT_BODY_READ_TIMEOUT_S", value_name = "SECONDS")]
+    pub body_read_timeout_s: Option<f64>,
+    /// Seconds a connection may stay open with no request in progress [default: 60].
+    #[arg(long, env = "KWH_BTC_IOT_IDLE_TIMEOUT_S", value_name = "SECONDS")]
+    pub idle_timeout_s: Option<f64>,
+    /// Most HTTP connections open at once; more wait in the listen backlog
+    /// [default: 1024, lowered to keep 128 descriptors of the open-file limit free].
+    #[arg(long, env = "KWH_BTC_IOT_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Worker threads of the runtime [default: number of CPUs].
     #[arg(long, env = "KWH_BTC_IOT_WORKERS")]
     pub workers: Option<usize>,
@@ -172,6 +190,10 @@ pub struct FileConfig {
     rate_limit_burst: Option<f64>,
     admin_key_sha256: Option<String>,
     workers: Option<usize>,
+    header_read_timeout_s: Option<f64>,
+    body_read_timeout_s: Option<f64>,
+    idle_timeout_s: Option<f64>,
+    max_connections: Option<usize>,
     #[serde(default)]
     devices: Vec<DeviceEntry>,
     /// The `[mqtt]` table.
@@ -357,6 +379,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Runtime workers.
     pub workers: Option<usize>,
+    /// Connection limits and timeouts.
+    pub limits: crate::server::ConnLimits,
     /// The MQTT bridge, when a broker URL is configured.
     pub mqtt: Option<crate::mqtt::MqttConfig>,
     /// Anchoring (off in `Config::default()`; `Config::resolve` turns the
@@ -382,6 +406,7 @@ impl Default for Config {
             rate_limit_burst: 0.0,
             auth: AuthConfig::default(),
             workers: None,
+            limits: crate::server::ConnLimits::default(),
             mqtt: None,
             anchor: AnchorConfig::default(),
         }
@@ -401,6 +426,14 @@ fn parse_hash(s: &str, what: &str) -> anyhow::Result<[u8; 32]> {
         )
     })?;
     Ok(h.0)
+}
+
+fn seconds(v: Option<f64>, default: Duration, what: &str) -> anyhow::Result<Duration> {
+    match v {
+        None => Ok(default),
+        Some(s) if s > 0.0 && s.is_finite() && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        Some(s) => bail!("{what} must be a number of seconds within (0, 86400], got {s}"),
+    }
 }
 
 fn pair<'a>(s: &'a str, what: &str) -> anyhow::Result<(&'a str, &'a str)> {
@@ -515,6 +548,37 @@ impl Config {
                 .max(1.0),
             auth,
             workers: args.workers.or(file.workers),
+            limits: crate::server::ConnLimits {
+                header_read_timeout: seconds(
+                    args.header_read_timeout_s.or(file.header_read_timeout_s),
+                    d.limits.header_read_timeout,
+                    "header_read_timeout_s",
+                )?,
+                body_read_timeout: seconds(
+                    args.body_read_timeout_s.or(file.body_read_timeout_s),
+                    d.limits.body_read_timeout,
+                    "body_read_timeout_s",
+                )?,
+                idle_timeout: seconds(
+                    args.idle_timeout_s.or(file.idle_timeout_s),
+                    d.limits.idle_timeout,
+                    "idle_timeout_s",
+                )?,
+                max_connections: match args.max_connections.or(file.max_connections) {
+                    None => d.limits.max_connections,
+                    Some(0) => bail!("max_connections must be at least 1"),
+                    Some(n) => {
+                        let capped = crate::server::cap_to_file_limit(n);
+                        if capped < n {
+                            tracing::warn!(
+                                "max_connections {n} lowered to {capped}: the open-file limit must keep {} descriptors free",
+                                crate::server::RESERVED_FDS
+                            );
+                        }
+                        capped
+                    }
+                },
+            },
             mqtt: crate::mqtt::MqttConfig::resolve(&args.mqtt, &file.mqtt)?,
             anchor: AnchorConfig::resolve(args, &file)?,
             data_dir,

@@ -62,6 +62,8 @@ pub mod codes {
     pub const STORAGE_ERROR: &str = "storage_error";
     /// The HTTP method is not allowed on this path.
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// The client stopped sending the request body (`--body-read-timeout-s`).
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
     /// An unexpected server fault.
     pub const INTERNAL: &str = "internal_error";
 }

@@ -41,6 +41,7 @@ pub mod http_client;
 pub mod ingest;
 pub mod keys;
 pub mod mqtt;
+pub mod server;
 pub mod storage;
 pub mod web;
 

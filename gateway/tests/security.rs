@@ -61,3 +61,231 @@ async fn made_up_methods_and_random_paths_do_not_grow_metrics() {
     );
     assert!(after.contains("method=\"other\""));
 }
+
+// ---- finding 3: timeouts and the connection cap, on real sockets ----
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use kwh_btc_iot_gateway::config::{Config, ServeArgs};
+use kwh_btc_iot_gateway::server::ConnLimits;
+
+/// The socket tests count this process's descriptors: one at a time.
+static SOCKETS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Starts the real server (the one `kwh-btc-iot serve` runs) on a free port.
+async fn serve_real(cfg: Config) -> (String, kwh_btc_iot_gateway::Gateway) {
+    let (gw, app) = start(cfg).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let limits = gw.state.cfg.limits.clone();
+    tokio::spawn(kwh_btc_iot_gateway::server::serve(
+        listener,
+        app,
+        limits,
+        std::future::pending(),
+    ));
+    (addr, gw)
+}
+
+fn short_limits(dir: &std::path::Path, max_connections: usize) -> Config {
+    Config {
+        limits: ConnLimits {
+            header_read_timeout: Duration::from_millis(1500),
+            body_read_timeout: Duration::from_millis(1500),
+            idle_timeout: Duration::from_millis(1500),
+            max_connections,
+        },
+        ..config(dir)
+    }
+}
+
+/// Seconds until the server closes `s` (reading and discarding what it sends).
+fn seconds_until_closed(mut s: TcpStream, give_up: Duration) -> Option<f64> {
+    let t = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    while t.elapsed() < give_up {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(t.elapsed().as_secs_f64()),
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => return Some(t.elapsed().as_secs_f64()),
+        }
+    }
+    None
+}
+
+/// Connections to `port` the server has accepted (an established socket
+/// with an inode: the ones still in the listen backlog have none).
+fn accepted_sockets(port: u16) -> usize {
+    let mut n = 0;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local_port = f[1]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if local_port == Some(port) && f[3] == "01" && f[9] != "0" {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_half_header_idle_and_slow_body_connections_are_closed() {
+    let _one = SOCKETS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, _gw) = serve_real(short_limits(dir.path(), 64)).await;
+    let a = addr.clone();
+    tokio::task::spawn_blocking(move || {
+        let give_up = Duration::from_secs(10);
+        // Silent: connects and sends nothing.
+        let silent = TcpStream::connect(&a).unwrap();
+        // Half a header.
+        let mut half = TcpStream::connect(&a).unwrap();
+        half.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            .unwrap();
+        let t_silent = seconds_until_closed(silent, give_up);
+        let t_half = seconds_until_closed(half, give_up);
+        eprintln!("silent closed after {t_silent:?} s, half header after {t_half:?} s");
+        assert!(t_silent.is_some_and(|t| t < 4.0), "silent: {t_silent:?}");
+        assert!(t_half.is_some_and(|t| t < 4.0), "half header: {t_half:?}");
+
+        // Keep-alive: one request answered, then idle.
+        let mut ka = TcpStream::connect(&a).unwrap();
+        ka.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        ka.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let n = ka.read(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        let t_idle = seconds_until_closed(ka, give_up);
+        eprintln!("idle keep-alive closed after {t_idle:?} s");
+        assert!(t_idle.is_some_and(|t| t < 4.0), "idle: {t_idle:?}");
+
+        // A body that stops: 408 with the JSON error, then closed.
+        let mut slow = TcpStream::connect(&a).unwrap();
+        slow.write_all(
+            b"POST /api/v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"schema_",
+        )
+        .unwrap();
+        slow.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+        let t = Instant::now();
+        let mut got = Vec::new();
+        let _ = slow.read_to_end(&mut got);
+        let text = String::from_utf8_lossy(&got);
+        eprintln!(
+            "slow body answered after {:.2} s: {}",
+            t.elapsed().as_secs_f64(),
+            text.lines().next().unwrap_or("")
+        );
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(text.contains("\"code\":\"request_timeout\""), "{text}");
+        assert!(t.elapsed() < Duration::from_secs(5));
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_wait_in_the_backlog() {
+    let _one = SOCKETS.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cap = 8;
+    let mut cfg = short_limits(dir.path(), cap);
+    // Long enough that the held connections stay open while we look.
+    cfg.limits.header_read_timeout = Duration::from_secs(4);
+    cfg.limits.idle_timeout = Duration::from_secs(4);
+    let (addr, _gw) = serve_real(cfg).await;
+    let a = addr.clone();
+    tokio::task::spawn_blocking(move || {
+        let base = open_fds();
+        let held: Vec<TcpStream> = (0..cap).map(|_| TcpStream::connect(&a).unwrap()).collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let t0 = Instant::now();
+        let extra = 100;
+        let waiting: Vec<TcpStream> = (0..extra)
+            .map(|_| TcpStream::connect(&a).unwrap())
+            .collect();
+        eprintln!("{extra} connects took {:?}", t0.elapsed());
+        std::thread::sleep(Duration::from_millis(500));
+        // Each client socket is one descriptor of this process; the server
+        // holds only `cap` of them however many connect.
+        let grown = open_fds().saturating_sub(base);
+        let port: u16 = a.rsplit(':').next().unwrap().parse().unwrap();
+        let accepted = accepted_sockets(port);
+        eprintln!(
+            "{} clients connected: the server accepted {accepted} (descriptors of this process grew by {grown})",
+            cap + extra
+        );
+        assert_eq!(accepted, cap, "the server accepted beyond its cap of {cap}");
+        // A waiting connection is served once a held one goes.
+        let mut w = waiting.into_iter().next().unwrap();
+        w.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        w.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+        let mut buf = [0u8; 512];
+        let early = w.read(&mut buf);
+        assert!(
+            early.is_err(),
+            "answered while {cap} connections were open: {:?} {}",
+            early,
+            String::from_utf8_lossy(&buf)
+        );
+        drop(held);
+        w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let n = w.read(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    })
+    .await
+    .unwrap();
+}
+
+#[test]
+fn connection_limits_come_from_flags_and_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gw.toml");
+    std::fs::write(
+        &file,
+        "header_read_timeout_s = 5\nbody_read_timeout_s = 7.5\nidle_timeout_s = 9\nmax_connections = 50\n",
+    )
+    .unwrap();
+    let args = ServeArgs {
+        config: Some(file),
+        idle_timeout_s: Some(3.0),
+        ..ServeArgs::default()
+    };
+    let cfg = Config::resolve(&args).unwrap();
+    assert_eq!(cfg.limits.header_read_timeout, Duration::from_secs(5));
+    assert_eq!(cfg.limits.body_read_timeout, Duration::from_millis(7500));
+    assert_eq!(
+        cfg.limits.idle_timeout,
+        Duration::from_secs(3),
+        "the flag wins"
+    );
+    assert_eq!(cfg.limits.max_connections, 50);
+    let d = Config::resolve(&ServeArgs::default()).unwrap();
+    assert_eq!(d.limits.header_read_timeout, Duration::from_secs(30));
+    assert_eq!(d.limits.body_read_timeout, Duration::from_secs(60));
+    assert!(d.limits.max_connections >= 1 && d.limits.max_connections <= 1024);
+    let bad = ServeArgs {
+        header_read_timeout_s: Some(0.0),
+        ..ServeArgs::default()
+    };
+    assert!(Config::resolve(&bad).is_err());
+}
