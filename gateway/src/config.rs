@@ -63,6 +63,18 @@ pub struct ServeArgs {
     /// Burst size of the rate limit [default: 2 x rate].
     #[arg(long, env = "KWH_BTC_IOT_RATE_LIMIT_BURST")]
     pub rate_limit_burst: Option<f64>,
+    /// Most rate-limit buckets held (one per key or client address); the least
+    /// recently used goes first [default: 100000].
+    #[arg(long, env = "KWH_BTC_IOT_RATE_LIMIT_MAX_CLIENTS")]
+    pub rate_limit_max_clients: Option<usize>,
+    /// Failed authentications (wrong keys) a client address may make in a burst
+    /// before it gets 429 [default: 10].
+    #[arg(long, env = "KWH_BTC_IOT_AUTH_FAIL_BURST")]
+    pub auth_fail_burst: Option<f64>,
+    /// Failed authentications per second a client address regains; 0 turns the
+    /// limit off [default: 0.1, one every 10 s].
+    #[arg(long, env = "KWH_BTC_IOT_AUTH_FAIL_PER_S")]
+    pub auth_fail_per_s: Option<f64>,
     /// SHA-256 (hex) of the admin key (flush, listing everything, metrics).
     #[arg(
         long,
@@ -188,6 +200,9 @@ pub struct FileConfig {
     max_bulk_items: Option<usize>,
     rate_limit_per_s: Option<f64>,
     rate_limit_burst: Option<f64>,
+    rate_limit_max_clients: Option<usize>,
+    auth_fail_burst: Option<f64>,
+    auth_fail_per_s: Option<f64>,
     admin_key_sha256: Option<String>,
     workers: Option<usize>,
     header_read_timeout_s: Option<f64>,
@@ -375,6 +390,12 @@ pub struct Config {
     pub rate_limit_per_s: f64,
     /// Burst.
     pub rate_limit_burst: f64,
+    /// Most rate-limit buckets held (LRU).
+    pub rate_limit_max_clients: usize,
+    /// Failed authentications per address in a burst.
+    pub auth_fail_burst: f64,
+    /// Failed authentications regained per second (0: no limit).
+    pub auth_fail_per_s: f64,
     /// Keys.
     pub auth: AuthConfig,
     /// Runtime workers.
@@ -404,6 +425,9 @@ impl Default for Config {
             max_bulk_items: 100_000,
             rate_limit_per_s: 0.0,
             rate_limit_burst: 0.0,
+            rate_limit_max_clients: 100_000,
+            auth_fail_burst: 10.0,
+            auth_fail_per_s: 0.1,
             auth: AuthConfig::default(),
             workers: None,
             limits: crate::server::ConnLimits::default(),
@@ -546,6 +570,26 @@ impl Config {
                 .or(file.rate_limit_burst)
                 .unwrap_or(rate * 2.0)
                 .max(1.0),
+            rate_limit_max_clients: args
+                .rate_limit_max_clients
+                .or(file.rate_limit_max_clients)
+                .unwrap_or(d.rate_limit_max_clients)
+                .max(1),
+            auth_fail_burst: args
+                .auth_fail_burst
+                .or(file.auth_fail_burst)
+                .unwrap_or(d.auth_fail_burst)
+                .max(1.0),
+            auth_fail_per_s: {
+                let r = args
+                    .auth_fail_per_s
+                    .or(file.auth_fail_per_s)
+                    .unwrap_or(d.auth_fail_per_s);
+                if !(r >= 0.0 && r.is_finite()) {
+                    bail!("auth_fail_per_s must be a number >= 0");
+                }
+                r
+            },
             auth,
             workers: args.workers.or(file.workers),
             limits: crate::server::ConnLimits {

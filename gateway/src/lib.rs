@@ -66,6 +66,8 @@ pub struct Inner {
     pub batcher: Arc<Batcher>,
     /// Rate limits.
     pub limiter: auth::RateLimiter,
+    /// Failed authentications per client address.
+    pub auth_failures: auth::RateLimiter,
     /// Prometheus.
     pub metrics: PrometheusHandle,
     /// Gateway id.
@@ -214,13 +216,23 @@ impl Gateway {
             ));
             anchoring.push((stop, task));
         }
-        let limiter = auth::RateLimiter::new(cfg.rate_limit_per_s, cfg.rate_limit_burst);
+        let limiter = auth::RateLimiter::with_capacity(
+            cfg.rate_limit_per_s,
+            cfg.rate_limit_burst,
+            cfg.rate_limit_max_clients,
+        );
+        let auth_failures = auth::RateLimiter::with_capacity(
+            cfg.auth_fail_per_s,
+            cfg.auth_fail_burst,
+            cfg.rate_limit_max_clients,
+        );
         let state = AppState(Arc::new(Inner {
             cfg: Arc::new(cfg),
             storage,
             ingestor,
             batcher,
             limiter,
+            auth_failures,
             metrics: metrics_handle(),
             gateway_id,
             public_key,

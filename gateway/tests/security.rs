@@ -289,3 +289,130 @@ fn connection_limits_come_from_flags_and_the_config_file() {
     };
     assert!(Config::resolve(&bad).is_err());
 }
+
+// ---- finding 6: failed authentication is rate-limited, buckets on verified identities ----
+
+use axum::extract::ConnectInfo;
+use kwh_btc_iot_gateway::auth::RateLimiter;
+use kwh_btc_iot_gateway::config::key_hash;
+
+/// A GET from client address `ip` with these headers.
+async fn get_from(app: &axum::Router, ip: &str, uri: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut b = Request::get(uri);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let mut req = b.body(Body::empty()).unwrap();
+    let addr: std::net::SocketAddr = format!("{ip}:40000").parse().unwrap();
+    req.extensions_mut().insert(ConnectInfo(addr));
+    call(app, req).await
+}
+
+#[tokio::test]
+async fn wrong_keys_are_rate_limited_per_client_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.auth.admin_key_sha256 = Some(key_hash("the-admin-key"));
+    cfg.auth_fail_burst = 5.0;
+    let (_gw, app) = start(cfg).await;
+    let mut statuses = Vec::new();
+    for i in 0..300 {
+        let r = get_from(
+            &app,
+            "203.0.113.7",
+            "/api/v1/batches",
+            &[("authorization", &format!("Bearer wrong-{i}"))],
+        )
+        .await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(r.code(), "rate_limited");
+            assert!(r.headers.contains_key("retry-after"));
+        }
+        statuses.push(r.status.as_u16());
+    }
+    let n401 = statuses.iter().filter(|s| **s == 401).count();
+    let n429 = statuses.iter().filter(|s| **s == 429).count();
+    eprintln!("300 wrong keys from one address: {n401} x 401, {n429} x 429");
+    assert_eq!((n401, n429), (5, 295));
+    // The right key from that address waits too (no oracle for the guesser)...
+    let r = get_from(
+        &app,
+        "203.0.113.7",
+        "/api/v1/batches",
+        &[("authorization", "Bearer the-admin-key")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    // ... while other addresses are not affected.
+    let r = get_from(
+        &app,
+        "198.51.100.1",
+        "/api/v1/batches",
+        &[("authorization", "Bearer the-admin-key")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = get_from(
+        &app,
+        "198.51.100.2",
+        "/api/v1/batches",
+        &[("x-api-key", "wrong")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn without_keys_the_bucket_is_the_client_address_not_the_key_it_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.rate_limit_per_s = 1.0;
+    cfg.rate_limit_burst = 3.0;
+    let (_gw, app) = start(cfg).await;
+    let mut ok = 0;
+    let mut limited = 0;
+    for i in 0..300 {
+        let r = get_from(
+            &app,
+            "127.0.0.1",
+            "/api/v1/batches",
+            &[("x-api-key", &format!("random-{i}"))],
+        )
+        .await;
+        match r.status {
+            StatusCode::OK => ok += 1,
+            StatusCode::TOO_MANY_REQUESTS => limited += 1,
+            s => panic!("unexpected {s}"),
+        }
+    }
+    eprintln!("300 requests with random keys, no keys configured: {ok} x 200, {limited} x 429");
+    assert!(ok <= 4, "{ok} answered: the random keys bypassed the limit");
+}
+
+#[test]
+fn a_full_limiter_evicts_the_least_recently_used_bucket_not_all() {
+    let limiter = RateLimiter::new(0.001, 1.0);
+    assert!(limiter.check(b"attacker").is_ok());
+    assert!(limiter.check(b"attacker").is_err());
+    for i in 0..150_000u32 {
+        let _ = limiter.check(format!("spoofed-{i}").as_bytes());
+        if i % 1000 == 0 {
+            assert!(
+                limiter.check(b"attacker").is_err(),
+                "the attacker's bucket was reset after {i} other buckets"
+            );
+        }
+    }
+    assert!(limiter.check(b"attacker").is_err());
+    assert!(limiter.len() <= 100_000, "{} buckets", limiter.len());
+    let small = RateLimiter::with_capacity(0.001, 1.0, 3);
+    for k in [&b"a"[..], b"b", b"c", b"a", b"d"] {
+        let _ = small.check(k);
+    }
+    assert_eq!(small.len(), 3);
+    assert!(small.check(b"a").is_err(), "a was used recently: kept");
+    assert!(
+        small.check(b"b").is_ok(),
+        "b was the least recently used: evicted"
+    );
+}
