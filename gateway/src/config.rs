@@ -75,6 +75,16 @@ pub struct ServeArgs {
     /// limit off [default: 0.1, one every 10 s].
     #[arg(long, env = "KWH_BTC_IOT_AUTH_FAIL_PER_S")]
     pub auth_fail_per_s: Option<f64>,
+    /// Host names (and addresses) clients may reach the gateway by, comma
+    /// separated, besides the loopback names; other `Host` headers get 421.
+    /// Enforced without keys always, with keys once any name is given.
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_ALLOWED_HOSTS",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
     /// SHA-256 (hex) of the admin key (flush, listing everything, metrics).
     #[arg(
         long,
@@ -201,6 +211,8 @@ pub struct FileConfig {
     rate_limit_per_s: Option<f64>,
     rate_limit_burst: Option<f64>,
     rate_limit_max_clients: Option<usize>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
     auth_fail_burst: Option<f64>,
     auth_fail_per_s: Option<f64>,
     admin_key_sha256: Option<String>,
@@ -396,6 +408,8 @@ pub struct Config {
     pub auth_fail_burst: f64,
     /// Failed authentications regained per second (0: no limit).
     pub auth_fail_per_s: f64,
+    /// Host names besides the loopback ones (lowercase, no port).
+    pub allowed_hosts: Vec<String>,
     /// Keys.
     pub auth: AuthConfig,
     /// Runtime workers.
@@ -428,6 +442,7 @@ impl Default for Config {
             rate_limit_max_clients: 100_000,
             auth_fail_burst: 10.0,
             auth_fail_per_s: 0.1,
+            allowed_hosts: Vec::new(),
             auth: AuthConfig::default(),
             workers: None,
             limits: crate::server::ConnLimits::default(),
@@ -590,6 +605,15 @@ impl Config {
                 }
                 r
             },
+            allowed_hosts: if args.allowed_hosts.is_empty() {
+                &file.allowed_hosts
+            } else {
+                &args.allowed_hosts
+            }
+            .iter()
+            .map(|h| crate::guard::host_name(h))
+            .filter(|h| !h.is_empty())
+            .collect(),
             auth,
             workers: args.workers.or(file.workers),
             limits: crate::server::ConnLimits {

@@ -64,6 +64,10 @@ pub mod codes {
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     /// The client stopped sending the request body (`--body-read-timeout-s`).
     pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    /// The `Host` is not one of the gateway's names (`--allowed-hosts`).
+    pub const HOST_NOT_ALLOWED: &str = "host_not_allowed";
+    /// A state-changing request from another site's page (`Origin`).
+    pub const CROSS_ORIGIN: &str = "cross_origin";
     /// An unexpected server fault.
     pub const INTERNAL: &str = "internal_error";
 }

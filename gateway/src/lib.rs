@@ -37,6 +37,7 @@ pub mod batcher;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod guard;
 pub mod http_client;
 pub mod ingest;
 pub mod keys;
@@ -353,6 +354,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(middleware::from_fn(track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;

@@ -416,3 +416,152 @@ fn a_full_limiter_evicts_the_least_recently_used_bucket_not_all() {
         "b was the least recently used: evicted"
     );
 }
+
+// ---- finding 7: Host allowlist, cross-site state-changing requests ----
+
+async fn request(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Resp {
+    let mut b = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    call(app, b.body(Body::from(body.to_string())).unwrap()).await
+}
+
+#[tokio::test]
+async fn dns_rebinding_hosts_are_refused_loopback_and_configured_names_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.allowed_hosts = vec!["gw.example.org".into()];
+    let (_gw, app) = start(cfg).await;
+    for host in [
+        "rebind.attacker.example",
+        "rebind.attacker.example:8000",
+        "localhost.attacker.example",
+        "10.0.0.5:8000",
+    ] {
+        let r = request(&app, "GET", "/api/v1/logs", &[("host", host)], "").await;
+        assert_eq!(r.status, StatusCode::MISDIRECTED_REQUEST, "{host}");
+        assert_eq!(r.code(), "host_not_allowed");
+        assert_eq!(r.json()["error"]["member"], "Host");
+        let r = request(&app, "GET", "/", &[("host", host)], "").await;
+        assert_eq!(
+            r.status,
+            StatusCode::MISDIRECTED_REQUEST,
+            "the page too: {host}"
+        );
+    }
+    for host in [
+        "localhost:8000",
+        "127.0.0.1:8000",
+        "[::1]:8000",
+        "LOCALHOST",
+        "gw.example.org:443",
+    ] {
+        let r = request(&app, "GET", "/api/v1/logs", &[("host", host)], "").await;
+        assert_eq!(r.status, StatusCode::OK, "{host}: {}", r.text());
+    }
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_in_loopback_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_gw, app) = start(config(dir.path())).await;
+    assert_eq!(
+        post_json(&app, "/api/v1/logs", log_json(1)).await.status,
+        StatusCode::CREATED
+    );
+    let host = ("host", "127.0.0.1:8000");
+    // The attack of the issue: a form-like text/plain POST from another site.
+    let r = request(
+        &app,
+        "POST",
+        "/api/v1/batches/flush",
+        &[
+            host,
+            ("content-type", "text/plain"),
+            ("origin", "https://evil.example"),
+        ],
+        "x",
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::FORBIDDEN, "cross_origin"),
+        "{}",
+        r.text()
+    );
+    for origin in ["null", "http://127.0.0.1.evil.example:8000"] {
+        let r = request(
+            &app,
+            "POST",
+            "/api/v1/batches/flush",
+            &[host, ("origin", origin)],
+            "",
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin}");
+    }
+    let r = request(
+        &app,
+        "POST",
+        "/api/v1/batches/flush",
+        &[host, ("sec-fetch-site", "cross-site")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // Without Origin, a non-JSON body is refused as well.
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let r = request(
+            &app,
+            "POST",
+            "/api/v1/batches/flush",
+            &[host, ("content-type", ct)],
+            "",
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            "{ct}"
+        );
+    }
+    assert_eq!(
+        get(&app, "/api/v1/batches").await.json()["batches"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "no batch was made"
+    );
+    // The page's own request (same origin), and curl (no Origin, no body), pass.
+    let r = request(
+        &app,
+        "POST",
+        "/api/v1/batches/flush",
+        &[
+            host,
+            ("origin", "http://127.0.0.1:8000"),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        post_json(&app, "/api/v1/logs", log_json(2)).await.status,
+        StatusCode::CREATED
+    );
+    let r = request(&app, "POST", "/api/v1/batches/flush", &[host], "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
