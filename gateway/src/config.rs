@@ -371,6 +371,16 @@ impl AuthConfig {
     pub fn enabled(&self) -> bool {
         self.admin_key_sha256.is_some() || !self.device_keys.is_empty()
     }
+
+    /// With devices configured (`[[devices]]`, `--device-keys`,
+    /// `--device-public-keys`): is `id` exactly one of them? `None` when no
+    /// device is configured (any id is accepted).
+    pub fn device_known(&self, id: &str) -> Option<bool> {
+        if self.devices.is_empty() && self.device_keys.is_empty() {
+            return None;
+        }
+        Some(self.devices.contains_key(id) || self.device_keys.values().any(|d| d == id))
+    }
 }
 
 /// The resolved configuration.

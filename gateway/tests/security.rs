@@ -565,3 +565,241 @@ async fn cross_site_posts_are_refused_in_loopback_mode() {
     let r = request(&app, "POST", "/api/v1/batches/flush", &[host], "").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }
+
+// ---- finding 8: the smaller ones ----
+
+fn with_devices(dir: &std::path::Path) -> Config {
+    let mut cfg = config(dir);
+    cfg.auth.admin_key_sha256 = Some(key_hash("admin"));
+    cfg.auth
+        .device_keys
+        .insert(key_hash("key-a"), "gw-A".into());
+    cfg.auth
+        .device_keys
+        .insert(key_hash("key-b"), "gw-B".into());
+    let device = kwh_btc_iot_core::Keypair::from_seed(&[7; 32]);
+    cfg.auth.devices.insert(
+        "gw-S".into(),
+        kwh_btc_iot_gateway::config::DeviceRules {
+            public_key: Some(device.public_key()),
+        },
+    );
+    cfg
+}
+
+async fn post_auth(
+    app: &axum::Router,
+    uri: &str,
+    key: &str,
+    ct: &str,
+    body: impl Into<String>,
+) -> Resp {
+    request(
+        app,
+        "POST",
+        uri,
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("content-type", ct),
+        ],
+        &body.into(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_foreign_leaf_hash_answers_404_like_an_unknown_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_gw, app) = start(with_devices(dir.path())).await;
+    let r = post_auth(
+        &app,
+        "/api/v1/logs",
+        "key-a",
+        "application/json",
+        log_json_device(1, "gw-A"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let leaf = r.json()["leaf_hash"].as_str().unwrap().to_string();
+    assert_eq!(
+        post_auth(
+            &app,
+            "/api/v1/batches/flush",
+            "admin",
+            "application/json",
+            ""
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let foreign = get_auth(&app, &format!("/api/v1/receipts/{leaf}"), "key-b").await;
+    let unknown = get_auth(
+        &app,
+        &format!("/api/v1/receipts/{}", "ab".repeat(32)),
+        "key-b",
+    )
+    .await;
+    assert_eq!(
+        (foreign.status, foreign.code()),
+        (StatusCode::NOT_FOUND, "not_found".to_string())
+    );
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (StatusCode::NOT_FOUND, "not_found".to_string())
+    );
+    let shape = |m: &str, h: &str| m.replace(h, "HASH");
+    assert_eq!(
+        shape(foreign.json()["error"]["message"].as_str().unwrap(), &leaf),
+        shape(
+            unknown.json()["error"]["message"].as_str().unwrap(),
+            &"ab".repeat(32)
+        )
+    );
+    assert_eq!(
+        get_auth(&app, &format!("/api/v1/receipts/{leaf}"), "key-a")
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_401_carries_www_authenticate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_gw, app) = start(with_devices(dir.path())).await;
+    for r in [
+        get(&app, "/api/v1/logs").await,
+        get_auth(&app, "/api/v1/logs", "wrong").await,
+    ] {
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            r.headers["www-authenticate"],
+            "Bearer realm=\"kwh-btc-iot\""
+        );
+    }
+}
+
+#[tokio::test]
+async fn docs_and_the_page_have_a_content_security_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_gw, app) = start(config(dir.path())).await;
+    for path in ["/docs/", "/docs/swagger-initializer.js", "/"] {
+        let r = get(&app, path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe-inline'"),
+            "{path}: {csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+    }
+    let r = get(&app, "/docs/").await;
+    let page = r.text();
+    assert!(
+        !page.contains("<script>") && !page.contains("<script type"),
+        "inline script in /docs/"
+    );
+    let r = get(&app, "/api/v1/gateway").await;
+    assert_eq!(
+        r.headers["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn a_bulk_of_bad_lines_answers_a_bounded_error_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_gw, app) = start(config(dir.path())).await;
+    // 200 KB of bad lines, one good line in the middle.
+    let mut body = String::new();
+    let mut n = 0;
+    while body.len() < 200 * 1024 {
+        if n == 5000 {
+            body.push_str(&log_json(1));
+        } else {
+            body.push_str("{\"schema_version\":\"emlog-1.1\"}");
+        }
+        body.push('\n');
+        n += 1;
+    }
+    let r = request(
+        &app,
+        "POST",
+        "/api/v1/logs/bulk",
+        &[("content-type", "application/x-ndjson")],
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let j = r.json();
+    eprintln!(
+        "bulk of {n} lines ({} bytes): answer {} bytes, rejected {}, listed {}",
+        body.len(),
+        r.body.len(),
+        j["rejected"],
+        j["results"].as_array().unwrap().len()
+    );
+    assert_eq!(j["created"], 1);
+    assert_eq!(j["rejected"].as_u64().unwrap() as usize, n - 1);
+    assert_eq!(
+        j["rejected_omitted"].as_u64().unwrap() as usize,
+        n - 1 - 100
+    );
+    let by_code: u64 = j["rejected_codes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_code as usize, n - 1);
+    let results = j["results"].as_array().unwrap();
+    assert_eq!(results.len(), 101, "100 errors and the stored item");
+    assert!(results
+        .iter()
+        .any(|i| i["index"] == 5000 && i["status"] == 201));
+    assert!(r.body.len() < 64 * 1024, "answer of {} bytes", r.body.len());
+}
+
+#[tokio::test]
+async fn with_devices_configured_look_alike_ids_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_gw, app) = start(with_devices(dir.path())).await;
+    for id in ["gw-S ", "gw-\u{FF33}", "gw-s", " gw-S", "gw-Z"] {
+        let r = post_auth(
+            &app,
+            "/api/v1/logs",
+            "admin",
+            "application/json",
+            log_json_device(1, id),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "unknown_device"),
+            "{id:?}: {}",
+            r.text()
+        );
+        assert_eq!(r.json()["error"]["member"], "iot_device_id");
+    }
+    // The real one must still sign; configured unsigned devices still post.
+    let r = post_auth(
+        &app,
+        "/api/v1/logs",
+        "admin",
+        "application/json",
+        log_json_device(1, "gw-S"),
+    )
+    .await;
+    assert_eq!(r.code(), "missing_signature");
+    let r = post_auth(
+        &app,
+        "/api/v1/logs",
+        "admin",
+        "application/json",
+        log_json_device(1, "gw-B"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+}
