@@ -93,9 +93,19 @@ pub struct BulkResult {
     pub duplicates: usize,
     /// Items rejected.
     pub rejected: usize,
-    /// One result per item, in request order.
+    /// Rejected items by error code (all of them, listed or not).
+    pub rejected_codes: std::collections::BTreeMap<String, usize>,
+    /// Rejected items left out of `results` (beyond the first
+    /// [`MAX_ERROR_DETAILS`]); an index missing from `results` was rejected.
+    pub rejected_omitted: usize,
+    /// One result per stored or already stored item and per rejected item up
+    /// to the first [`MAX_ERROR_DETAILS`], in request order.
     pub results: Vec<BulkItem>,
 }
+
+/// Rejected items of a bulk request listed with their error; the others are
+/// only counted (a body of bad lines must not answer megabytes of errors).
+pub const MAX_ERROR_DETAILS: usize = 100;
 
 /// A stored log.
 #[derive(Serialize, ToSchema)]
@@ -447,9 +457,18 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
             return Err(too_large(limit));
         }
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large(limit))
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if crate::server::is_body_timeout(&e) {
+            AppError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                codes::REQUEST_TIMEOUT,
+                format!("body: {}", e),
+            )
+            .member("body")
+        } else {
+            too_large(limit)
+        }
+    })
 }
 
 /// Liveness.
@@ -565,6 +584,7 @@ pub async fn post_bulk(
     let mut rows = Vec::with_capacity(total);
     let mut results: Vec<BulkItem> = Vec::with_capacity(total);
     let mut rejected = 0;
+    let mut rejected_codes = std::collections::BTreeMap::new();
     for (index, r) in prepared.into_iter().enumerate() {
         match r {
             Ok(pr) => {
@@ -583,6 +603,10 @@ pub async fn post_bulk(
                 if e.status.is_client_error() {
                     metrics::counter!("kwh_btc_iot_requests_rejected_total", "code" => e.code)
                         .increment(1);
+                }
+                *rejected_codes.entry(e.code.to_string()).or_insert(0) += 1;
+                if rejected > MAX_ERROR_DETAILS {
+                    continue;
                 }
                 results.push(BulkItem {
                     index,
@@ -616,6 +640,8 @@ pub async fn post_bulk(
             created,
             duplicates,
             rejected,
+            rejected_codes,
+            rejected_omitted: rejected.saturating_sub(MAX_ERROR_DETAILS),
             results,
         },
     ))
@@ -810,7 +836,10 @@ pub async fn receipt_by_leaf(
         .await
         .map_err(AppError::storage)?
         .ok_or_else(|| AppError::not_found(format!("no log with leaf_hash {s}")))?;
-    p.require_device(&log.iot_device_id)?;
+    // Another device's log answers exactly as a log that does not exist:
+    // a 403 would tell a device key which leaf hashes are stored.
+    p.require_device(&log.iot_device_id)
+        .map_err(|_| AppError::not_found(format!("no log with leaf_hash {s}")))?;
     Ok(raw_json_response(st.batcher.receipt(&log).await?))
 }
 

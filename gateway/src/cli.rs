@@ -68,11 +68,12 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         None => None,
     };
     let router = app(gw.state.clone());
-    axum::serve(
+    crate::server::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        router,
+        gw.state.cfg.limits.clone(),
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
     .await?;
     tracing::info!("shutting down: writing what was accepted");
     if let Some(b) = bridge {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
@@ -62,6 +63,28 @@ pub struct ServeArgs {
     /// Burst size of the rate limit [default: 2 x rate].
     #[arg(long, env = "KWH_BTC_IOT_RATE_LIMIT_BURST")]
     pub rate_limit_burst: Option<f64>,
+    /// Most rate-limit buckets held (one per key or client address); the least
+    /// recently used goes first [default: 100000].
+    #[arg(long, env = "KWH_BTC_IOT_RATE_LIMIT_MAX_CLIENTS")]
+    pub rate_limit_max_clients: Option<usize>,
+    /// Failed authentications (wrong keys) a client address may make in a burst
+    /// before it gets 429 [default: 10].
+    #[arg(long, env = "KWH_BTC_IOT_AUTH_FAIL_BURST")]
+    pub auth_fail_burst: Option<f64>,
+    /// Failed authentications per second a client address regains; 0 turns the
+    /// limit off [default: 0.1, one every 10 s].
+    #[arg(long, env = "KWH_BTC_IOT_AUTH_FAIL_PER_S")]
+    pub auth_fail_per_s: Option<f64>,
+    /// Host names (and addresses) clients may reach the gateway by, comma
+    /// separated, besides the loopback names; other `Host` headers get 421.
+    /// Enforced without keys always, with keys once any name is given.
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_ALLOWED_HOSTS",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
     /// SHA-256 (hex) of the admin key (flush, listing everything, metrics).
     #[arg(
         long,
@@ -89,6 +112,23 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub device_public_keys: Vec<String>,
+    /// Seconds a client has to send a whole request head [default: 30].
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_HEADER_READ_TIMEOUT_S",
+        value_name = "SECONDS"
+    )]
+    pub header_read_timeout_s: Option<f64>,
+    /// Longest wait, in seconds, between two reads of a request body [default: 60].
+    #[arg(long, env = "KWH_BTC_IOT_BODY_READ_TIMEOUT_S", value_name = "SECONDS")]
+    pub body_read_timeout_s: Option<f64>,
+    /// Seconds a connection may stay open with no request in progress [default: 60].
+    #[arg(long, env = "KWH_BTC_IOT_IDLE_TIMEOUT_S", value_name = "SECONDS")]
+    pub idle_timeout_s: Option<f64>,
+    /// Most HTTP connections open at once; more wait in the listen backlog
+    /// [default: 1024, lowered to keep 128 descriptors of the open-file limit free].
+    #[arg(long, env = "KWH_BTC_IOT_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// Worker threads of the runtime [default: number of CPUs].
     #[arg(long, env = "KWH_BTC_IOT_WORKERS")]
     pub workers: Option<usize>,
@@ -170,8 +210,17 @@ pub struct FileConfig {
     max_bulk_items: Option<usize>,
     rate_limit_per_s: Option<f64>,
     rate_limit_burst: Option<f64>,
+    rate_limit_max_clients: Option<usize>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    auth_fail_burst: Option<f64>,
+    auth_fail_per_s: Option<f64>,
     admin_key_sha256: Option<String>,
     workers: Option<usize>,
+    header_read_timeout_s: Option<f64>,
+    body_read_timeout_s: Option<f64>,
+    idle_timeout_s: Option<f64>,
+    max_connections: Option<usize>,
     #[serde(default)]
     devices: Vec<DeviceEntry>,
     /// The `[mqtt]` table.
@@ -322,6 +371,16 @@ impl AuthConfig {
     pub fn enabled(&self) -> bool {
         self.admin_key_sha256.is_some() || !self.device_keys.is_empty()
     }
+
+    /// With devices configured (`[[devices]]`, `--device-keys`,
+    /// `--device-public-keys`): is `id` exactly one of them? `None` when no
+    /// device is configured (any id is accepted).
+    pub fn device_known(&self, id: &str) -> Option<bool> {
+        if self.devices.is_empty() && self.device_keys.is_empty() {
+            return None;
+        }
+        Some(self.devices.contains_key(id) || self.device_keys.values().any(|d| d == id))
+    }
 }
 
 /// The resolved configuration.
@@ -353,10 +412,20 @@ pub struct Config {
     pub rate_limit_per_s: f64,
     /// Burst.
     pub rate_limit_burst: f64,
+    /// Most rate-limit buckets held (LRU).
+    pub rate_limit_max_clients: usize,
+    /// Failed authentications per address in a burst.
+    pub auth_fail_burst: f64,
+    /// Failed authentications regained per second (0: no limit).
+    pub auth_fail_per_s: f64,
+    /// Host names besides the loopback ones (lowercase, no port).
+    pub allowed_hosts: Vec<String>,
     /// Keys.
     pub auth: AuthConfig,
     /// Runtime workers.
     pub workers: Option<usize>,
+    /// Connection limits and timeouts.
+    pub limits: crate::server::ConnLimits,
     /// The MQTT bridge, when a broker URL is configured.
     pub mqtt: Option<crate::mqtt::MqttConfig>,
     /// Anchoring (off in `Config::default()`; `Config::resolve` turns the
@@ -380,8 +449,13 @@ impl Default for Config {
             max_bulk_items: 100_000,
             rate_limit_per_s: 0.0,
             rate_limit_burst: 0.0,
+            rate_limit_max_clients: 100_000,
+            auth_fail_burst: 10.0,
+            auth_fail_per_s: 0.1,
+            allowed_hosts: Vec::new(),
             auth: AuthConfig::default(),
             workers: None,
+            limits: crate::server::ConnLimits::default(),
             mqtt: None,
             anchor: AnchorConfig::default(),
         }
@@ -401,6 +475,14 @@ fn parse_hash(s: &str, what: &str) -> anyhow::Result<[u8; 32]> {
         )
     })?;
     Ok(h.0)
+}
+
+fn seconds(v: Option<f64>, default: Duration, what: &str) -> anyhow::Result<Duration> {
+    match v {
+        None => Ok(default),
+        Some(s) if s > 0.0 && s.is_finite() && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        Some(s) => bail!("{what} must be a number of seconds within (0, 86400], got {s}"),
+    }
 }
 
 fn pair<'a>(s: &'a str, what: &str) -> anyhow::Result<(&'a str, &'a str)> {
@@ -513,8 +595,68 @@ impl Config {
                 .or(file.rate_limit_burst)
                 .unwrap_or(rate * 2.0)
                 .max(1.0),
+            rate_limit_max_clients: args
+                .rate_limit_max_clients
+                .or(file.rate_limit_max_clients)
+                .unwrap_or(d.rate_limit_max_clients)
+                .max(1),
+            auth_fail_burst: args
+                .auth_fail_burst
+                .or(file.auth_fail_burst)
+                .unwrap_or(d.auth_fail_burst)
+                .max(1.0),
+            auth_fail_per_s: {
+                let r = args
+                    .auth_fail_per_s
+                    .or(file.auth_fail_per_s)
+                    .unwrap_or(d.auth_fail_per_s);
+                if !(r >= 0.0 && r.is_finite()) {
+                    bail!("auth_fail_per_s must be a number >= 0");
+                }
+                r
+            },
+            allowed_hosts: if args.allowed_hosts.is_empty() {
+                &file.allowed_hosts
+            } else {
+                &args.allowed_hosts
+            }
+            .iter()
+            .map(|h| crate::guard::host_name(h))
+            .filter(|h| !h.is_empty())
+            .collect(),
             auth,
             workers: args.workers.or(file.workers),
+            limits: crate::server::ConnLimits {
+                header_read_timeout: seconds(
+                    args.header_read_timeout_s.or(file.header_read_timeout_s),
+                    d.limits.header_read_timeout,
+                    "header_read_timeout_s",
+                )?,
+                body_read_timeout: seconds(
+                    args.body_read_timeout_s.or(file.body_read_timeout_s),
+                    d.limits.body_read_timeout,
+                    "body_read_timeout_s",
+                )?,
+                idle_timeout: seconds(
+                    args.idle_timeout_s.or(file.idle_timeout_s),
+                    d.limits.idle_timeout,
+                    "idle_timeout_s",
+                )?,
+                max_connections: match args.max_connections.or(file.max_connections) {
+                    None => d.limits.max_connections,
+                    Some(0) => bail!("max_connections must be at least 1"),
+                    Some(n) => {
+                        let capped = crate::server::cap_to_file_limit(n);
+                        if capped < n {
+                            tracing::warn!(
+                                "max_connections {n} lowered to {capped}: the open-file limit must keep {} descriptors free",
+                                crate::server::RESERVED_FDS
+                            );
+                        }
+                        capped
+                    }
+                },
+            },
             mqtt: crate::mqtt::MqttConfig::resolve(&args.mqtt, &file.mqtt)?,
             anchor: AnchorConfig::resolve(args, &file)?,
             data_dir,

@@ -62,6 +62,14 @@ pub mod codes {
     pub const STORAGE_ERROR: &str = "storage_error";
     /// The HTTP method is not allowed on this path.
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// The client stopped sending the request body (`--body-read-timeout-s`).
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    /// The `Host` is not one of the gateway's names (`--allowed-hosts`).
+    pub const HOST_NOT_ALLOWED: &str = "host_not_allowed";
+    /// A state-changing request from another site's page (`Origin`).
+    pub const CROSS_ORIGIN: &str = "cross_origin";
+    /// Devices are configured and this `iot_device_id` is not one of them.
+    pub const UNKNOWN_DEVICE: &str = "unknown_device";
     /// An unexpected server fault.
     pub const INTERNAL: &str = "internal_error";
 }
@@ -168,6 +176,13 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 9110: every 401 names the scheme that would work.
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"kwh-btc-iot\""),
+            );
+        }
         if let Some(s) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));

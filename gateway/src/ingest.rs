@@ -165,6 +165,19 @@ pub fn prepare(
     let n = kwh_btc_iot_core::normalize(body)?;
     let log = &n.log;
     principal.require_device(&log.iot_device_id)?;
+    // Exact ids only: a look-alike ("gw-S " or a full-width letter) of a
+    // device that must sign would otherwise be stored unsigned.
+    if auth.device_known(&log.iot_device_id) == Some(false) {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            crate::error::codes::UNKNOWN_DEVICE,
+            format!(
+                "iot_device_id: {:?} is not a configured device (devices are configured, so only their exact ids are accepted)",
+                log.iot_device_id
+            ),
+        )
+        .member("iot_device_id"));
+    }
     let mut canonical = Vec::with_capacity(512);
     log.write_canonical(&mut canonical);
     let leaf = kwh_btc_iot_core::hash::leaf_hash_bytes(&canonical);

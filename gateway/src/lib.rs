@@ -37,10 +37,12 @@ pub mod batcher;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod guard;
 pub mod http_client;
 pub mod ingest;
 pub mod keys;
 pub mod mqtt;
+pub mod server;
 pub mod storage;
 pub mod web;
 
@@ -65,6 +67,8 @@ pub struct Inner {
     pub batcher: Arc<Batcher>,
     /// Rate limits.
     pub limiter: auth::RateLimiter,
+    /// Failed authentications per client address.
+    pub auth_failures: auth::RateLimiter,
     /// Prometheus.
     pub metrics: PrometheusHandle,
     /// Gateway id.
@@ -216,13 +220,23 @@ impl Gateway {
             ));
             anchoring.push((stop, task));
         }
-        let limiter = auth::RateLimiter::new(cfg.rate_limit_per_s, cfg.rate_limit_burst);
+        let limiter = auth::RateLimiter::with_capacity(
+            cfg.rate_limit_per_s,
+            cfg.rate_limit_burst,
+            cfg.rate_limit_max_clients,
+        );
+        let auth_failures = auth::RateLimiter::with_capacity(
+            cfg.auth_fail_per_s,
+            cfg.auth_fail_burst,
+            cfg.rate_limit_max_clients,
+        );
         let state = AppState(Arc::new(Inner {
             cfg: Arc::new(cfg),
             storage,
             ingestor,
             batcher,
             limiter,
+            auth_failures,
             metrics: metrics_handle(),
             gateway_id,
             public_key,
@@ -271,12 +285,14 @@ impl Gateway {
 
 async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
+    // Labels come from closed sets only: a client must not be able to mint a
+    // new time series (and grow memory and every scrape) per request.
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
     let resp = next.run(req).await;
     metrics::histogram!(
         "kwh_btc_iot_http_request_duration_seconds",
@@ -286,6 +302,23 @@ async fn track(req: Request, next: Next) -> Response {
     )
     .record(start.elapsed().as_secs_f64());
     resp
+}
+
+/// The `method` label: the standard methods by name, anything else `other`.
+pub fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
 }
 
 /// The router: every route of the API, the web page at `/`, the Swagger UI
@@ -324,6 +357,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(middleware::from_fn(track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;

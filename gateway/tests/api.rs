@@ -513,6 +513,10 @@ fn auth_config(dir: &std::path::Path) -> Config {
     cfg.auth
         .device_keys
         .insert(key_hash(DEV_A), "gw-PLANT01-003".into());
+    // With devices configured only their ids are accepted: dev-B is one.
+    cfg.auth
+        .device_keys
+        .insert(key_hash("device-b-secret"), "dev-B".into());
     cfg
 }
 
@@ -576,7 +580,26 @@ async fn keys_are_required_and_limited_to_their_device() {
         log_json_device(3, "dev-B"),
     )
     .await;
-    assert_eq!(r.status, StatusCode::CREATED, "admin writes any device");
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "admin writes any configured device"
+    );
+    let r = post_with(
+        &app,
+        "/api/v1/logs",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &bearer(ADMIN)),
+        ],
+        log_json_device(3, "dev-C"),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "unknown_device"),
+        "not an unconfigured one"
+    );
     // Bulk: the other device's item is refused alone.
     let body = format!("[{},{}]", log_json(4), log_json_device(5, "dev-B"));
     let r = post_with(
@@ -709,6 +732,9 @@ async fn signing_devices_must_sign_and_the_signature_is_in_the_receipt() {
             public_key: Some(device.public_key()),
         },
     );
+    cfg.auth
+        .devices
+        .insert("dev-B".into(), DeviceRules { public_key: None });
     let (gw, app) = start(cfg).await;
     let log = log_json(1);
     let canonical = core::canonicalize(log.as_bytes()).unwrap();

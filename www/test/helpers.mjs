@@ -30,7 +30,8 @@ export const sha256hex = (s) => createHash("sha256").update(s).digest("hex");
 export const leafHashOf = (canonical) => createHash("sha256").update(Buffer.concat([Buffer.from([0]), Buffer.from(canonical, "utf8")])).digest("hex");
 
 /**
- * Starts the gateway with an admin key and one device key; auto-flush off so
+ * Starts the gateway with an admin key and two device keys (the second one's
+ * key is thrown away); auto-flush off so
  * that the test decides when batches are made.
  */
 export async function startGateway(extraArgs = []) {
@@ -50,7 +51,9 @@ export async function startGateway(extraArgs = []) {
       "--flush-age-s", "0",
       "--ots-calendars", "none",
       "--admin-key-sha256", sha256hex(adminKey),
-      "--device-keys", `${device}=${sha256hex(deviceKey)}`,
+      // With devices configured only their ids are accepted: the tests also
+      // write (with the admin key) logs of the founding example's device.
+      "--device-keys", `${device}=${sha256hex(deviceKey)},gw-PLANT01-003=${sha256hex(randomBytes(16).toString("hex"))}`,
       ...extraArgs,
     ],
     { env, stdio: ["ignore", "pipe", "pipe"] },
