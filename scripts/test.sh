@@ -21,7 +21,18 @@ run_rust() {
   cargo fmt --all -- --check &&
   cargo clippy --workspace --all-targets -- -D warnings &&
   cargo test --workspace --exclude kwh-btc-iot-gateway &&
+  offline_cli &&
   echo "(the gateway's tests run in the gateway suite, with PostgreSQL)"
+}
+
+# The offline CLI (canon, hash, batch, merkle, verify, keygen, anchor
+# template) builds without the gateway: `--no-default-features`.
+offline_cli() {
+  cargo clippy -q -p kwh-btc-iot --no-default-features -- -D warnings &&
+  if cargo tree -p kwh-btc-iot --no-default-features -e normal --prefix none | grep -q '^kwh-btc-iot-gateway '; then
+    echo "the offline CLI links the gateway" >&2; return 1
+  fi &&
+  echo "(the offline CLI builds without the gateway)"
 }
 
 run_e2e() { bash scripts/test-e2e.sh; }

@@ -7,24 +7,21 @@
 //! gateway (`POST /api/v1/batches/{id}/anchors`), after which every receipt
 //! of that batch (and of the earlier ones) carries it.
 
+#[cfg(feature = "server")]
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use kwh_btc_iot_core::build::anchor::{op_return_script, op_return_template};
-use kwh_btc_iot_core::encoding::bitcoin::{self, BlockHeader, Network, Transaction};
+use kwh_btc_iot_core::encoding::bitcoin::Network;
 use kwh_btc_iot_core::encoding::hex::encode as to_hex;
-use kwh_btc_iot_core::encoding::spv::MerkleBlock;
 use kwh_btc_iot_core::hash::Hash;
-use kwh_btc_iot_core::verify::anchor::verify_bitcoin_proof;
 use kwh_btc_iot_core::verify::AnchorOptions;
 
-use kwh_btc_iot_gateway::http_client::{
-    join_url, path_segment, HttpClient, HttpErrorKind, HttpResponse, Method,
-};
-
+#[cfg(feature = "server")]
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Largest answer read (a batch with its anchors is a few KB).
+#[cfg(feature = "server")]
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// `anchor` subcommands.
@@ -51,6 +48,7 @@ kwh-btc-iot anchor attach --batch ID \\\n    \
 --height $(bitcoin-cli getblockheader BLOCK | jq .height) --admin-key $KEY\n\n\
 Each hex value may also be given as @FILE."
     )]
+    #[cfg(feature = "server")]
     Attach(AttachArgs),
 }
 
@@ -131,110 +129,21 @@ pub fn parse_network(s: &str) -> Result<Network> {
 pub fn run(cmd: AnchorCommand) -> Result<()> {
     match cmd {
         AnchorCommand::Template(a) => template(a),
-        AnchorCommand::Attach(a) => attach(a),
+        #[cfg(feature = "server")]
+        AnchorCommand::Attach(a) => online::attach(a),
     }
-}
-
-/// One call to the gateway's API: `path` below `--url`, with the admin key
-/// when one is given; a refused or unreachable gateway is an error naming the URL.
-fn call(
-    g: &GatewayArgs,
-    method: Method,
-    path: &str,
-    body: Option<Vec<u8>>,
-) -> Result<(String, HttpResponse)> {
-    if !(g.url.starts_with("http://") || g.url.starts_with("https://")) {
-        bail!(
-            "--url {:?}: expected http://HOST[:PORT][/PATH] or https://...",
-            g.url
-        );
-    }
-    let authority = g.url.split("://").nth(1).unwrap_or("").split('/').next();
-    if authority.is_some_and(|a| a.contains('@')) {
-        bail!("--url: no credentials in the URL; use --admin-key");
-    }
-    let url = join_url(&g.url, path);
-    let bearer = g
-        .admin_key
-        .as_deref()
-        .filter(|k| !k.is_empty())
-        .map(|k| format!("Bearer {k}"));
-    let mut headers = vec![("accept", "application/json")];
-    if let Some(b) = &bearer {
-        headers.push(("authorization", b.as_str()));
-    }
-    let r = HttpClient::new(TIMEOUT)
-        .with_max_body(MAX_RESPONSE_BYTES)
-        .blocking_request(
-            method,
-            &url,
-            &headers,
-            body.map(|b| ("application/json", b)),
-        )
-        .map_err(|e| match e.kind {
-            HttpErrorKind::Connect | HttpErrorKind::Timeout => {
-                anyhow!("{e} (is the gateway running at --url?)")
-            }
-            _ => anyhow!("{e}"),
-        })?;
-    Ok((url, r))
-}
-
-/// The body as JSON.
-fn json_body(r: &HttpResponse) -> Result<serde_json::Value> {
-    serde_json::from_slice(&r.body).map_err(|_| {
-        anyhow!(
-            "HTTP {} with a body that is not JSON: {}",
-            r.status,
-            r.body_excerpt(300)
-        )
-    })
-}
-
-/// The gateway's error message (`{"error": {"code", "message", "member"}}`),
-/// or the body text.
-fn error_text(r: &HttpResponse) -> String {
-    match serde_json::from_slice::<serde_json::Value>(&r.body) {
-        Ok(v) if v["error"].is_object() => {
-            let e = &v["error"];
-            let mut s = format!(
-                "{} ({})",
-                e["message"].as_str().unwrap_or("?"),
-                e["code"].as_str().unwrap_or("?")
-            );
-            if let Some(m) = e["member"].as_str() {
-                s.push_str(&format!(", member {m}"));
-            }
-            s
-        }
-        _ => r.body_excerpt(300),
-    }
-}
-
-/// `GET /api/v1/batches/{id}`: the batch detail.
-fn fetch_batch(g: &GatewayArgs, id: &str) -> Result<serde_json::Value> {
-    let path = format!("/api/v1/batches/{}", path_segment(id));
-    let (url, r) = call(g, Method::GET, &path, None)?;
-    if r.status != 200 {
-        bail!("{url}: HTTP {}: {}", r.status, error_text(&r));
-    }
-    json_body(&r)
-}
-
-fn batch_head_hash(g: &GatewayArgs, id: &str) -> Result<Hash> {
-    let b = fetch_batch(g, id)?;
-    let hh = b["head_hash"]
-        .as_str()
-        .ok_or_else(|| anyhow!("the gateway's batch {id:?} has no head_hash"))?;
-    Hash::from_hex(hh, "head_hash")
-        .map_err(|e| anyhow!("the gateway's batch {id:?}: head_hash: {}", e.message))
 }
 
 fn template(a: TemplateArgs) -> Result<()> {
     let head = match &a.head_hash {
         Some(h) => Hash::from_hex(&h.to_ascii_lowercase(), "--head-hash")
             .map_err(|e| anyhow!("--head-hash: {} (64 hex characters)", e.message))?,
-        None => batch_head_hash(&a.gateway, a.batch.as_deref().expect("clap requires it"))?,
+        #[cfg(feature = "server")]
+        None => online::batch_head_hash(&a.gateway, a.batch.as_deref().expect("clap requires it"))?,
+        #[cfg(not(feature = "server"))]
+        None => bail!(
+            "--batch needs the gateway's API, and this build has no server feature: give --head-hash"
+        ),
     };
     let tx = op_return_template(&head);
     if a.json {
@@ -251,96 +160,207 @@ fn template(a: TemplateArgs) -> Result<()> {
     Ok(())
 }
 
-/// Reads a hex option: the text, or the file after `@`.
-fn hex_input(opt: &str, value: &str) -> Result<Vec<u8>> {
-    let text = match value.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("{opt} @{path}"))?,
-        None => value.to_string(),
+/// What needs the gateway: its API over HTTP (fetching a batch's head
+/// hash, attaching an anchor). Built with the `server` feature only.
+#[cfg(feature = "server")]
+mod online {
+    use super::*;
+    use anyhow::Context;
+    use kwh_btc_iot_core::encoding::bitcoin::{self, BlockHeader, Transaction};
+    use kwh_btc_iot_core::encoding::spv::MerkleBlock;
+    use kwh_btc_iot_core::verify::anchor::verify_bitcoin_proof;
+    use kwh_btc_iot_gateway::http_client::{
+        join_url, path_segment, HttpClient, HttpErrorKind, HttpResponse, Method,
     };
-    let t = text.trim();
-    if t.is_empty() {
-        bail!("{opt}: empty");
-    }
-    bitcoin::decode_hex(t).map_err(|e| anyhow!("{opt}: {}", e.message))
-}
 
-fn option_of(member: &str, header_given: bool) -> &'static str {
-    match member {
-        "raw_tx" => "--raw-tx",
-        "merkle_proof" => "--merkle-proof",
-        "header" if header_given => "--header",
-        "header" => "--merkle-proof (its header)",
-        _ => "the proof",
-    }
-}
-
-fn attach(a: AttachArgs) -> Result<()> {
-    let network = parse_network(&a.network)?;
-    // 1. The inputs parse (each error names its option).
-    let raw_tx = hex_input("--raw-tx", &a.raw_tx)?;
-    let tx = Transaction::parse(&raw_tx).map_err(|e| anyhow!("--raw-tx: {e}"))?;
-    let proof = hex_input("--merkle-proof", &a.merkle_proof)?;
-    let mb = MerkleBlock::parse(&proof).map_err(|e| anyhow!("--merkle-proof: {e}"))?;
-    let header = match &a.header {
-        Some(h) => {
-            let b = hex_input("--header", h)?;
-            Some(BlockHeader::parse(&b).map_err(|e| anyhow!("--header: {e}"))?)
+    /// One call to the gateway's API: `path` below `--url`, with the admin key
+    /// when one is given; a refused or unreachable gateway is an error naming the URL.
+    fn call(
+        g: &GatewayArgs,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(String, HttpResponse)> {
+        if !(g.url.starts_with("http://") || g.url.starts_with("https://")) {
+            bail!(
+                "--url {:?}: expected http://HOST[:PORT][/PATH] or https://...",
+                g.url
+            );
         }
-        None => None,
-    };
-    // 2. The batch's head hash, from the gateway.
-    let head = batch_head_hash(&a.gateway, &a.batch)?;
-    // 3. The core's check, as a receipt verifier will do it.
-    let ok = verify_bitcoin_proof(
-        &tx,
-        &mb,
-        &head.0,
-        a.height.unwrap_or(0),
-        header.as_ref(),
-        network,
-    )
-    .map_err(|f| {
-        anyhow!(
-            "the anchor does not verify locally ({network} rules) at step {}: {} (input {})",
-            f.step,
-            f.message,
-            option_of(&f.member, header.is_some())
+        let authority = g.url.split("://").nth(1).unwrap_or("").split('/').next();
+        if authority.is_some_and(|a| a.contains('@')) {
+            bail!("--url: no credentials in the URL; use --admin-key");
+        }
+        let url = join_url(&g.url, path);
+        let bearer = g
+            .admin_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .map(|k| format!("Bearer {k}"));
+        let mut headers = vec![("accept", "application/json")];
+        if let Some(b) = &bearer {
+            headers.push(("authorization", b.as_str()));
+        }
+        let r = HttpClient::new(TIMEOUT)
+            .with_max_body(MAX_RESPONSE_BYTES)
+            .blocking_request(
+                method,
+                &url,
+                &headers,
+                body.map(|b| ("application/json", b)),
+            )
+            .map_err(|e| match e.kind {
+                HttpErrorKind::Connect | HttpErrorKind::Timeout => {
+                    anyhow!("{e} (is the gateway running at --url?)")
+                }
+                _ => anyhow!("{e}"),
+            })?;
+        Ok((url, r))
+    }
+
+    /// The body as JSON.
+    fn json_body(r: &HttpResponse) -> Result<serde_json::Value> {
+        serde_json::from_slice(&r.body).map_err(|_| {
+            anyhow!(
+                "HTTP {} with a body that is not JSON: {}",
+                r.status,
+                r.body_excerpt(300)
+            )
+        })
+    }
+
+    /// The gateway's error message (`{"error": {"code", "message", "member"}}`),
+    /// or the body text.
+    fn error_text(r: &HttpResponse) -> String {
+        match serde_json::from_slice::<serde_json::Value>(&r.body) {
+            Ok(v) if v["error"].is_object() => {
+                let e = &v["error"];
+                let mut s = format!(
+                    "{} ({})",
+                    e["message"].as_str().unwrap_or("?"),
+                    e["code"].as_str().unwrap_or("?")
+                );
+                if let Some(m) = e["member"].as_str() {
+                    s.push_str(&format!(", member {m}"));
+                }
+                s
+            }
+            _ => r.body_excerpt(300),
+        }
+    }
+
+    /// `GET /api/v1/batches/{id}`: the batch detail.
+    fn fetch_batch(g: &GatewayArgs, id: &str) -> Result<serde_json::Value> {
+        let path = format!("/api/v1/batches/{}", path_segment(id));
+        let (url, r) = call(g, Method::GET, &path, None)?;
+        if r.status != 200 {
+            bail!("{url}: HTTP {}: {}", r.status, error_text(&r));
+        }
+        json_body(&r)
+    }
+
+    pub(super) fn batch_head_hash(g: &GatewayArgs, id: &str) -> Result<Hash> {
+        let b = fetch_batch(g, id)?;
+        let hh = b["head_hash"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the gateway's batch {id:?} has no head_hash"))?;
+        Hash::from_hex(hh, "head_hash")
+            .map_err(|e| anyhow!("the gateway's batch {id:?}: head_hash: {}", e.message))
+    }
+
+    /// Reads a hex option: the text, or the file after `@`.
+    fn hex_input(opt: &str, value: &str) -> Result<Vec<u8>> {
+        let text = match value.strip_prefix('@') {
+            Some(path) => {
+                std::fs::read_to_string(path).with_context(|| format!("{opt} @{path}"))?
+            }
+            None => value.to_string(),
+        };
+        let t = text.trim();
+        if t.is_empty() {
+            bail!("{opt}: empty");
+        }
+        bitcoin::decode_hex(t).map_err(|e| anyhow!("{opt}: {}", e.message))
+    }
+
+    fn option_of(member: &str, header_given: bool) -> &'static str {
+        match member {
+            "raw_tx" => "--raw-tx",
+            "merkle_proof" => "--merkle-proof",
+            "header" if header_given => "--header",
+            "header" => "--merkle-proof (its header)",
+            _ => "the proof",
+        }
+    }
+
+    pub(super) fn attach(a: AttachArgs) -> Result<()> {
+        let network = parse_network(&a.network)?;
+        // 1. The inputs parse (each error names its option).
+        let raw_tx = hex_input("--raw-tx", &a.raw_tx)?;
+        let tx = Transaction::parse(&raw_tx).map_err(|e| anyhow!("--raw-tx: {e}"))?;
+        let proof = hex_input("--merkle-proof", &a.merkle_proof)?;
+        let mb = MerkleBlock::parse(&proof).map_err(|e| anyhow!("--merkle-proof: {e}"))?;
+        let header = match &a.header {
+            Some(h) => {
+                let b = hex_input("--header", h)?;
+                Some(BlockHeader::parse(&b).map_err(|e| anyhow!("--header: {e}"))?)
+            }
+            None => None,
+        };
+        // 2. The batch's head hash, from the gateway.
+        let head = batch_head_hash(&a.gateway, &a.batch)?;
+        // 3. The core's check, as a receipt verifier will do it.
+        let ok = verify_bitcoin_proof(
+            &tx,
+            &mb,
+            &head.0,
+            a.height.unwrap_or(0),
+            header.as_ref(),
+            network,
         )
-    })?;
-    eprintln!(
-        "verified locally: transaction {} in block {} ({network})",
-        tx.txid_display(),
-        ok.block_hash.as_deref().unwrap_or("?")
-    );
-    // 4. The gateway stores it (and checks it again under its own network).
-    let mut body = serde_json::json!({
-        "type": "bitcoin",
-        "raw_tx": to_hex(&raw_tx),
-        "merkle_proof": to_hex(&proof),
-    });
-    if let Some(h) = &header {
-        body["header"] = serde_json::json!(to_hex(&h.to_bytes()));
-    }
-    if let Some(h) = a.height {
-        body["height"] = serde_json::json!(h);
-    }
-    let path = format!("/api/v1/batches/{}/anchors", path_segment(&a.batch));
-    let (_, r) = call(
-        &a.gateway,
-        Method::POST,
-        &path,
-        Some(serde_json::to_vec(&body)?),
-    )?;
-    if !(200..300).contains(&r.status) {
-        bail!(
-            "the gateway refused the anchor: HTTP {}: {}",
-            r.status,
-            error_text(&r)
+        .map_err(|f| {
+            anyhow!(
+                "the anchor does not verify locally ({network} rules) at step {}: {} (input {})",
+                f.step,
+                f.message,
+                option_of(&f.member, header.is_some())
+            )
+        })?;
+        eprintln!(
+            "verified locally: transaction {} in block {} ({network})",
+            tx.txid_display(),
+            ok.block_hash.as_deref().unwrap_or("?")
         );
+        // 4. The gateway stores it (and checks it again under its own network).
+        let mut body = serde_json::json!({
+            "type": "bitcoin",
+            "raw_tx": to_hex(&raw_tx),
+            "merkle_proof": to_hex(&proof),
+        });
+        if let Some(h) = &header {
+            body["header"] = serde_json::json!(to_hex(&h.to_bytes()));
+        }
+        if let Some(h) = a.height {
+            body["height"] = serde_json::json!(h);
+        }
+        let path = format!("/api/v1/batches/{}/anchors", path_segment(&a.batch));
+        let (_, r) = call(
+            &a.gateway,
+            Method::POST,
+            &path,
+            Some(serde_json::to_vec(&body)?),
+        )?;
+        if !(200..300).contains(&r.status) {
+            bail!(
+                "the gateway refused the anchor: HTTP {}: {}",
+                r.status,
+                error_text(&r)
+            );
+        }
+        let stored = json_body(&r)?;
+        println!("{}", serde_json::to_string_pretty(&stored)?);
+        Ok(())
     }
-    let stored = json_body(&r)?;
-    println!("{}", serde_json::to_string_pretty(&stored)?);
-    Ok(())
 }
 
 /// Adds `--header HEIGHT:HEX` (a header the verifier trusts at a height) to

@@ -4,6 +4,7 @@
 mod anchor;
 mod input;
 mod keys;
+#[cfg(feature = "server")]
 mod serve;
 
 use std::fs;
@@ -147,6 +148,7 @@ enum Command {
         force: bool,
     },
     /// Run the gateway: HTTP ingest, storage, batching, receipts.
+    #[cfg(feature = "server")]
     Serve(serve::ServeArgs),
 }
 
@@ -242,6 +244,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => verify(&receipts, gateway_key, &network, &headers, json),
         Command::Anchor { command } => anchor::run(command).map(|()| ExitCode::SUCCESS),
         Command::Keygen { out, force } => keys::keygen(&out, force).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "server")]
         Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
     }
 }
@@ -535,9 +538,12 @@ fn batch(
 fn read_hex_lines(leaf_data: bool) -> Result<Vec<Hash>> {
     let mut s = String::new();
     io::stdin().read_to_string(&mut s)?;
+    // Leaf data: every line is an entry, an empty line the empty entry
+    // (RFC 6962's reference leaves start with it). Leaf hashes: blank lines
+    // are skipped.
     s.lines()
         .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
+        .filter(|(_, l)| leaf_data || !l.trim().is_empty())
         .map(|(i, l)| {
             let l = l.trim();
             if leaf_data {

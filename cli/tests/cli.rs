@@ -407,3 +407,45 @@ fn receipt_vectors_through_verify() {
         assert_eq!(codes, want, "{}", c["desc"]);
     }
 }
+
+#[test]
+fn leaf_data_reads_an_empty_line_as_the_empty_entry() {
+    // RFC 6962's reference leaves start with the empty entry; the roots of
+    // sizes 1 and 8 are the reference implementation's.
+    let root = |input: &str| {
+        stdout(
+            bin()
+                .args(["merkle", "root", "--leaf-data"])
+                .write_stdin(input.to_string()),
+        )
+        .trim()
+        .to_string()
+    };
+    assert_eq!(
+        root("\n"),
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+    );
+    let leaves = [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ];
+    let text: String = leaves.iter().map(|l| format!("{l}\n")).collect();
+    assert_eq!(
+        root(&text),
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
+    );
+    // CRLF line ends are the same entries.
+    assert_eq!(root(&text.replace('\n', "\r\n")), root(&text));
+    // Leaf hashes (not data): blank lines are still skipped.
+    let hashes = "\n6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d\n\n";
+    assert_eq!(
+        stdout(bin().args(["merkle", "root"]).write_stdin(hashes)).trim(),
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+    );
+}

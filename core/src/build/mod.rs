@@ -1,5 +1,5 @@
 //! Building: batches over logs (the Merkle tree, the signed head) and their
-//! receipts. Depends on `model` and below; `verify` does not depend on it.
+//! receipts. Depends on `model` and below.
 //!
 //! ```
 //! use kwh_btc_iot_core::build::{build_batch, BatchParams};
