@@ -240,6 +240,189 @@ impl Error {
 /// The core's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The HTTP status of an error with this code: JSON syntax problems are
+/// 400, an input over a size limit 413, a missing or bad signature 401, an
+/// empty batch 409, any other well-formed but invalid input 422.
+impl ErrorCode {
+    /// The HTTP status the gateway answers with for this code.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::ErrorCode;
+    /// assert_eq!(ErrorCode::DuplicateMember.http_status(), 400);
+    /// assert_eq!(ErrorCode::AmountMismatch.http_status(), 422);
+    /// ```
+    pub const fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::TooLarge => 413,
+            ErrorCode::MissingSignature | ErrorCode::InvalidSignature | ErrorCode::UntrustedKey => {
+                401
+            }
+            ErrorCode::EmptyBatch => 409,
+            c => match c.family() {
+                ErrorFamily::Json => 400,
+                _ => 422,
+            },
+        }
+    }
+}
+
+/// Codes the project emits beyond the core's [`ErrorCode`]s: the gateway's
+/// HTTP errors and the MQTT bridge's dead-letter reasons. Every code lives
+/// in [`REGISTRY`] with its family and HTTP status.
+pub mod codes {
+    /// No or unknown credentials (401).
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    /// Valid credentials that may not do this (403).
+    pub const FORBIDDEN: &str = "forbidden";
+    /// No such log, batch or route (404).
+    pub const NOT_FOUND: &str = "not_found";
+    /// The log exists but is not in a batch yet (409).
+    pub const NOT_BATCHED: &str = "not_batched";
+    /// Wrong `Content-Type` (415).
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    /// Too many requests for this client (429).
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// A query or path parameter is malformed (400).
+    pub const INVALID_PARAMETER: &str = "invalid_parameter";
+    /// The storage failed: a real server fault (503).
+    pub const STORAGE_ERROR: &str = "storage_error";
+    /// The HTTP method is not allowed on this path (405).
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// The client was too slow sending its request (408).
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    /// The `Host` is not one the gateway serves (421).
+    pub const HOST_NOT_ALLOWED: &str = "host_not_allowed";
+    /// A state-changing request from a foreign origin (403).
+    pub const CROSS_ORIGIN: &str = "cross_origin";
+    /// A device id that is not configured (422).
+    pub const UNKNOWN_DEVICE: &str = "unknown_device";
+    /// An unexpected server fault (500).
+    pub const INTERNAL: &str = "internal_error";
+    /// An MQTT reading whose topic names another site or device than its payload.
+    pub const TOPIC_MISMATCH: &str = "topic_mismatch";
+    /// An MQTT topic that is not `<prefix>/<site_id>/<iot_device_id>/<meter_id>`.
+    pub const INVALID_TOPIC: &str = "invalid_topic";
+    /// A plausibility warning: `power_kw_avg` differs from `energy_kwh / interval`.
+    pub const POWER_MISMATCH: &str = "power_mismatch";
+}
+
+/// One code of the project: its family and the HTTP status it is answered
+/// with (0 where it is never an HTTP answer: anchor steps, warnings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeEntry {
+    /// The stable snake_case code.
+    pub code: &'static str,
+    /// `json`, `validation`, `merkle`, `crypto` (the core's errors, which
+    /// bindings raise as exception classes), `http` (gateway requests),
+    /// `mqtt` (dead letters), `anchor_step` (an anchor's `failed_step`) or
+    /// `warning`.
+    pub family: &'static str,
+    /// The HTTP status, or 0.
+    pub http_status: u16,
+}
+
+const fn core_entry(c: ErrorCode) -> CodeEntry {
+    CodeEntry {
+        code: c.as_str(),
+        family: c.family().as_str(),
+        http_status: c.http_status(),
+    }
+}
+
+const fn entry(code: &'static str, family: &'static str, http_status: u16) -> CodeEntry {
+    CodeEntry {
+        code,
+        family,
+        http_status,
+    }
+}
+
+/// Every code the project emits, once: the core's validation, JSON, Merkle
+/// and crypto errors, the gateway's HTTP errors, the MQTT dead-letter
+/// reasons, the anchor failed steps and the warnings. `docs/spec.md`, the
+/// bindings' types and the gateway are checked against it
+/// (`core/tests/codes.rs`).
+///
+/// ```
+/// use kwh_btc_iot_core::error::{lookup, REGISTRY};
+/// assert_eq!(lookup("rate_limited").unwrap().http_status, 429);
+/// assert_eq!(lookup("duplicate_member").unwrap().family, "json");
+/// assert!(REGISTRY.len() > 50);
+/// ```
+pub const REGISTRY: &[CodeEntry] = &[
+    core_entry(ErrorCode::InvalidUtf8),
+    core_entry(ErrorCode::InvalidJson),
+    core_entry(ErrorCode::DuplicateMember),
+    core_entry(ErrorCode::LoneSurrogate),
+    core_entry(ErrorCode::NumberOutOfRange),
+    core_entry(ErrorCode::TooDeep),
+    core_entry(ErrorCode::TooLarge),
+    core_entry(ErrorCode::UnknownMember),
+    core_entry(ErrorCode::MissingMember),
+    core_entry(ErrorCode::InvalidType),
+    core_entry(ErrorCode::InvalidValue),
+    core_entry(ErrorCode::UnsupportedVersion),
+    core_entry(ErrorCode::InvalidLength),
+    core_entry(ErrorCode::ForbiddenCharacter),
+    core_entry(ErrorCode::OutOfRange),
+    core_entry(ErrorCode::NotAnInteger),
+    core_entry(ErrorCode::InvalidTimestamp),
+    core_entry(ErrorCode::InvalidTimeRange),
+    core_entry(ErrorCode::IntervalMismatch),
+    core_entry(ErrorCode::AmountMismatch),
+    core_entry(ErrorCode::DuplicateTag),
+    core_entry(ErrorCode::TooManyTags),
+    core_entry(ErrorCode::InvalidHex),
+    core_entry(ErrorCode::LeafHashMismatch),
+    core_entry(ErrorCode::InvalidProof),
+    core_entry(ErrorCode::IndexOutOfRange),
+    core_entry(ErrorCode::InvalidKey),
+    core_entry(ErrorCode::InvalidSignature),
+    core_entry(ErrorCode::UntrustedKey),
+    core_entry(ErrorCode::MissingSignature),
+    core_entry(ErrorCode::EmptyBatch),
+    core_entry(ErrorCode::InvalidAnchor),
+    entry(codes::UNAUTHORIZED, "http", 401),
+    entry(codes::FORBIDDEN, "http", 403),
+    entry(codes::NOT_FOUND, "http", 404),
+    entry(codes::NOT_BATCHED, "http", 409),
+    entry(codes::UNSUPPORTED_MEDIA_TYPE, "http", 415),
+    entry(codes::RATE_LIMITED, "http", 429),
+    entry(codes::INVALID_PARAMETER, "http", 400),
+    entry(codes::STORAGE_ERROR, "http", 503),
+    entry(codes::METHOD_NOT_ALLOWED, "http", 405),
+    entry(codes::REQUEST_TIMEOUT, "http", 408),
+    entry(codes::HOST_NOT_ALLOWED, "http", 421),
+    entry(codes::CROSS_ORIGIN, "http", 403),
+    entry(codes::UNKNOWN_DEVICE, "http", 422),
+    entry(codes::INTERNAL, "http", 500),
+    entry(codes::TOPIC_MISMATCH, "mqtt", 0),
+    entry(codes::INVALID_TOPIC, "mqtt", 0),
+    entry("format", "anchor_step", 0),
+    entry("network", "anchor_step", 0),
+    entry("head_chain", "anchor_step", 0),
+    entry("ots_parse", "anchor_step", 0),
+    entry("ots_digest", "anchor_step", 0),
+    entry("ots_replay", "anchor_step", 0),
+    entry("header", "anchor_step", 0),
+    entry("header_pow", "anchor_step", 0),
+    entry("merkle_root", "anchor_step", 0),
+    entry("raw_tx", "anchor_step", 0),
+    entry("merkle_proof", "anchor_step", 0),
+    entry("tx_inclusion", "anchor_step", 0),
+    entry("tx_commitment", "anchor_step", 0),
+    entry(codes::POWER_MISMATCH, "warning", 0),
+];
+
+/// The registry entry of a code.
+///
+/// ```
+/// assert!(kwh_btc_iot_core::error::lookup("no_such_code").is_none());
+/// ```
+pub fn lookup(code: &str) -> Option<&'static CodeEntry> {
+    REGISTRY.iter().find(|e| e.code == code)
+}
+
 /// The step of an anchor's verification that failed, reported as an
 /// anchor result's `failed_step` (SPEC section 7).
 ///
@@ -360,6 +543,20 @@ mod tests {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                 "{s}"
             );
+        }
+    }
+
+    #[test]
+    fn the_registry_holds_every_code_once() {
+        let mut seen = std::collections::HashSet::new();
+        for e in REGISTRY {
+            assert!(seen.insert(e.code), "{} twice", e.code);
+        }
+        for c in ErrorCode::ALL {
+            assert_eq!(lookup(c.as_str()), Some(&core_entry(*c)));
+        }
+        for f in FailedStep::ALL {
+            assert_eq!(lookup(f.as_str()).map(|e| e.family), Some("anchor_step"));
         }
     }
 

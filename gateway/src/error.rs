@@ -4,7 +4,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use kwh_btc_iot_core::{Error as CoreError, ErrorCode, ErrorFamily};
+use kwh_btc_iot_core::{Error as CoreError, ErrorCode};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -42,37 +42,9 @@ pub struct AppError {
     pub retry_after: Option<u64>,
 }
 
-/// Gateway-level codes (the core's codes cover the formats).
-pub mod codes {
-    /// No or unknown credentials.
-    pub const UNAUTHORIZED: &str = "unauthorized";
-    /// Valid credentials that may not do this.
-    pub const FORBIDDEN: &str = "forbidden";
-    /// No such log, batch or route.
-    pub const NOT_FOUND: &str = "not_found";
-    /// The log exists but is not in a batch yet.
-    pub const NOT_BATCHED: &str = "not_batched";
-    /// Wrong `Content-Type`.
-    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
-    /// Too many requests for this key.
-    pub const RATE_LIMITED: &str = "rate_limited";
-    /// A query or path parameter is malformed.
-    pub const INVALID_PARAMETER: &str = "invalid_parameter";
-    /// The storage failed (a real server fault).
-    pub const STORAGE_ERROR: &str = "storage_error";
-    /// The HTTP method is not allowed on this path.
-    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
-    /// The client stopped sending the request body (`--body-read-timeout-s`).
-    pub const REQUEST_TIMEOUT: &str = "request_timeout";
-    /// The `Host` is not one of the gateway's names (`--allowed-hosts`).
-    pub const HOST_NOT_ALLOWED: &str = "host_not_allowed";
-    /// A state-changing request from another site's page (`Origin`).
-    pub const CROSS_ORIGIN: &str = "cross_origin";
-    /// Devices are configured and this `iot_device_id` is not one of them.
-    pub const UNKNOWN_DEVICE: &str = "unknown_device";
-    /// An unexpected server fault.
-    pub const INTERNAL: &str = "internal_error";
-}
+/// The gateway's own codes, from the project's one code registry
+/// (`kwh_btc_iot_core::error::REGISTRY`, with their HTTP statuses).
+pub use kwh_btc_iot_core::error::codes;
 
 impl AppError {
     /// An error with a status and code.
@@ -136,17 +108,7 @@ impl AppError {
 /// input over a size limit 413, a well-formed but invalid log 422, a missing
 /// or bad device signature 401.
 pub fn status_for(code: ErrorCode) -> StatusCode {
-    match code {
-        ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::MissingSignature | ErrorCode::InvalidSignature | ErrorCode::UntrustedKey => {
-            StatusCode::UNAUTHORIZED
-        }
-        ErrorCode::EmptyBatch => StatusCode::CONFLICT,
-        c => match c.family() {
-            ErrorFamily::Json => StatusCode::BAD_REQUEST,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        },
-    }
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
 }
 
 impl From<CoreError> for AppError {

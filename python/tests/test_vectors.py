@@ -237,3 +237,15 @@ def test_receipt_vectors_in_bulk() -> None:
             for v, c in zip(results, cases * 300):
                 assert v.valid is c["want_valid"]
                 assert list(v.error_codes) == c["want_errors"]
+
+
+# --- the code registry ------------------------------------------------------
+
+
+def test_every_code_has_its_family_class() -> None:
+    # CODE_FAMILIES is checked against the core's registry by core/tests/codes.rs;
+    # here: each family names an exception class, and the test table agrees.
+    classes = {c.family: c for c in (kbi.JsonError, kbi.ValidationError, kbi.MerkleError, kbi.CryptoError)}
+    for code, family in kbi.CODE_FAMILIES.items():
+        assert exception_class(code) is classes[family], code
+    assert set(FAMILY) <= set(kbi.CODE_FAMILIES)

@@ -288,7 +288,7 @@ pub fn normalize_value(v: Value<'_>) -> Result<Normalized<'_>> {
             let tolerance = f64::max(0.01, 0.01 * derived_power.abs());
             if (p - derived_power).abs() > tolerance || !derived_power.is_finite() {
                 warnings.push(Warning {
-                    code: "power_mismatch",
+                    code: crate::error::codes::POWER_MISMATCH,
                     member: "power_kw_avg".into(),
                     message: format!(
                         "power_kw_avg: given {} kW differs from energy_kwh * 3600 / interval_s = {} kW by more than max(0.01 kW, 1 %)",

@@ -339,7 +339,7 @@ fn validate(app: &AppState, prefix: &str, m: &Received) -> Result<ingest::Prepar
     let ids = TopicIds::parse(prefix, &m.publish.topic).ok_or_else(|| {
         AppError::new(
             axum::http::StatusCode::BAD_REQUEST,
-            "invalid_topic",
+            crate::error::codes::INVALID_TOPIC,
             format!(
                 "topic {:?} is not {prefix}/<site_id>/<iot_device_id>/<meter_id>",
                 m.publish.topic

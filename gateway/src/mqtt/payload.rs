@@ -13,8 +13,9 @@ use kwh_btc_iot_core::{Error as CoreError, ErrorCode};
 
 use crate::error::AppError;
 
-/// The error code of a log whose ids disagree with its topic.
-pub const TOPIC_MISMATCH: &str = "topic_mismatch";
+/// The dead-letter code of a reading whose topic names another site or
+/// device than its payload (in the project's code registry).
+pub use kwh_btc_iot_core::error::codes::TOPIC_MISMATCH;
 
 /// `status` of a compact payload that has none: a meter that reports a
 /// reading without saying otherwise reports a good one.

@@ -40,7 +40,15 @@ from ._api import (
     verify_receipt,
     verify_receipts,
 )
-from ._errors import CryptoError, JsonError, KwhBtcIotError, MerkleError, ValidationError
+from ._errors import (
+    CODE_FAMILIES,
+    CryptoError,
+    ErrorCode,
+    JsonError,
+    KwhBtcIotError,
+    MerkleError,
+    ValidationError,
+)
 from ._types import (
     Anchor,
     Batch,
@@ -77,6 +85,8 @@ __all__ = [
     "verify_receipt",
     "verify_receipts",
     "example_log",
+    "CODE_FAMILIES",
+    "ErrorCode",
     # types
     "MerkleTree",
     "Batch",

@@ -18,15 +18,91 @@ duplicate_member a
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Dict, Literal, Optional, Tuple
 
 __all__ = [
+    "CODE_FAMILIES",
+    "ErrorCode",
     "KwhBtcIotError",
     "JsonError",
     "ValidationError",
     "MerkleError",
     "CryptoError",
 ]
+
+
+ErrorCode = Literal[
+    "invalid_utf8",
+    "invalid_json",
+    "duplicate_member",
+    "lone_surrogate",
+    "number_out_of_range",
+    "too_deep",
+    "too_large",
+    "unknown_member",
+    "missing_member",
+    "invalid_type",
+    "invalid_value",
+    "unsupported_version",
+    "invalid_length",
+    "forbidden_character",
+    "out_of_range",
+    "not_an_integer",
+    "invalid_timestamp",
+    "invalid_time_range",
+    "interval_mismatch",
+    "amount_mismatch",
+    "duplicate_tag",
+    "too_many_tags",
+    "invalid_hex",
+    "leaf_hash_mismatch",
+    "invalid_proof",
+    "index_out_of_range",
+    "empty_batch",
+    "invalid_key",
+    "invalid_signature",
+    "untrusted_key",
+    "missing_signature",
+    "invalid_anchor",
+]
+"""Every code the core raises (the project's code registry, checked by
+``core/tests/codes.rs``)."""
+
+#: The family (exception class) of every code the core raises.
+CODE_FAMILIES: Dict[str, str] = {
+    "invalid_utf8": "json",
+    "invalid_json": "json",
+    "duplicate_member": "json",
+    "lone_surrogate": "json",
+    "number_out_of_range": "json",
+    "too_deep": "json",
+    "too_large": "json",
+    "unknown_member": "validation",
+    "missing_member": "validation",
+    "invalid_type": "validation",
+    "invalid_value": "validation",
+    "unsupported_version": "validation",
+    "invalid_length": "validation",
+    "forbidden_character": "validation",
+    "out_of_range": "validation",
+    "not_an_integer": "validation",
+    "invalid_timestamp": "validation",
+    "invalid_time_range": "validation",
+    "interval_mismatch": "validation",
+    "amount_mismatch": "validation",
+    "duplicate_tag": "validation",
+    "too_many_tags": "validation",
+    "invalid_hex": "merkle",
+    "leaf_hash_mismatch": "merkle",
+    "invalid_proof": "merkle",
+    "index_out_of_range": "merkle",
+    "empty_batch": "merkle",
+    "invalid_key": "crypto",
+    "invalid_signature": "crypto",
+    "untrusted_key": "crypto",
+    "missing_signature": "crypto",
+    "invalid_anchor": "crypto",
+}
 
 
 class KwhBtcIotError(ValueError):
