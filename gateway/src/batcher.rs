@@ -52,27 +52,17 @@ pub struct Batcher {
     anchors: Mutex<HashMap<i64, (Instant, AnchorList)>>,
 }
 
-/// The typed anchor of a stored row: an `opentimestamps` anchor (the
-/// stored `.ots` bytes, with the header it needs once anchored), or the
-/// stored `bitcoin` anchor JSON.
+/// The typed anchor of a stored row (its `data` is the anchor's canonical
+/// JSON: [`crate::anchoring::stored`]).
 pub fn anchor_of(row: &crate::storage::AnchorRow) -> Result<Anchor, AppError> {
-    let fault = |what: &str, e: &dyn std::fmt::Display| {
-        AppError::storage(format!("anchor {}: stored {what}: {e}", row.id))
-    };
-    match row.kind.as_str() {
-        anchor::TYPE_OPENTIMESTAMPS => {
-            let mut headers = std::collections::BTreeMap::new();
-            if let (Some(h), Some(height)) = (&row.header, row.height) {
-                let hd = kwh_btc_iot_core::encoding::bitcoin::BlockHeader::parse(h)
-                    .map_err(|e| fault("header", &e))?;
-                headers.insert(height as u64, hd);
-            }
-            Anchor::opentimestamps(&row.data, headers).map_err(|e| fault(".ots", &e))
-        }
-        _ => {
-            let v = kwh_btc_iot_core::json::parse(&row.data).map_err(|e| fault("JSON", &e))?;
-            Anchor::parse(&v, "anchor").map_err(|e| fault("anchor", &e))
-        }
+    use crate::anchoring::stored::StoredAnchor;
+    match StoredAnchor::decode(&row.data) {
+        Ok(StoredAnchor::Anchor(a)) => Ok(a),
+        Ok(StoredAnchor::UnconfirmedTx(_)) => Err(AppError::storage(format!(
+            "anchor {}: an unconfirmed transaction is not a proof",
+            row.id
+        ))),
+        Err(e) => Err(AppError::storage(format!("anchor {}: {e:#}", row.id))),
     }
 }
 

@@ -409,7 +409,9 @@ async fn node_mode_anchors_the_newest_head_and_every_receipt_carries_it() {
         ("bitcoin", "pending")
     );
     let txid = pending.txid.clone().unwrap();
-    let tx = Transaction::parse(&pending.data).unwrap();
+    let stored =
+        kwh_btc_iot_gateway::anchoring::stored::StoredAnchor::decode(&pending.data).unwrap();
+    let tx = Transaction::parse(stored.raw_tx().unwrap()).unwrap();
     assert_eq!(tx.txid_display(), txid);
     let batch3 = f.storage.batch_by_seq(s3).await.unwrap().unwrap();
     assert_eq!(

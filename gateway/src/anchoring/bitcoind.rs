@@ -21,6 +21,8 @@ use kwh_btc_iot_core::encoding::bitcoin::{self, BlockHeader, Network};
 use kwh_btc_iot_core::encoding::hex::encode as to_hex;
 use kwh_btc_iot_core::hash::Hash;
 use kwh_btc_iot_core::model::anchor::Anchor;
+
+use super::stored::StoredAnchor;
 use kwh_btc_iot_core::verify::{anchor::verify_bitcoin_proof, AnchorStatus};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -919,7 +921,7 @@ impl NodeMode {
             batch_seq: batch.seq,
             kind: KIND.into(),
             status: "pending".into(),
-            data: signed.clone(),
+            data: StoredAnchor::UnconfirmedTx(signed.clone()).encode(),
             txid: Some(txid.clone()),
             next_attempt_us: now,
             created_us: now,
@@ -1010,7 +1012,11 @@ impl NodeMode {
                     // Dropped (evicted, expired, or the node restarted without
                     // its mempool): rebroadcast; give up after drop_after.
                     let age = Duration::from_micros((now_us() - row.created_us).max(0) as u64);
-                    match self.rpc.sendrawtransaction(&row.data).await {
+                    let raw_tx = StoredAnchor::decode(&row.data)?
+                        .raw_tx()
+                        .map(<[u8]>::to_vec)
+                        .ok_or_else(|| anyhow!("anchor {}: no stored transaction", row.id))?;
+                    match self.rpc.sendrawtransaction(&raw_tx).await {
                         Ok(_) => {
                             tracing::info!(txid = %txid, "anchoring transaction was not in the mempool; rebroadcast");
                             row.last_error = Some("not in the mempool; rebroadcast".into());

@@ -32,6 +32,7 @@ use kwh_btc_iot_core::model::anchor;
 use kwh_btc_iot_core::verify::{anchor::verify_ots_proof, AnchorStatus};
 
 use super::calendar::{self, HeaderSource};
+use super::stored::StoredAnchor;
 use super::HttpClient;
 use crate::storage::{anchor_status, AnchorRow, BatchRow, Storage};
 
@@ -284,9 +285,7 @@ impl Worker {
             batch_seq: b.seq,
             kind: KIND.into(),
             status: anchor_status::PENDING.into(),
-            data: file
-                .to_bytes()
-                .map_err(|e| anyhow!("writing the proof: {e}"))?,
+            data: StoredAnchor::ots(&file, None)?.encode(),
             next_attempt_us: now + self.cfg.upgrade_interval.as_micros() as i64,
             last_error: (!errors.is_empty()).then(|| format!("submit: {}", errors.join("; "))),
             created_us: now,
@@ -310,7 +309,12 @@ impl Worker {
             .await?;
         for row in due {
             let mut row = row;
-            let outcome = match DetachedTimestampFile::parse(&row.data) {
+            let stored = StoredAnchor::decode(&row.data).and_then(|s| {
+                s.ots_file()
+                    .cloned()
+                    .ok_or_else(|| anyhow!("not an opentimestamps anchor"))
+            });
+            let outcome = match stored {
                 Ok(f) => self.upgrade(f, row.attempts).await,
                 Err(e) => {
                     row.status = anchor_status::FAILED.into();
@@ -332,9 +336,7 @@ impl Worker {
                     txid,
                 } => {
                     row.status = anchor_status::ANCHORED.into();
-                    row.data = file
-                        .to_bytes()
-                        .map_err(|e| anyhow!("writing the proof: {e}"))?;
+                    row.data = StoredAnchor::ots(&file, Some((height, header)))?.encode();
                     row.header = Some(header.to_bytes().to_vec());
                     row.height = Some(height as i64);
                     row.block_hash = Some(block_hash.clone());
@@ -363,9 +365,7 @@ impl Worker {
                         errors.join("; ")
                     });
                     if changed {
-                        row.data = file
-                            .to_bytes()
-                            .map_err(|e| anyhow!("writing the proof: {e}"))?;
+                        row.data = StoredAnchor::ots(&file, None)?.encode();
                     }
                     self.storage.update_anchor(row).await?;
                     if changed {

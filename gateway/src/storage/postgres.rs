@@ -88,6 +88,20 @@ CREATE INDEX anchors_batch ON anchors(batch_seq, kind);
 CREATE INDEX anchors_kind_status ON anchors(kind, status, batch_seq);
 CREATE INDEX anchors_due ON anchors(kind, next_attempt_us) WHERE status = 'pending';
 "#,
+    // 4: one encoding for `anchors.data`, the anchor's canonical JSON
+    // (crate::anchoring::stored): `.ots` bytes and node mode's raw
+    // transactions written before become JSON.
+    r#"
+UPDATE anchors SET data = convert_to(
+  CASE WHEN header IS NOT NULL AND height IS NOT NULL AND status = 'anchored'
+    THEN '{"headers":{"' || height::text || '":"' || encode(header, 'hex') || '"},'
+    ELSE '{' END
+  || '"ots":"' || encode(data, 'hex') || '","type":"opentimestamps"}', 'UTF8')
+WHERE kind = 'opentimestamps' AND get_byte(data, 0) <> 123;
+UPDATE anchors SET data = convert_to(
+  '{"raw_tx":"' || encode(data, 'hex') || '","type":"bitcoin_unconfirmed"}', 'UTF8')
+WHERE kind = 'bitcoin' AND status <> 'anchored' AND get_byte(data, 0) <> 123;
+"#,
 ];
 
 /// Advisory lock key of the anchoring worker ("kwh_anc1"), held for a session.

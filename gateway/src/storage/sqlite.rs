@@ -83,6 +83,20 @@ CREATE INDEX anchors_batch ON anchors(batch_seq, kind);
 CREATE INDEX anchors_kind_status ON anchors(kind, status, batch_seq);
 CREATE INDEX anchors_due ON anchors(kind, next_attempt_us) WHERE status = 'pending';
 "#,
+    // 4: one encoding for `anchors.data`, the anchor's canonical JSON
+    // (crate::anchoring::stored): `.ots` bytes and node mode's raw
+    // transactions written before become JSON.
+    r#"
+UPDATE anchors SET data = CAST(
+  CASE WHEN header IS NOT NULL AND height IS NOT NULL AND status = 'anchored'
+    THEN '{"headers":{"' || height || '":"' || lower(hex(header)) || '"},'
+    ELSE '{' END
+  || '"ots":"' || lower(hex(data)) || '","type":"opentimestamps"}' AS BLOB)
+WHERE kind = 'opentimestamps' AND substr(CAST(data AS TEXT), 1, 1) <> '{';
+UPDATE anchors SET data = CAST(
+  '{"raw_tx":"' || lower(hex(data)) || '","type":"bitcoin_unconfirmed"}' AS BLOB)
+WHERE kind = 'bitcoin' AND status <> 'anchored' AND substr(CAST(data AS TEXT), 1, 1) <> '{';
+"#,
 ];
 
 const ANCHOR_COLUMNS: &str =
@@ -1124,4 +1138,118 @@ fn mark_if_anchored(tx: &rusqlite::Transaction<'_>, a: &AnchorRow) -> rusqlite::
         tx.execute(MARK_ANCHORED, [a.batch_seq])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anchoring::stored::StoredAnchor;
+    use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Op, Timestamp};
+    use kwh_btc_iot_core::model::anchor::Anchor;
+
+    #[test]
+    fn migration_4_turns_legacy_anchor_data_into_json() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        let file = DetachedTimestampFile::new(
+            Op::Sha256,
+            vec![7; 32],
+            Timestamp::with_attestation(Attestation::Pending {
+                uri: "https://calendar.example".into(),
+            }),
+        )
+        .unwrap();
+        let ots = file.to_bytes().unwrap();
+        let header = [0x11u8; 80];
+        let insert = "INSERT INTO anchors (batch_seq, kind, status, data, header, height, \
+                      next_attempt_us, created_us, updated_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, 0)";
+        conn.execute(
+            insert,
+            params![
+                1,
+                "opentimestamps",
+                "pending",
+                ots,
+                None::<Vec<u8>>,
+                None::<i64>
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            insert,
+            params![
+                2,
+                "opentimestamps",
+                "anchored",
+                ots,
+                header.to_vec(),
+                850_000
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            insert,
+            params![
+                3,
+                "bitcoin",
+                "pending",
+                vec![1u8, 2, 3],
+                None::<Vec<u8>>,
+                None::<i64>
+            ],
+        )
+        .unwrap();
+        let anchored_json = br#"{"type":"later"}"#.to_vec();
+        conn.execute(
+            insert,
+            params![
+                4,
+                "bitcoin",
+                "anchored",
+                anchored_json,
+                None::<Vec<u8>>,
+                None::<i64>
+            ],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let data: Vec<Vec<u8>> = conn
+            .prepare("SELECT data FROM anchors ORDER BY batch_seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let decoded: Vec<StoredAnchor> = data
+            .iter()
+            .map(|d| StoredAnchor::decode(d).unwrap())
+            .collect();
+        match &decoded[0] {
+            StoredAnchor::Anchor(Anchor::OpenTimestamps(o)) => {
+                assert_eq!(o.ots, ots);
+                assert!(o.headers.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        match &decoded[1] {
+            StoredAnchor::Anchor(Anchor::OpenTimestamps(o)) => {
+                assert_eq!(o.ots, ots);
+                assert_eq!(o.headers.get(&850_000).map(|h| h.to_bytes()), Some(header));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(decoded[2], StoredAnchor::UnconfirmedTx(vec![1, 2, 3]));
+        assert_eq!(
+            data[3], br#"{"type":"later"}"#,
+            "JSON rows are left as they are"
+        );
+        // Written by this version: canonical JSON, read back the same.
+        assert_eq!(
+            StoredAnchor::decode(&decoded[1].encode()).unwrap(),
+            decoded[1]
+        );
+    }
 }
