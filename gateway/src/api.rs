@@ -553,7 +553,9 @@ pub async fn post_bulk(
     let (prepared, total) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         let items = match kind {
             BodyKind::Json => ingest::split_json_array(&bytes, 16)?,
-            BodyKind::Ndjson => ingest::split_ndjson(&bytes),
+            BodyKind::Ndjson => kwh_btc_iot_core::json_lines::lines(&bytes)
+                .map(|r| r.bytes)
+                .collect(),
         };
         if items.len() > max_items {
             return Err(AppError::from(kwh_btc_iot_core::Error::new(
