@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use kwh_btc_iot_core::json_lines::{self, ArrayError};
 use kwh_btc_iot_core::model::head::Signature;
-use kwh_btc_iot_core::time::Timestamp;
 use kwh_btc_iot_core::{Error as CoreError, ErrorCode};
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -140,20 +139,6 @@ pub struct Prepared {
     pub warnings: Vec<kwh_btc_iot_core::Warning>,
 }
 
-/// Microseconds since the epoch.
-pub fn unix_us(t: &Timestamp) -> i64 {
-    (t.nanos_since(&Timestamp::from_unix(0, 0)) / 1000) as i64
-}
-
-/// Now, as a timestamp and in microseconds.
-pub fn now() -> (Timestamp, i64) {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let t = Timestamp::from_unix(d.as_secs() as i64, d.subsec_micros() * 1000);
-    (t, unix_us(&t))
-}
-
 /// Validates one log (core), checks the caller may write its device, and
 /// checks the device's signature where its key is configured.
 pub fn prepare(
@@ -220,7 +205,7 @@ pub fn prepare(
         site_id: log.site_id.to_string(),
         iot_device_id: log.iot_device_id.to_string(),
         meter_id: log.meter_id.to_string(),
-        ts_start_us: unix_us(&log.ts_start),
+        ts_start_us: crate::clock::unix_us(&log.ts_start),
         // The core writes canonical JSON, which is UTF-8.
         canonical: String::from_utf8(canonical).map_err(|_| {
             AppError::new(

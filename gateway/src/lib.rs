@@ -35,6 +35,7 @@ pub mod api;
 pub mod auth;
 pub mod batcher;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod guard;

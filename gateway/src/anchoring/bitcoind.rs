@@ -25,6 +25,7 @@ use kwh_btc_iot_core::verify::{anchor::verify_bitcoin_proof, AnchorStatus};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::clock::now_us;
 use crate::http_client::{basic_auth, path_segment, HttpClient, HttpErrorKind};
 use crate::storage::{AnchorRow, BatchRow, Storage};
 use axum::http::Method;
@@ -685,13 +686,6 @@ pub async fn preflight(cfg: &BitcoindConfig, network: Network) -> anyhow::Result
             _ => Err(e),
         },
     }
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }
 
 /// Backoff after `attempts` failures: 5 s doubling up to 10 minutes.

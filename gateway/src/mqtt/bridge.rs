@@ -217,7 +217,7 @@ async fn link(
                 let r = Received {
                     publish,
                     epoch: ctx.epoch.load(Ordering::SeqCst),
-                    received_at_us: ingest::now().1,
+                    received_at_us: crate::clock::now_us(),
                 };
                 let _ = queue.send(r);
             }
