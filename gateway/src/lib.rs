@@ -33,6 +33,7 @@ use utoipa_swagger_ui::SwaggerUi;
 pub mod anchoring;
 pub mod api;
 pub mod auth;
+pub mod backoff;
 pub mod batcher;
 pub mod cli;
 pub mod clock;

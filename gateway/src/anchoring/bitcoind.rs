@@ -688,10 +688,14 @@ pub async fn preflight(cfg: &BitcoindConfig, network: Network) -> anyhow::Result
     }
 }
 
-/// Backoff after `attempts` failures: 5 s doubling up to 10 minutes.
+/// Backoff after `attempts` failures: 5 s doubling up to 10 minutes (from
+/// 10 s after the first failure).
 fn backoff(attempts: i64) -> Duration {
-    let exp = attempts.clamp(0, 7) as u32;
-    Duration::from_secs((5u64 << exp).min(600))
+    crate::backoff::delay(
+        Duration::from_secs(5),
+        Duration::from_secs(600),
+        attempts.saturating_add(1),
+    )
 }
 
 /// Node mode: until `stop` is notified, anchors the newest batch head every
@@ -1155,6 +1159,12 @@ pub fn build_anchor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_is_5_s_doubling_up_to_10_minutes() {
+        let secs: Vec<u64> = (-1..10).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, [5, 5, 10, 20, 40, 80, 160, 320, 600, 600, 600]);
+    }
 
     #[test]
     fn url_parsing() {

@@ -33,6 +33,7 @@ use kwh_btc_iot_core::verify::{anchor::verify_ots_proof, AnchorStatus};
 
 use super::calendar::{self, HeaderSource};
 use super::HttpClient;
+use crate::backoff::delay as backoff;
 use crate::clock::now_us;
 use crate::storage::{anchor_status, AnchorRow, BatchRow, Storage};
 
@@ -74,15 +75,6 @@ pub struct OtsConfig {
 
 /// Called whenever an anchor row was stored or changed (the receipt cache).
 pub type OnChange = Arc<dyn Fn() + Send + Sync>;
-
-/// The delay after `attempts` failed attempts: `start * 2^(attempts-1)`, capped.
-pub fn backoff(start: Duration, cap: Duration, attempts: i64) -> Duration {
-    let exp = attempts.saturating_sub(1).clamp(0, 30) as u32;
-    start
-        .saturating_mul(1u32 << exp.min(20))
-        .min(cap)
-        .max(Duration::from_millis(1))
-}
 
 /// The worker.
 pub struct Worker {
