@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 
 use anyhow::{Context, Result};
-use kwh_btc_iot_core::json;
+use kwh_btc_iot_core::json_lines;
 
 /// Opens a file, or stdin for `-`.
 pub fn open(path: &str) -> Result<Box<dyn BufRead>> {
@@ -35,27 +35,13 @@ pub fn read_records(path: &str) -> Result<Vec<Record>> {
 
 /// Splits a whole input into records (see [`read_records`]).
 pub fn split_records(all: Vec<u8>) -> Vec<Record> {
-    let trimmed_start = all
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(all.len());
-    let multi_line = all[trimmed_start..].iter().filter(|&&b| b == b'\n').count() > 1;
-    if multi_line && json::parse(&all).is_ok() {
-        let line = all[..trimmed_start].iter().filter(|&&b| b == b'\n').count() + 1;
-        return vec![Record { line, bytes: all }];
-    }
-    all.split(|&b| b == b'\n')
-        .enumerate()
-        .filter(|(_, l)| l.iter().any(|b| !b.is_ascii_whitespace()))
-        .map(|(i, l)| Record {
-            line: i + 1,
-            bytes: strip_cr(l).to_vec(),
+    json_lines::records(&all)
+        .into_iter()
+        .map(|r| Record {
+            line: r.line,
+            bytes: r.bytes.to_vec(),
         })
         .collect()
-}
-
-fn strip_cr(l: &[u8]) -> &[u8] {
-    l.strip_suffix(b"\r").unwrap_or(l)
 }
 
 /// Streams JSON Lines without holding the whole input (for the hot paths).
@@ -75,14 +61,10 @@ pub fn for_each_line(path: &str, mut f: impl FnMut(usize, &[u8]) -> Result<()>) 
             return Ok(());
         }
         line += 1;
-        let l = strip_cr(buf.strip_suffix(b"\n").unwrap_or(&buf));
-        // (Trimmed, not copied: this runs for every line of a million-line file.)
-        let t = l.trim_ascii();
-        if t.is_empty() {
+        let Some(l) = json_lines::line_content(&buf) else {
             continue;
-        }
-        // A pretty-printed document starts with a line that is a lone '{' or '['.
-        if t == b"{" || t == b"[" {
+        };
+        if json_lines::opens_document(l) {
             let mut rest = l.to_vec();
             rest.push(b'\n');
             r.read_to_end(&mut rest)?;

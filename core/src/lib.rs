@@ -35,6 +35,7 @@ pub mod error;
 pub mod hash;
 pub mod jcs;
 pub mod json;
+pub mod json_lines;
 pub mod merkle;
 pub mod model;
 pub mod time;

@@ -15,7 +15,7 @@ fn layer(top: &str) -> Option<u32> {
     Some(match top {
         "error" | "time" => 0,
         "encoding" => 1,
-        "json" | "jcs" | "hash" | "merkle" => 2,
+        "json" | "json_lines" | "jcs" | "hash" | "merkle" => 2,
         "model" => 3,
         "build" => 4,
         "verify" => 5,

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use kwh_btc_iot_gateway::ingest::{now, prepare};
+use kwh_btc_iot_gateway::clock::now_us;
+use kwh_btc_iot_gateway::ingest::prepare;
 use kwh_btc_iot_gateway::storage::{sqlite::SqliteStorage, Storage};
 
 #[tokio::main]
@@ -29,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
                 r#"{{"schema_version":"emlog-1.1","site_id":"S","iot_device_id":"D","meter_id":"M-{g}-{i}","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z","energy_kwh":1.5,"status":"ok","tx":{{"price_sats_per_kwh":100,"channel":"ln"}}}}"#
             );
             logs.push(
-                prepare(json.as_bytes(), &p, &auth, None, now().1)
+                prepare(json.as_bytes(), &p, &auth, None, now_us())
                     .map_err(|e| anyhow::anyhow!(e.message))?
                     .log,
             );

@@ -15,8 +15,9 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::auth::Principal;
 use crate::batcher::{head_of, signature_of, CachedBatch};
+use crate::clock::{self, unix_us};
 use crate::error::{codes, ApiResult, AppError, ErrorBody, ErrorDetail};
-use crate::ingest::{self, unix_us};
+use crate::ingest;
 use crate::storage::{anchor_status, AnchorRow, BatchRow, LogFilter, StoredLog};
 use crate::AppState;
 
@@ -516,7 +517,7 @@ pub async fn post_log(
     let sig = headers
         .get("x-log-signature")
         .map(|v| v.to_str().unwrap_or("-"));
-    let prepared = ingest::prepare(&bytes, &p, &st.cfg.auth, sig, ingest::now().1)?;
+    let prepared = ingest::prepare(&bytes, &p, &st.cfg.auth, sig, clock::now_us())?;
     let leaf_hash = Hash(prepared.log.leaf_hash).to_hex();
     let r = st.ingestor.submit(vec![prepared.log]).await?[0];
     let status = if r.created {
@@ -553,7 +554,9 @@ pub async fn post_bulk(
     let (prepared, total) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         let items = match kind {
             BodyKind::Json => ingest::split_json_array(&bytes, 16)?,
-            BodyKind::Ndjson => ingest::split_ndjson(&bytes),
+            BodyKind::Ndjson => kwh_btc_iot_core::json_lines::lines(&bytes)
+                .map(|r| r.bytes)
+                .collect(),
         };
         if items.len() > max_items {
             return Err(AppError::from(kwh_btc_iot_core::Error::new(
@@ -565,7 +568,7 @@ pub async fn post_bulk(
             ))
             .member("body"));
         }
-        let now = ingest::now().1;
+        let now = clock::now_us();
         let total = items.len();
         let prepared: Vec<Result<ingest::Prepared, AppError>> = items
             .iter()
@@ -650,10 +653,7 @@ pub async fn post_bulk(
 fn entry(l: StoredLog) -> ApiResult<LogEntry> {
     let log = RawValue::from_string(l.canonical)
         .map_err(|e| AppError::storage(format!("stored log: {e}")))?;
-    let t = Timestamp::from_unix(
-        l.received_at_us.div_euclid(1_000_000),
-        (l.received_at_us.rem_euclid(1_000_000) * 1000) as u32,
-    );
+    let t = clock::from_unix_us(l.received_at_us);
     Ok(LogEntry {
         log_id: l.log_id,
         leaf_hash: Hash(l.leaf_hash).to_hex(),
@@ -900,11 +900,7 @@ fn summary(r: BatchRow, anchor: Option<AnchorInfo>) -> BatchSummary {
 }
 
 fn time_of_us(us: i64) -> String {
-    Timestamp::from_unix(
-        us.div_euclid(1_000_000),
-        (us.rem_euclid(1_000_000) * 1000) as u32,
-    )
-    .to_rfc3339()
+    clock::from_unix_us(us).to_rfc3339()
 }
 
 /// The API form of a stored anchor; `batch_id` is the anchored batch's.
@@ -1240,7 +1236,7 @@ pub async fn attach_anchor(
     }) {
         Some(a) => (StatusCode::OK, a),
         None => {
-            let now = ingest::now().1;
+            let now = clock::now_us();
             let mut a = AnchorRow {
                 batch_seq: row.seq,
                 kind: anchor::TYPE_BITCOIN.into(),

@@ -14,8 +14,9 @@ use kwh_btc_iot_core::time::Timestamp;
 use kwh_btc_iot_core::{Hash, MerkleTree};
 use tokio::sync::OnceCell;
 
+use crate::clock;
 use crate::error::{codes, AppError};
-use crate::ingest::{now, Pending};
+use crate::ingest::Pending;
 use crate::storage::{leaves_from_blob, BatchRow, PlanFlush, Storage, StoredLog};
 
 pub mod flush;
@@ -118,7 +119,7 @@ impl Batcher {
     pub async fn flush(&self) -> Result<Option<Arc<CachedBatch>>, AppError> {
         let _guard = self.flush_lock.lock().await;
         let started = Instant::now();
-        let (gateway_id, key, at) = (self.gateway_id.clone(), self.key.clone(), now().0);
+        let (gateway_id, key, at) = (self.gateway_id.clone(), self.key.clone(), clock::now());
         let plan: PlanFlush =
             Box::new(move |tip, leaves| flush::plan_batch(&gateway_id, &key, at, tip, leaves));
         let Some(batch) = self
@@ -375,7 +376,7 @@ pub async fn auto_flush(
         let by_age = flush_age_s > 0
             && !by_count
             && match storage.oldest_unbatched().await {
-                Ok(Some(t)) => now().1 - t >= (flush_age_s as i64) * 1_000_000,
+                Ok(Some(t)) => clock::now_us() - t >= (flush_age_s as i64) * 1_000_000,
                 Ok(None) => false,
                 Err(e) => {
                     tracing::warn!("auto flush: {e}");

@@ -10,6 +10,14 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+/// One option's value, by the precedence every option follows: the command
+/// line or the environment (clap has merged those two, the command line
+/// first), then the TOML file. `None` when neither sets it: the caller's
+/// default applies.
+pub fn arg_or_file<T: Clone>(arg: &Option<T>, file: &Option<T>) -> Option<T> {
+    arg.as_ref().or(file.as_ref()).cloned()
+}
+
 /// Options of `kwh-btc-iot serve`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServeArgs {
@@ -252,11 +260,7 @@ impl AnchorConfig {
     fn resolve(args: &ServeArgs, file: &FileConfig) -> anyhow::Result<AnchorConfig> {
         use crate::anchoring::calendar::HeaderSource;
         use kwh_btc_iot_core::encoding::bitcoin::Network;
-        let network = match args
-            .anchor_network
-            .as_ref()
-            .or(file.anchor_network.as_ref())
-        {
+        let network = match arg_or_file(&args.anchor_network, &file.anchor_network) {
             None => Network::Mainnet,
             Some(n) => Network::parse(n.trim()).with_context(|| {
                 format!("anchor_network: must be mainnet, testnet, signet or regtest, got {n:?}")
@@ -280,9 +284,9 @@ impl AnchorConfig {
         for c in &calendars {
             check_http_url(c, "ots_calendars")?;
         }
-        let header_source = match args.header_source.as_ref().or(file.header_source.as_ref()) {
+        let header_source = match arg_or_file(&args.header_source, &file.header_source) {
             Some(u) => {
-                check_http_url(u, "header_source")?;
+                check_http_url(&u, "header_source")?;
                 Some(HeaderSource::Esplora(u.trim().to_string()))
             }
             None => match (&bitcoind, network) {
@@ -299,16 +303,15 @@ impl AnchorConfig {
                 (None, _) => None,
             },
         };
-        let interval = args
-            .ots_upgrade_interval_s
-            .or(file.ots_upgrade_interval_s)
+        let interval = arg_or_file(&args.ots_upgrade_interval_s, &file.ots_upgrade_interval_s)
             .unwrap_or(60)
             .max(1);
-        let max_interval = args
-            .ots_upgrade_max_interval_s
-            .or(file.ots_upgrade_max_interval_s)
-            .unwrap_or(3600)
-            .max(interval);
+        let max_interval = arg_or_file(
+            &args.ots_upgrade_max_interval_s,
+            &file.ots_upgrade_max_interval_s,
+        )
+        .unwrap_or(3600)
+        .max(interval);
         let ots = (!calendars.is_empty()).then(|| crate::anchoring::worker::OtsConfig {
             calendars,
             network,
@@ -500,23 +503,12 @@ impl Config {
             None => FileConfig::default(),
         };
         let d = Config::default();
-        let data_dir = args
-            .data_dir
-            .clone()
-            .or(file.data_dir.clone())
-            .unwrap_or(d.data_dir);
-        let key_file = args
-            .key_file
-            .clone()
-            .or(file.key_file.clone())
+        let data_dir = arg_or_file(&args.data_dir, &file.data_dir).unwrap_or(d.data_dir);
+        let key_file = arg_or_file(&args.key_file, &file.key_file)
             .unwrap_or_else(|| data_dir.join("gateway.key"));
         let mut auth = AuthConfig::default();
-        if let Some(h) = args
-            .admin_key_sha256
-            .as_ref()
-            .or(file.admin_key_sha256.as_ref())
-        {
-            auth.admin_key_sha256 = Some(parse_hash(h, "admin_key_sha256")?);
+        if let Some(h) = arg_or_file(&args.admin_key_sha256, &file.admin_key_sha256) {
+            auth.admin_key_sha256 = Some(parse_hash(&h, "admin_key_sha256")?);
         }
         for dev in &file.devices {
             kwh_btc_iot_core::model::head::check_id(&dev.iot_device_id, "devices.iot_device_id")
@@ -547,68 +539,43 @@ impl Config {
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
             );
         }
-        let rate = args
-            .rate_limit_per_s
-            .or(file.rate_limit_per_s)
+        let rate = arg_or_file(&args.rate_limit_per_s, &file.rate_limit_per_s)
             .unwrap_or(d.rate_limit_per_s);
         if !(rate >= 0.0 && rate.is_finite()) {
             bail!("rate_limit_per_s must be a number >= 0");
         }
         let cfg = Config {
-            listen: args
-                .listen
-                .clone()
-                .or(file.listen.clone())
-                .unwrap_or(d.listen),
-            database_url: args.database_url.clone().or(file.database_url.clone()),
-            gateway_id: args.gateway_id.clone().or(file.gateway_id.clone()),
+            listen: arg_or_file(&args.listen, &file.listen).unwrap_or(d.listen),
+            database_url: arg_or_file(&args.database_url, &file.database_url),
+            gateway_id: arg_or_file(&args.gateway_id, &file.gateway_id),
             key_file,
-            flush_count: args
-                .flush_count
-                .or(file.flush_count)
-                .unwrap_or(d.flush_count),
-            flush_age_s: args
-                .flush_age_s
-                .or(file.flush_age_s)
-                .unwrap_or(d.flush_age_s),
-            max_batch_logs: args
-                .max_batch_logs
-                .or(file.max_batch_logs)
+            flush_count: arg_or_file(&args.flush_count, &file.flush_count).unwrap_or(d.flush_count),
+            flush_age_s: arg_or_file(&args.flush_age_s, &file.flush_age_s).unwrap_or(d.flush_age_s),
+            max_batch_logs: arg_or_file(&args.max_batch_logs, &file.max_batch_logs)
                 .unwrap_or(d.max_batch_logs)
                 .max(1),
-            max_body_bytes: args
-                .max_body_bytes
-                .or(file.max_body_bytes)
+            max_body_bytes: arg_or_file(&args.max_body_bytes, &file.max_body_bytes)
                 .unwrap_or(d.max_body_bytes),
-            max_bulk_bytes: args
-                .max_bulk_bytes
-                .or(file.max_bulk_bytes)
+            max_bulk_bytes: arg_or_file(&args.max_bulk_bytes, &file.max_bulk_bytes)
                 .unwrap_or(d.max_bulk_bytes),
-            max_bulk_items: args
-                .max_bulk_items
-                .or(file.max_bulk_items)
+            max_bulk_items: arg_or_file(&args.max_bulk_items, &file.max_bulk_items)
                 .unwrap_or(d.max_bulk_items)
                 .max(1),
             rate_limit_per_s: rate,
-            rate_limit_burst: args
-                .rate_limit_burst
-                .or(file.rate_limit_burst)
+            rate_limit_burst: arg_or_file(&args.rate_limit_burst, &file.rate_limit_burst)
                 .unwrap_or(rate * 2.0)
                 .max(1.0),
-            rate_limit_max_clients: args
-                .rate_limit_max_clients
-                .or(file.rate_limit_max_clients)
-                .unwrap_or(d.rate_limit_max_clients)
-                .max(1),
-            auth_fail_burst: args
-                .auth_fail_burst
-                .or(file.auth_fail_burst)
+            rate_limit_max_clients: arg_or_file(
+                &args.rate_limit_max_clients,
+                &file.rate_limit_max_clients,
+            )
+            .unwrap_or(d.rate_limit_max_clients)
+            .max(1),
+            auth_fail_burst: arg_or_file(&args.auth_fail_burst, &file.auth_fail_burst)
                 .unwrap_or(d.auth_fail_burst)
                 .max(1.0),
             auth_fail_per_s: {
-                let r = args
-                    .auth_fail_per_s
-                    .or(file.auth_fail_per_s)
+                let r = arg_or_file(&args.auth_fail_per_s, &file.auth_fail_per_s)
                     .unwrap_or(d.auth_fail_per_s);
                 if !(r >= 0.0 && r.is_finite()) {
                     bail!("auth_fail_per_s must be a number >= 0");
@@ -625,24 +592,24 @@ impl Config {
             .filter(|h| !h.is_empty())
             .collect(),
             auth,
-            workers: args.workers.or(file.workers),
+            workers: arg_or_file(&args.workers, &file.workers),
             limits: crate::server::ConnLimits {
                 header_read_timeout: seconds(
-                    args.header_read_timeout_s.or(file.header_read_timeout_s),
+                    arg_or_file(&args.header_read_timeout_s, &file.header_read_timeout_s),
                     d.limits.header_read_timeout,
                     "header_read_timeout_s",
                 )?,
                 body_read_timeout: seconds(
-                    args.body_read_timeout_s.or(file.body_read_timeout_s),
+                    arg_or_file(&args.body_read_timeout_s, &file.body_read_timeout_s),
                     d.limits.body_read_timeout,
                     "body_read_timeout_s",
                 )?,
                 idle_timeout: seconds(
-                    args.idle_timeout_s.or(file.idle_timeout_s),
+                    arg_or_file(&args.idle_timeout_s, &file.idle_timeout_s),
                     d.limits.idle_timeout,
                     "idle_timeout_s",
                 )?,
-                max_connections: match args.max_connections.or(file.max_connections) {
+                max_connections: match arg_or_file(&args.max_connections, &file.max_connections) {
                     None => d.limits.max_connections,
                     Some(0) => bail!("max_connections must be at least 1"),
                     Some(n) => {
@@ -672,5 +639,44 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_or_environment_comes_before_the_file() {
+        let (set, unset) = (Some("arg".to_string()), None::<String>);
+        let file = Some("file".to_string());
+        assert_eq!(arg_or_file(&set, &file).as_deref(), Some("arg"));
+        assert_eq!(arg_or_file(&unset, &file).as_deref(), Some("file"));
+        assert_eq!(arg_or_file(&set, &None).as_deref(), Some("arg"));
+        assert_eq!(arg_or_file::<u64>(&None, &None), None);
+    }
+
+    #[test]
+    fn each_option_resolves_by_that_precedence() {
+        let dir = std::env::temp_dir().join(format!("kwh-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gateway.toml");
+        std::fs::write(
+            &path,
+            "flush_count = 7\nflush_age_s = 9\n[mqtt]\nurl = \"mqtt://file:1883\"\nkeep_alive_s = 40\n",
+        )
+        .unwrap();
+        let mut args = ServeArgs {
+            config: Some(path),
+            flush_count: Some(3),
+            ..Default::default()
+        };
+        args.mqtt.mqtt_keep_alive_s = Some(50);
+        let c = Config::resolve(&args).unwrap();
+        assert_eq!((c.flush_count, c.flush_age_s), (3, 9));
+        let m = c.mqtt.unwrap();
+        assert_eq!(m.keep_alive, Duration::from_secs(50));
+        assert_eq!(c.max_bulk_items, Config::default().max_bulk_items);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::http::StatusCode;
+use kwh_btc_iot_core::json_lines::{self, ArrayError};
 use kwh_btc_iot_core::model::head::Signature;
-use kwh_btc_iot_core::time::Timestamp;
 use kwh_btc_iot_core::{Error as CoreError, ErrorCode};
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -139,20 +139,6 @@ pub struct Prepared {
     pub warnings: Vec<kwh_btc_iot_core::Warning>,
 }
 
-/// Microseconds since the epoch.
-pub fn unix_us(t: &Timestamp) -> i64 {
-    (t.nanos_since(&Timestamp::from_unix(0, 0)) / 1000) as i64
-}
-
-/// Now, as a timestamp and in microseconds.
-pub fn now() -> (Timestamp, i64) {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let t = Timestamp::from_unix(d.as_secs() as i64, d.subsec_micros() * 1000);
-    (t, unix_us(&t))
-}
-
 /// Validates one log (core), checks the caller may write its device, and
 /// checks the device's signature where its key is configured.
 pub fn prepare(
@@ -219,7 +205,7 @@ pub fn prepare(
         site_id: log.site_id.to_string(),
         iot_device_id: log.iot_device_id.to_string(),
         meter_id: log.meter_id.to_string(),
-        ts_start_us: unix_us(&log.ts_start),
+        ts_start_us: crate::clock::unix_us(&log.ts_start),
         // The core writes canonical JSON, which is UTF-8.
         canonical: String::from_utf8(canonical).map_err(|_| {
             AppError::new(
@@ -242,101 +228,23 @@ fn json_err(message: impl Into<String>) -> AppError {
     CoreError::new(ErrorCode::InvalidJson, message).into()
 }
 
-/// Splits a JSON array into its elements' byte ranges without parsing them,
-/// so that each element is validated (and may fail) on its own.
+/// Splits a JSON array into its elements (the core's
+/// [`json_lines::array_items`]), each validated (and failing) on its own;
+/// the errors say "bulk" in the API's words.
 pub fn split_json_array(b: &[u8], max_depth: usize) -> Result<Vec<&[u8]>, AppError> {
-    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
-    let mut i = 0;
-    while i < b.len() && ws(b[i]) {
-        i += 1;
+    match json_lines::array_items(b, max_depth) {
+        Ok(items) => Ok(items.into_iter().map(|r| r.bytes).collect()),
+        Err(e) => Err(match e {
+            ArrayError::NotAnArray => json_err("the bulk body must be a JSON array of logs (or NDJSON with Content-Type application/x-ndjson)").member("body"),
+            ArrayError::TooDeep { .. } => CoreError::from(e).into(),
+            ArrayError::Unterminated => json_err("the bulk array is not terminated"),
+            ArrayError::EmptyElement { index } => json_err(format!(
+                "the bulk array has an empty element at index {index}"
+            )),
+            ArrayError::Unbalanced => json_err("unbalanced '}' in the bulk array"),
+            ArrayError::TrailingData => json_err("trailing data after the bulk array"),
+        }),
     }
-    if b.get(i) != Some(&b'[') {
-        return Err(json_err("the bulk body must be a JSON array of logs (or NDJSON with Content-Type application/x-ndjson)").member("body"));
-    }
-    i += 1;
-    let mut items = Vec::new();
-    let mut j = i;
-    while j < b.len() && ws(b[j]) {
-        j += 1;
-    }
-    if b.get(j) == Some(&b']') {
-        i = j + 1;
-    } else {
-        loop {
-            let start = i;
-            let (mut depth, mut in_str) = (0usize, false);
-            while i < b.len() {
-                let c = b[i];
-                if in_str {
-                    match c {
-                        b'\\' => i += 1,
-                        b'"' => in_str = false,
-                        _ => {}
-                    }
-                } else {
-                    match c {
-                        b'"' => in_str = true,
-                        b'[' | b'{' => {
-                            depth += 1;
-                            if depth > max_depth {
-                                return Err(CoreError::new(
-                                    ErrorCode::TooDeep,
-                                    format!(
-                                        "element {} nests deeper than {max_depth} levels",
-                                        items.len()
-                                    ),
-                                )
-                                .into());
-                            }
-                        }
-                        b']' | b'}' if depth == 0 => break,
-                        b']' | b'}' => depth -= 1,
-                        b',' if depth == 0 => break,
-                        _ => {}
-                    }
-                }
-                i += 1;
-            }
-            if i >= b.len() {
-                return Err(json_err("the bulk array is not terminated"));
-            }
-            let mut s = start;
-            let mut e = i;
-            while s < e && ws(b[s]) {
-                s += 1;
-            }
-            while e > s && ws(b[e - 1]) {
-                e -= 1;
-            }
-            if s == e {
-                return Err(json_err(format!(
-                    "the bulk array has an empty element at index {}",
-                    items.len()
-                )));
-            }
-            items.push(&b[s..e]);
-            match b[i] {
-                b',' => i += 1,
-                b']' => {
-                    i += 1;
-                    break;
-                }
-                _ => return Err(json_err("unbalanced '}' in the bulk array")),
-            }
-        }
-    }
-    if b[i..].iter().any(|c| !ws(*c)) {
-        return Err(json_err("trailing data after the bulk array"));
-    }
-    Ok(items)
-}
-
-/// Splits NDJSON into its non-blank lines.
-pub fn split_ndjson(b: &[u8]) -> Vec<&[u8]> {
-    b.split(|c| *c == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .filter(|l| l.iter().any(|c| !matches!(c, b' ' | b'\t')))
-        .collect()
 }
 
 #[cfg(test)]
@@ -363,13 +271,9 @@ mod tests {
             split_json_array(b"[[[[1]]]]", 2).unwrap_err().code,
             "too_deep"
         );
-    }
-
-    #[test]
-    fn splits_ndjson_lines() {
-        assert_eq!(
-            split_ndjson(b"a\r\n\n  \nb\nc"),
-            vec![&b"a"[..], b"b", b"c"]
-        );
+        let e = split_json_array(b"[1,,2]", 8).unwrap_err();
+        assert_eq!(e.message, "the bulk array has an empty element at index 1");
+        let e = split_json_array(b"{}", 8).unwrap_err();
+        assert_eq!(e.member.as_deref(), Some("body"));
     }
 }

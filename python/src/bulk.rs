@@ -123,26 +123,9 @@ where
     })
 }
 
-/// The lines of a JSON Lines text that are not blank: (1-based line number, bytes).
-pub fn jsonl_lines(text: &[u8]) -> Vec<(usize, &[u8])> {
-    text.split(|&b| b == b'\n')
-        .enumerate()
-        .map(|(i, line)| (i + 1, line.strip_suffix(b"\r").unwrap_or(line)))
-        .filter(|(_, line)| !line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r')))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jsonl_lines_skip_blank_lines_and_keep_line_numbers() {
-        let text = b"{\"a\":1}\r\n\n  \t\n[2]\n";
-        let lines = jsonl_lines(text);
-        assert_eq!(lines, vec![(1, &b"{\"a\":1}"[..]), (4, &b"[2]"[..])]);
-        assert!(jsonl_lines(b"").is_empty());
-    }
 
     #[test]
     fn par_map_keeps_order_on_any_thread_count() {

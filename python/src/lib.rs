@@ -16,7 +16,7 @@ mod errors;
 mod tree;
 mod verify;
 
-use bulk::{jsonl_lines, par_map, thread_count, Gathered};
+use bulk::{par_map, thread_count, Gathered};
 use convert::{json_input, value_to_py};
 use errors::err;
 
@@ -149,7 +149,9 @@ fn hash_logs<'py>(
 }
 
 fn hash_jsonl_text(text: &[u8], threads: usize) -> Hashed {
-    let lines = jsonl_lines(text);
+    let lines: Vec<(usize, &[u8])> = kwh_btc_iot_core::json_lines::lines(text)
+        .map(|r| (r.line, r.bytes))
+        .collect();
     let results = par_map(
         &lines,
         threads,

@@ -27,6 +27,8 @@ use kwh_btc_iot_core::verify::{anchor::verify_bitcoin_proof, AnchorStatus};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::clock::now_us;
+use crate::config::arg_or_file;
 use crate::http_client::{basic_auth, path_segment, HttpClient, HttpErrorKind};
 use crate::storage::{AnchorRow, BatchRow, Storage};
 use axum::http::Method;
@@ -151,22 +153,19 @@ impl BitcoindArgs {
         &self,
         file: &BitcoindFileConfig,
     ) -> anyhow::Result<Option<BitcoindConfig>> {
-        let Some(url) = self.bitcoind_url.clone().or(file.url.clone()) else {
+        let Some(url) = arg_or_file(&self.bitcoind_url, &file.url) else {
             return Ok(None);
         };
         let (host, port) = parse_url(&url)?;
-        let wallet = self.bitcoind_wallet.clone().or(file.wallet.clone());
+        let wallet = arg_or_file(&self.bitcoind_wallet, &file.wallet);
         if let Some(w) = &wallet {
             if w.chars().any(|c| c.is_control()) {
                 bail!("bitcoind_wallet: control characters are not allowed in a wallet name");
             }
         }
-        let user = self.bitcoind_user.clone().or(file.user.clone());
-        let password = self.bitcoind_password.clone().or(file.password.clone());
-        let cookie = self
-            .bitcoind_cookie_file
-            .clone()
-            .or(file.cookie_file.clone());
+        let user = arg_or_file(&self.bitcoind_user, &file.user);
+        let password = arg_or_file(&self.bitcoind_password, &file.password);
+        let cookie = arg_or_file(&self.bitcoind_cookie_file, &file.cookie_file);
         let auth = match (user, password, cookie) {
             (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => bail!(
                 "bitcoind_cookie_file and bitcoind_user/bitcoind_password are alternatives: give one"
@@ -184,17 +183,13 @@ impl BitcoindArgs {
                 "bitcoind_url needs credentials: --bitcoind-cookie-file, or --bitcoind-user and --bitcoind-password"
             ),
         };
-        let interval = self
-            .bitcoind_anchor_interval_s
-            .or(file.anchor_interval_s)
-            .unwrap_or(600);
+        let interval =
+            arg_or_file(&self.bitcoind_anchor_interval_s, &file.anchor_interval_s).unwrap_or(600);
         if interval == 0 {
             bail!("bitcoind_anchor_interval_s must be at least 1");
         }
-        let confirmations = self
-            .bitcoind_confirmations
-            .or(file.confirmations)
-            .unwrap_or(1);
+        let confirmations =
+            arg_or_file(&self.bitcoind_confirmations, &file.confirmations).unwrap_or(1);
         if !(1..=1000).contains(&confirmations) {
             bail!("bitcoind_confirmations must be within 1..=1000");
         }
@@ -689,17 +684,14 @@ pub async fn preflight(cfg: &BitcoindConfig, network: Network) -> anyhow::Result
     }
 }
 
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
-
-/// Backoff after `attempts` failures: 5 s doubling up to 10 minutes.
+/// Backoff after `attempts` failures: 5 s doubling up to 10 minutes (from
+/// 10 s after the first failure).
 fn backoff(attempts: i64) -> Duration {
-    let exp = attempts.clamp(0, 7) as u32;
-    Duration::from_secs((5u64 << exp).min(600))
+    crate::backoff::delay(
+        Duration::from_secs(5),
+        Duration::from_secs(600),
+        attempts.saturating_add(1),
+    )
 }
 
 /// Node mode: until `stop` is notified, anchors the newest batch head every
@@ -1167,6 +1159,12 @@ pub fn build_anchor(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_is_5_s_doubling_up_to_10_minutes() {
+        let secs: Vec<u64> = (-1..10).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, [5, 5, 10, 20, 40, 80, 160, 320, 600, 600, 600]);
+    }
 
     #[test]
     fn url_parsing() {

@@ -34,6 +34,8 @@ use kwh_btc_iot_core::verify::{anchor::verify_ots_proof, AnchorStatus};
 use super::calendar::{self, HeaderSource};
 use super::stored::StoredAnchor;
 use super::HttpClient;
+use crate::backoff::delay as backoff;
+use crate::clock::now_us;
 use crate::storage::{anchor_status, AnchorRow, BatchRow, Storage};
 
 /// The anchor kind this worker writes.
@@ -74,19 +76,6 @@ pub struct OtsConfig {
 
 /// Called whenever an anchor row was stored or changed (the receipt cache).
 pub type OnChange = Arc<dyn Fn() + Send + Sync>;
-
-fn now_us() -> i64 {
-    crate::ingest::now().1
-}
-
-/// The delay after `attempts` failed attempts: `start * 2^(attempts-1)`, capped.
-pub fn backoff(start: Duration, cap: Duration, attempts: i64) -> Duration {
-    let exp = attempts.saturating_sub(1).clamp(0, 30) as u32;
-    start
-        .saturating_mul(1u32 << exp.min(20))
-        .min(cap)
-        .max(Duration::from_millis(1))
-}
 
 /// The worker.
 pub struct Worker {
@@ -563,7 +552,7 @@ pub async fn update_metrics(storage: &dyn Storage) -> anyhow::Result<()> {
         }
         if let Some(b) = storage.batch_by_seq(a.batch_seq).await? {
             if let Ok(t) = kwh_btc_iot_core::time::Timestamp::parse(&b.created_at) {
-                let age = (now_us() - crate::ingest::unix_us(&t)) as f64 / 1e6;
+                let age = (now_us() - crate::clock::unix_us(&t)) as f64 / 1e6;
                 metrics::gauge!("kwh_btc_iot_anchored_batch_age_seconds").set(age.max(0.0));
             }
         }

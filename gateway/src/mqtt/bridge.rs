@@ -203,7 +203,8 @@ async fn link(
     state: watch::Sender<LinkState>,
 ) {
     let mut stop = ctx.stop.clone();
-    let mut backoff = Duration::from_millis(100);
+    // Failed connection attempts since the last connection.
+    let mut failures = 0;
     let mut subscribed = false;
     loop {
         // Not raced against the stop signal: a poll cancelled half-way could
@@ -217,13 +218,13 @@ async fn link(
                 let r = Received {
                     publish,
                     epoch: ctx.epoch.load(Ordering::SeqCst),
-                    received_at_us: ingest::now().1,
+                    received_at_us: crate::clock::now_us(),
                 };
                 let _ = queue.send(r);
             }
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 ctx.epoch.fetch_add(1, Ordering::SeqCst);
-                backoff = Duration::from_millis(100);
+                failures = 0;
                 metrics::gauge!("kwh_btc_iot_mqtt_connected").set(1.0);
                 // A broker without our session (first start, or it lost it)
                 // needs the subscription again; with the session it is kept.
@@ -265,6 +266,12 @@ async fn link(
                 if *stop.borrow() {
                     break;
                 }
+                failures += 1;
+                let backoff = crate::backoff::delay(
+                    Duration::from_millis(100),
+                    Duration::from_secs(5),
+                    failures,
+                );
                 tracing::warn!(
                     "MQTT connection: {e}; retrying in {} ms",
                     backoff.as_millis()
@@ -273,7 +280,6 @@ async fn link(
                     _ = tokio::time::sleep(backoff) => {}
                     _ = stopped(&mut stop) => break,
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }

@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 
+use crate::config::arg_or_file;
+
 /// The `--mqtt-*` options of `kwh-btc-iot serve`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct MqttArgs {
@@ -211,40 +213,40 @@ impl MqttConfig {
     /// Resolves the options (command line / environment, then the file);
     /// `None` when no broker URL is configured.
     pub fn resolve(args: &MqttArgs, file: &MqttFileConfig) -> anyhow::Result<Option<MqttConfig>> {
-        let Some(url) = args.mqtt_url.clone().or(file.url.clone()) else {
+        let Some(url) = arg_or_file(&args.mqtt_url, &file.url) else {
             return Ok(None);
         };
         let mut c = MqttConfig::from_url(&url)?;
-        c.username = args.mqtt_username.clone().or(file.username.clone());
-        c.password = args.mqtt_password.clone().or(file.password.clone());
+        c.username = arg_or_file(&args.mqtt_username, &file.username);
+        c.password = arg_or_file(&args.mqtt_password, &file.password);
         if c.password.is_some() && c.username.is_none() {
             bail!("mqtt_password is set but mqtt_username is not");
         }
-        if let Some(p) = args.mqtt_topic_prefix.clone().or(file.topic_prefix.clone()) {
+        if let Some(p) = arg_or_file(&args.mqtt_topic_prefix, &file.topic_prefix) {
             c.topic_prefix = p;
         }
         check_prefix(&c.topic_prefix)?;
-        c.client_id = args.mqtt_client_id.clone().or(file.client_id.clone());
+        c.client_id = arg_or_file(&args.mqtt_client_id, &file.client_id);
         if let Some(id) = &c.client_id {
             if id.is_empty() || id.len() > 65_535 {
                 bail!("mqtt_client_id must not be empty");
             }
         }
-        c.ca_file = args.mqtt_ca_file.clone().or(file.ca_file.clone());
-        c.client_cert = args.mqtt_client_cert.clone().or(file.client_cert.clone());
-        c.client_key = args.mqtt_client_key.clone().or(file.client_key.clone());
+        c.ca_file = arg_or_file(&args.mqtt_ca_file, &file.ca_file);
+        c.client_cert = arg_or_file(&args.mqtt_client_cert, &file.client_cert);
+        c.client_key = arg_or_file(&args.mqtt_client_key, &file.client_key);
         if c.client_cert.is_some() != c.client_key.is_some() {
             bail!("mqtt_client_cert and mqtt_client_key go together");
         }
         if !c.tls && (c.ca_file.is_some() || c.client_cert.is_some()) {
             bail!("mqtt_ca_file / mqtt_client_cert need a TLS broker URL (mqtts://HOST:PORT)");
         }
-        c.ack_qos = match args.mqtt_ack_qos.or(file.ack_qos).unwrap_or(1) {
+        c.ack_qos = match arg_or_file(&args.mqtt_ack_qos, &file.ack_qos).unwrap_or(1) {
             0 => rumqttc::QoS::AtMostOnce,
             1 => rumqttc::QoS::AtLeastOnce,
             q => bail!("mqtt_ack_qos must be 0 or 1, got {q}"),
         };
-        let ka = args.mqtt_keep_alive_s.or(file.keep_alive_s).unwrap_or(30);
+        let ka = arg_or_file(&args.mqtt_keep_alive_s, &file.keep_alive_s).unwrap_or(30);
         if !(5..=65_535).contains(&ka) {
             bail!("mqtt_keep_alive_s must be within 5..=65535");
         }

@@ -6,7 +6,6 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use kwh_btc_iot_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -123,10 +122,7 @@ pub struct MqttApiDoc;
 
 fn entry(d: DeadLetter) -> DeadLetterEntry {
     let l = d.letter;
-    let t = Timestamp::from_unix(
-        l.received_at_us.div_euclid(1_000_000),
-        (l.received_at_us.rem_euclid(1_000_000) * 1000) as u32,
-    );
+    let t = crate::clock::from_unix_us(l.received_at_us);
     DeadLetterEntry {
         id: d.id,
         received_at: t.to_rfc3339(),
