@@ -4,6 +4,13 @@
 //! bodies use [`ErrorCode::as_str`] as the machine-readable `code` and the
 //! [`Error`]'s `Display` text as the human message. The codes never change
 //! meaning once published; new ones may be added.
+//!
+//! ```
+//! use kwh_btc_iot_core::{canonicalize_json, error::lookup};
+//! let err = canonicalize_json(br#"{"a":1,"a":2}"#).unwrap_err();
+//! assert_eq!(err.code.as_str(), "duplicate_member");
+//! assert_eq!(lookup(err.code.as_str()).unwrap().http_status, 400);
+//! ```
 
 use std::fmt;
 

@@ -3,6 +3,12 @@
 //! Members sorted by their names' UTF-16 code units, no whitespace, strings
 //! with the minimal escapes of ECMAScript's `JSON.stringify`, numbers in the
 //! ECMAScript `Number.prototype.toString` form (via `ryu-js`).
+//!
+//! ```
+//! // RFC 8785 section 3.2.2's number examples:
+//! let out = kwh_btc_iot_core::jcs::canonicalize(b"[333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001]").unwrap();
+//! assert_eq!(out, b"[333333333.3333333,1e+30,4.5,0.002,1e-27]");
+//! ```
 
 use crate::error::Result;
 use crate::json::{self, Value};

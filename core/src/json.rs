@@ -6,6 +6,13 @@
 //! range are an error, nesting depth is bounded, and strings without escapes
 //! are borrowed from the input so the hot path (millions of logs per second)
 //! allocates little. See `docs/adr/0001-own-json-parser.md`.
+//!
+//! ```
+//! use kwh_btc_iot_core::json::parse;
+//! assert!(parse(br#"{"kwh":12.34}"#).is_ok());
+//! assert_eq!(parse(br#""\udead""#).unwrap_err().code.as_str(), "lone_surrogate");
+//! assert_eq!(parse(b"1e400").unwrap_err().code.as_str(), "number_out_of_range");
+//! ```
 
 use std::borrow::Cow;
 

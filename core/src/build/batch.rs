@@ -26,15 +26,19 @@ use crate::time::Timestamp;
 /// ```
 #[derive(Debug, Clone)]
 pub struct BatchParams {
-    /// The gateway id.
+    /// The signing gateway's id (1..128 characters, no control characters);
+    /// every batch of one gateway forms one hash chain.
     pub gateway_id: String,
-    /// The batch id.
+    /// The batch's id, unique per gateway, chosen by the batcher (same
+    /// character rule as `gateway_id`).
     pub batch_id: String,
-    /// Sequence number (1 for the first batch).
+    /// Position in the gateway's chain: 1 for the first batch, then +1 per
+    /// batch, at most 2^53-1 so JavaScript reads it exactly.
     pub seq: u64,
-    /// Previous head hash (`None` for seq 1).
+    /// The previous batch's head hash: `None` exactly when `seq` is 1.
     pub prev_head_hash: Option<Hash>,
-    /// Creation time (the core has no clock).
+    /// When the batch was closed, from the caller's clock (the core reads
+    /// none); written in the head as RFC 3339 UTC.
     pub created_at: Timestamp,
 }
 
@@ -59,9 +63,11 @@ pub struct BatchParams {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Batch {
-    /// The head.
+    /// The `embatch-1` head: ids, sequence, log count, Merkle root, previous
+    /// head hash, creation time.
     pub head: BatchHead,
-    /// SHA-256(0x02 || JCS(head)).
+    /// SHA-256(0x02 || JCS(head)): what the next batch links to and what an
+    /// anchor commits to.
     pub head_hash: Hash,
     /// Signature over JCS(head), when a key was given.
     pub signature: Option<Signature>,

@@ -43,9 +43,10 @@ use crate::model::receipt::Receipt;
 pub struct BuiltBatch {
     /// The batch: head, head hash, signature, tree.
     pub batch: Batch,
-    /// One receipt per log.
+    /// One receipt per log, in the order the logs were given.
     pub receipts: Vec<Receipt>,
-    /// Plausibility warnings per log index.
+    /// Plausibility warnings, each with the index of its log in the input
+    /// (they do not stop the build).
     pub warnings: Vec<(usize, Warning)>,
 }
 

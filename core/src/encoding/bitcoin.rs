@@ -321,11 +321,12 @@ pub struct BlockHeader {
     /// Merkle root, internal order (header bytes 36..68; the message an
     /// OpenTimestamps Bitcoin attestation attests).
     pub merkle_root: [u8; 32],
-    /// Block time, Unix seconds.
+    /// Block time, Unix seconds (as the miner set it, within about two hours
+    /// of the network's time).
     pub time: u32,
-    /// Compact target.
+    /// The target in compact form (nBits), e.g. `0x1d00ffff`.
     pub bits: u32,
-    /// Nonce.
+    /// The value miners vary to meet the target.
     pub nonce: u32,
 }
 
@@ -529,11 +530,12 @@ impl BlockHeader {
 pub struct TxIn {
     /// Spent txid, internal order.
     pub prev_txid: [u8; 32],
-    /// Spent output index.
+    /// Index of the spent output in that transaction (`0xffffffff` for a
+    /// coinbase).
     pub prev_vout: u32,
-    /// scriptSig.
+    /// The unlocking script (scriptSig); empty for segwit spends.
     pub script_sig: Vec<u8>,
-    /// nSequence.
+    /// nSequence (relative lock time and RBF signalling).
     pub sequence: u32,
     /// Witness stack (empty without witness).
     pub witness: Vec<Vec<u8>>,
@@ -555,7 +557,7 @@ pub struct TxIn {
 pub struct TxOut {
     /// Amount in satoshis.
     pub value: u64,
-    /// scriptPubKey.
+    /// The locking script (scriptPubKey); an anchor's is `OP_RETURN <hash>`.
     pub script_pubkey: Vec<u8>,
 }
 
@@ -728,13 +730,13 @@ pub fn op_return_data(s: &[u8]) -> Option<Vec<u8>> {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transaction {
-    /// nVersion.
+    /// nVersion (1 or 2 in practice; 2 enables relative lock times).
     pub version: i32,
-    /// Inputs.
+    /// The inputs, in order (none in an unfunded template).
     pub inputs: Vec<TxIn>,
-    /// Outputs.
+    /// The outputs, in order; `vout` is the index here.
     pub outputs: Vec<TxOut>,
-    /// nLockTime.
+    /// nLockTime: a height below 500 000 000, else a Unix time; 0 for none.
     pub lock_time: u32,
     /// Whether it was serialized with witness data (BIP 144).
     pub has_witness: bool,
@@ -742,9 +744,9 @@ pub struct Transaction {
     pub txid: [u8; 32],
     /// wtxid, internal order (SHA-256d of the full serialization).
     pub wtxid: [u8; 32],
-    /// Size of the full serialization.
+    /// Size of the full serialization, in bytes.
     pub size: usize,
-    /// Size of the serialization without witness.
+    /// Size of the serialization without witness, in bytes.
     pub base_size: usize,
 }
 
@@ -1015,7 +1017,7 @@ fn read_outputs(r: &mut Reader<'_>) -> Result<Vec<TxOut>> {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
-    /// The header.
+    /// The block's header.
     pub header: BlockHeader,
     /// The transactions, coinbase first.
     pub transactions: Vec<Transaction>,

@@ -249,7 +249,7 @@ pub fn check_tx_not_64_bytes(tx: &Transaction) -> Result<()> {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartialMerkleTree {
-    /// Transactions in the block.
+    /// Number of transactions in the whole block (not only the matched ones).
     pub total_transactions: u32,
     /// Hashes, depth-first.
     pub hashes: Vec<[u8; 32]>,
@@ -486,7 +486,7 @@ impl Walker<'_> {
 pub struct MerkleBlock {
     /// The block header.
     pub header: BlockHeader,
-    /// The partial tree.
+    /// The partial tree proving the matched transactions.
     pub tree: PartialMerkleTree,
 }
 
@@ -502,7 +502,8 @@ pub struct MerkleBlock {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedMerkleBlock {
-    /// The header.
+    /// The block header whose merkle root the tree leads to (its proof of
+    /// work is not checked here).
     pub header: BlockHeader,
     /// Matched (index in block, txid internal order).
     pub matches: Vec<(u32, [u8; 32])>,

@@ -85,9 +85,10 @@ pub enum Anchor {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct OtsAnchor {
-    /// The `.ots` file bytes, as given.
+    /// The `.ots` file bytes, as given (base64 in JSON); written back
+    /// unchanged.
     pub ots: Vec<u8>,
-    /// The file, decoded.
+    /// The file, decoded: the digest it stamps and its operations.
     pub file: DetachedTimestampFile,
     /// Block headers carried for the proof's Bitcoin attestations, by height.
     pub headers: BTreeMap<u64, BlockHeader>,
@@ -120,7 +121,8 @@ pub struct BitcoinAnchor {
     pub merkle_block: MerkleBlock,
     /// Whether the anchor also carried the header on its own (`header`).
     pub header_given: bool,
-    /// The block's height.
+    /// The block's height, as stated by the anchor (the merkleblock does not
+    /// carry it); a verifier with a header source checks it.
     pub height: u64,
     /// Later heads of the same gateway, the last one the anchored head.
     pub heads: Vec<BatchHead>,
@@ -142,7 +144,8 @@ pub struct BitcoinAnchor {
 pub struct AnchorError {
     /// The step verifiers report as `failed_step`.
     pub step: FailedStep,
-    /// The member path.
+    /// The member path at fault, under the base the caller gave
+    /// (`anchors[0].heads[2].seq`).
     pub member: String,
     /// The rule that was broken (without the member in front).
     pub message: String,

@@ -96,14 +96,33 @@ fn tx_index(k: &str) -> Option<usize> {
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$m])*
+        ///
+        /// ```
+        /// use kwh_btc_iot_core::model::emlog::{Channel, SettlementStatus, Status};
+        /// assert_eq!(Status::parse("estimated"), Some(Status::Estimated));
+        /// assert_eq!(Channel::Onchain.as_str(), "onchain");
+        /// assert_eq!(SettlementStatus::ALL.len(), 5);
+        /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name { $(#[doc = $text] $variant),+ }
         impl $name {
             /// Every allowed value, in SPEC order.
             pub const ALL: &'static [&'static str] = &[$($text),+];
-            /// The JSON string form.
+            /// The JSON string form, as written in the canonical log.
+            ///
+            /// ```
+            /// use kwh_btc_iot_core::model::emlog::{Channel, Status};
+            /// assert_eq!(Status::Partial.as_str(), "partial");
+            /// assert!(Channel::ALL.iter().all(|s| Channel::parse(s).unwrap().as_str() == *s));
+            /// ```
             pub const fn as_str(self) -> &'static str { match self { $($name::$variant => $text),+ } }
-            /// Parses the JSON string form.
+            /// Parses the JSON string form, exactly (lowercase, no trimming).
+            ///
+            /// ```
+            /// use kwh_btc_iot_core::model::emlog::{SettlementStatus, Status};
+            /// assert_eq!(SettlementStatus::parse("paid"), Some(SettlementStatus::Paid));
+            /// assert_eq!(Status::parse("OK"), None);
+            /// ```
             pub fn parse(s: &str) -> Option<Self> { match s { $($text => Some($name::$variant),)+ _ => None } }
         }
     };
@@ -139,17 +158,22 @@ string_enum!(
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tx<'a> {
-    /// Price in sats per kWh.
+    /// Price in sats per kWh, finite and not negative.
     pub price_sats_per_kwh: f64,
-    /// Amount in sats.
+    /// What the reading costs, in sats: `energy_kwh * price_sats_per_kwh`
+    /// rounded, filled in when absent; a stated value may differ from it by
+    /// at most 1 sat (`amount_mismatch`).
     pub amount_sats: u64,
-    /// Settlement channel.
+    /// How the energy is settled: Lightning, on-chain or not at all.
     pub channel: Channel,
-    /// Settlement state.
+    /// The settlement state when the reading was logged (`pending` when
+    /// absent); later payment does not change the logged value.
     pub settlement_status: SettlementStatus,
-    /// Lightning invoice or payment hash.
+    /// The Lightning invoice (BOLT 11) or payment hash, at most 2048
+    /// characters; `None` is written as `null`.
     pub ln_invoice_id: Option<Cow<'a, str>>,
-    /// On-chain transaction id, lowercase hex.
+    /// The on-chain transaction id (64 lowercase hex characters) once paid
+    /// on chain; `None` is written as `null`.
     pub bitcoin_txid: Option<Cow<'a, str>>,
 }
 
@@ -170,27 +194,32 @@ pub struct Tx<'a> {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnergyLog<'a> {
-    /// Site identifier.
+    /// The site (plant, building) the meter belongs to, e.g. `PLANT-01`;
+    /// 1..128 characters, no control characters (as every id here).
     pub site_id: Cow<'a, str>,
-    /// Device (gateway or meter) identifier.
+    /// The device that reported the reading (a gateway or the meter
+    /// itself), e.g. `gw-PLANT01-003`; the gateway checks it is configured.
     pub iot_device_id: Cow<'a, str>,
-    /// Meter identifier.
+    /// The meter that measured the energy, e.g. `MTR-001`.
     pub meter_id: Cow<'a, str>,
-    /// Start of the window.
+    /// Start of the metering window, normalized to UTC.
     pub ts_start: Timestamp,
-    /// End of the window.
+    /// End of the window, strictly after `ts_start`.
     pub ts_end: Timestamp,
-    /// `ts_end - ts_start` in seconds.
+    /// `ts_end - ts_start` in whole seconds; filled in when absent, refused
+    /// when stated otherwise (`interval_mismatch`).
     pub interval_s: u64,
-    /// Energy in kWh.
+    /// Energy delivered in the window, in kWh, finite and not negative.
     pub energy_kwh: f64,
-    /// Average power in kW.
+    /// Average power over the window in kW; computed from `energy_kwh` and
+    /// `interval_s` when absent, a `power_mismatch` warning when it differs.
     pub power_kw_avg: f64,
-    /// Reading status.
+    /// The meter's view of the reading (`ok`, `estimated`, ...).
     pub status: Status,
-    /// Tags, in the order given.
+    /// Free labels (`peak`, ...), in the order given: at most 16, each at
+    /// most 64 characters, no duplicates.
     pub tags: Vec<Cow<'a, str>>,
-    /// Economic view.
+    /// The economic part: price, amount and settlement.
     pub tx: Tx<'a>,
 }
 
@@ -208,9 +237,9 @@ pub struct EnergyLog<'a> {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalized<'a> {
-    /// The log.
+    /// The normalized log, derived members filled in.
     pub log: EnergyLog<'a>,
-    /// Non-fatal findings (e.g. `power_mismatch`).
+    /// Non-fatal findings (e.g. `power_mismatch`); the log is valid anyway.
     pub warnings: Vec<Warning>,
 }
 

@@ -49,13 +49,14 @@ pub const MAX_BATCH_ID_CHARS: usize = 128;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchHead {
-    /// The gateway that built the batch.
+    /// The gateway that built and signed the batch (1..128 characters, no
+    /// control characters).
     pub gateway_id: String,
-    /// The batch identifier, unique per gateway.
+    /// The batch identifier, unique per gateway, chosen by its batcher.
     pub batch_id: String,
-    /// 1, 2, 3, ... per gateway.
+    /// 1, 2, 3, ... per gateway, without gaps: the position in its chain.
     pub seq: u64,
-    /// Number of logs (leaves).
+    /// Number of logs (leaves) in the tree, at least 1.
     pub log_count: u64,
     /// RFC 9162 root over the logs' leaf hashes.
     pub merkle_root: Hash,
@@ -342,9 +343,11 @@ pub(crate) fn hex_hash(v: &Value<'_>, member: &str) -> Result<Hash> {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
-    /// 32-byte public key.
+    /// The signer's Ed25519 public key (32 bytes; 64 hex characters in JSON).
+    /// Trust comes from comparing it with a configured key, not from here.
     pub public_key: [u8; 32],
-    /// 64-byte signature.
+    /// The Ed25519 signature (R || S, 64 bytes; 128 hex characters in JSON)
+    /// over the signed document's canonical bytes.
     pub signature: [u8; 64],
 }
 

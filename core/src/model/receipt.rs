@@ -57,13 +57,15 @@ pub struct Receipt {
     pub log: String,
     /// The log's leaf hash, SHA-256(0x00 || log).
     pub leaf_hash: Hash,
-    /// The log's index in the batch.
+    /// The log's 0-based position in the batch, in acceptance order.
     pub leaf_index: u64,
     /// The RFC 9162 inclusion path, leaf to root.
     pub inclusion_path: Vec<Hash>,
-    /// The batch head.
+    /// The head of the batch the log is in; its `merkle_root` is what the
+    /// inclusion path leads to.
     pub batch_head: BatchHead,
-    /// The gateway's signature over JCS(batch_head).
+    /// The gateway's signature over JCS(batch_head); `None` (`null`) when
+    /// the batch was built without a key.
     pub head_signature: Option<Signature>,
     /// A device's signature over the log's canonical bytes, when the device signs.
     pub log_signature: Option<Signature>,
@@ -242,15 +244,15 @@ impl Receipt {
 /// ```
 #[derive(Debug)]
 pub struct ReceiptMembers<'v, 'a> {
-    /// `log`, as given.
+    /// `log`, as given (still to be normalized).
     pub log: &'v Value<'a>,
-    /// `leaf_hash`.
+    /// `leaf_hash`, read as 64 lowercase hex characters.
     pub leaf_hash: Hash,
-    /// `leaf_index`.
+    /// `leaf_index`, an integer within 0..2^53-1.
     pub leaf_index: u64,
-    /// `inclusion_path`.
+    /// `inclusion_path`, at most [`MAX_PATH_LEN`] hashes, leaf to root.
     pub path: Vec<Hash>,
-    /// `batch_head`, as given.
+    /// `batch_head`, as given (still to be read by `BatchHead::parse`).
     pub head: &'v Value<'a>,
     /// `head_signature`, as given (may be `null`).
     pub head_signature: &'v Value<'a>,

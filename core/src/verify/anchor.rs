@@ -333,9 +333,10 @@ pub struct AnchorsOutcome {
     pub results: Vec<AnchorResult>,
     /// Errors (code `invalid_anchor`) of the invalid anchors.
     pub errors: Vec<Error>,
-    /// The `anchors` step's status.
+    /// The `anchors` step's status: failed if any anchor is invalid, skipped
+    /// when there are none.
     pub step_status: StepStatus,
-    /// The `anchors` step's detail.
+    /// The `anchors` step's detail: a count per anchor status.
     pub step_detail: String,
 }
 
@@ -577,7 +578,7 @@ pub struct AnchorFailure {
     pub step: FailedStep,
     /// The input at fault (`headers.<height>`, `raw_tx`, ...; empty for the proof itself).
     pub member: String,
-    /// What went wrong.
+    /// What went wrong, for people (match on `step`).
     pub message: String,
 }
 

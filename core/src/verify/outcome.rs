@@ -230,7 +230,8 @@ impl AnchorStatus {
 pub struct Step {
     /// `parse`, `leaf_hash`, `inclusion`, `head`, `signature`, `log_signature`, `anchors`.
     pub name: &'static str,
-    /// Passed, failed or skipped.
+    /// Passed, failed or skipped (an earlier step failed, or nothing to
+    /// check).
     pub status: StepStatus,
     /// What was checked or what went wrong.
     pub detail: String,
@@ -272,11 +273,13 @@ impl std::fmt::Display for AnchorStatus {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyError {
-    /// Stable code.
+    /// A stable code from the registry ([`crate::error::REGISTRY`]), e.g.
+    /// `leaf_hash_mismatch`, `invalid_anchor`.
     pub code: &'static str,
-    /// Human message.
+    /// The English message, naming the member and the rule.
     pub message: String,
-    /// Member path, when there is one.
+    /// The member path in the receipt (`batch_head.seq`, `anchors[1]`),
+    /// when the error concerns one member.
     pub member: Option<String>,
 }
 
