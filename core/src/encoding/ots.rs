@@ -308,17 +308,20 @@ pub enum Attestation {
     },
     /// The message is the merkle root (header bytes 36..68) of Bitcoin block `height`.
     Bitcoin {
-        /// Block height.
+        /// Height of the block that attests the message (its header is needed
+        /// to check it).
         height: u64,
     },
     /// The message is the merkle root of Litecoin block `height` (not verified here).
     Litecoin {
-        /// Block height.
+        /// Height of the block that attests the message (its header is needed
+        /// to check it).
         height: u64,
     },
     /// Ethereum block `height` (the reference's "dubious" notary; not verified here).
     Ethereum {
-        /// Block height.
+        /// Height of the block that attests the message (its header is needed
+        /// to check it).
         height: u64,
     },
     /// An attestation this implementation does not know; kept as is.

@@ -111,11 +111,14 @@ pub struct OtsAnchor {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct BitcoinAnchor {
-    /// The transaction bytes, as given.
+    /// The transaction bytes, as given (hex in JSON, as `getrawtransaction`
+    /// prints them); written back unchanged.
     pub raw_tx: Vec<u8>,
-    /// The transaction, decoded.
+    /// The transaction, decoded: one of its outputs must be
+    /// `OP_RETURN <anchored head hash>`.
     pub tx: Transaction,
-    /// The `merkleblock` bytes, as given.
+    /// The `merkleblock` bytes, as given (hex in JSON, as `gettxoutproof`
+    /// prints them); written back unchanged.
     pub merkle_proof: Vec<u8>,
     /// The merkleblock, decoded (its header is the block's).
     pub merkle_block: MerkleBlock,
