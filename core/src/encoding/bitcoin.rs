@@ -808,7 +808,8 @@ impl Transaction {
     /// Serializes a transaction: the BIP 144 form (marker, flag, witness
     /// stacks) when any input has a witness, the legacy form otherwise (also
     /// for no inputs, as Bitcoin Core's `createrawtransaction` writes a
-    /// template). [`Transaction::parse`] reads it back.
+    /// template). [`Transaction::parse`] reads it back once it has an input;
+    /// an unfunded template (no inputs) is refused there with `no_inputs`.
     ///
     /// ```
     /// # // The genesis block's coinbase transaction.
