@@ -4,10 +4,24 @@
 //! bodies use [`ErrorCode::as_str`] as the machine-readable `code` and the
 //! [`Error`]'s `Display` text as the human message. The codes never change
 //! meaning once published; new ones may be added.
+//!
+//! ```
+//! use kwh_btc_iot_core::{canonicalize_json, error::lookup};
+//! let err = canonicalize_json(br#"{"a":1,"a":2}"#).unwrap_err();
+//! assert_eq!(err.code.as_str(), "duplicate_member");
+//! assert_eq!(lookup(err.code.as_str()).unwrap().http_status, 400);
+//! ```
 
 use std::fmt;
 
 /// A stable, lowercase, snake_case error code (SPEC section 6).
+///
+/// ```
+/// use kwh_btc_iot_core::{canonicalize, ErrorCode};
+/// let err = canonicalize(br#"{"schema_version":"emlog-0.9"}"#).unwrap_err();
+/// assert_eq!(err.code, ErrorCode::UnsupportedVersion);
+/// assert_eq!(err.code.as_str(), "unsupported_version");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -79,6 +93,12 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// The stable code string, e.g. `"duplicate_member"`.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::ErrorCode;
+    /// assert_eq!(ErrorCode::DuplicateMember.as_str(), "duplicate_member");
+    /// assert_eq!(ErrorCode::DuplicateMember.to_string(), "duplicate_member");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         use ErrorCode::*;
         match self {
@@ -118,6 +138,13 @@ impl ErrorCode {
     }
 
     /// The family the code belongs to; bindings map families to exception classes.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{ErrorCode, ErrorFamily};
+    /// assert_eq!(ErrorCode::TooDeep.family(), ErrorFamily::Json);
+    /// assert_eq!(ErrorCode::AmountMismatch.family(), ErrorFamily::Validation);
+    /// assert_eq!(ErrorCode::InvalidProof.family(), ErrorFamily::Merkle);
+    /// ```
     pub const fn family(self) -> ErrorFamily {
         use ErrorCode::*;
         match self {
@@ -176,7 +203,14 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// Error families: JSON syntax, emlog validation, Merkle/proofs, signatures.
+/// Error families: JSON syntax, emlog validation, Merkle/proofs, signatures
+/// and anchors. Bindings raise one exception class per family (Python
+/// `JsonError`, `ValidationError`, ...).
+///
+/// ```
+/// use kwh_btc_iot_core::{ErrorCode, ErrorFamily};
+/// assert_eq!(ErrorCode::UntrustedKey.family(), ErrorFamily::Crypto);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorFamily {
     /// Not I-JSON.
@@ -190,7 +224,13 @@ pub enum ErrorFamily {
 }
 
 impl ErrorFamily {
-    /// Lowercase name of the family.
+    /// Lowercase name of the family, as `CodeEntry::family` and the bindings
+    /// spell it.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::ErrorFamily;
+    /// assert_eq!(ErrorFamily::Validation.as_str(), "validation");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorFamily::Json => "json",
@@ -204,19 +244,40 @@ impl ErrorFamily {
 /// A core error: a stable code, the member it concerns (a path such as
 /// `tx.amount_sats` or `tags[2]`, when there is one) and a message that names
 /// the member and the rule.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1300,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// let err = kwh_btc_iot_core::canonicalize(log).unwrap_err();
+/// assert_eq!(err.code.as_str(), "amount_mismatch");
+/// assert_eq!(err.member.as_deref(), Some("tx.amount_sats"));
+/// assert!(err.to_string().starts_with("tx.amount_sats: "), "{err}");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Error {
-    /// The stable code.
+    /// The stable code; bindings and HTTP bodies expose `code.as_str()`.
     pub code: ErrorCode,
-    /// The member path, when the error concerns one member.
+    /// The member path (`tx.amount_sats`, `tags[2]`, `anchors[0].heads`)
+    /// when the error concerns one member; `None` for whole-input errors.
     pub member: Option<String>,
-    /// The human message.
+    /// The English message, starting with the member path when there is one;
+    /// for people, not for matching (match on `code`).
     pub message: String,
 }
 
 impl Error {
     /// An error about one member; the message is prefixed with the member name.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{Error, ErrorCode};
+    /// let e = Error::member(ErrorCode::OutOfRange, "interval_s", "must be at most 86400");
+    /// assert_eq!(e.to_string(), "interval_s: must be at most 86400");
+    /// assert_eq!(e.member.as_deref(), Some("interval_s"));
+    /// ```
     pub fn member(code: ErrorCode, member: impl Into<String>, rule: impl fmt::Display) -> Self {
         let member = member.into();
         let message = format!("{member}: {rule}");
@@ -228,6 +289,12 @@ impl Error {
     }
 
     /// An error that concerns no single member.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{Error, ErrorCode};
+    /// let e = Error::new(ErrorCode::EmptyBatch, "a batch needs at least one log");
+    /// assert_eq!((e.member, e.message.as_str()), (None, "a batch needs at least one log"));
+    /// ```
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Error {
             code,
@@ -237,7 +304,14 @@ impl Error {
     }
 }
 
-/// The core's result type.
+/// The core's result type: [`Error`] unless another error type is named.
+///
+/// ```
+/// fn leaf(log: &[u8]) -> kwh_btc_iot_core::Result<String> {
+///     Ok(kwh_btc_iot_core::leaf_hash(log)?.to_hex())
+/// }
+/// assert_eq!(leaf(b"[]").unwrap_err().code.as_str(), "invalid_type");
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The HTTP status of an error with this code: JSON syntax problems are
@@ -269,6 +343,12 @@ impl ErrorCode {
 /// Codes the project emits beyond the core's [`ErrorCode`]s: the gateway's
 /// HTTP errors and the MQTT bridge's dead-letter reasons. Every code lives
 /// in [`REGISTRY`] with its family and HTTP status.
+///
+/// ```
+/// use kwh_btc_iot_core::error::{codes, lookup};
+/// assert_eq!(lookup(codes::RATE_LIMITED).unwrap().http_status, 429);
+/// assert_eq!(lookup(codes::TOPIC_MISMATCH).unwrap().family, "mqtt");
+/// ```
 pub mod codes {
     /// No or unknown credentials (401).
     pub const UNAUTHORIZED: &str = "unauthorized";
@@ -308,6 +388,13 @@ pub mod codes {
 
 /// One code of the project: its family and the HTTP status it is answered
 /// with (0 where it is never an HTTP answer: anchor steps, warnings).
+///
+/// ```
+/// use kwh_btc_iot_core::error::lookup;
+/// let e = lookup("not_batched").unwrap();
+/// assert_eq!((e.family, e.http_status), ("http", 409));
+/// assert_eq!(lookup("tx_commitment").unwrap().http_status, 0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodeEntry {
     /// The stable snake_case code.
@@ -317,7 +404,8 @@ pub struct CodeEntry {
     /// `mqtt` (dead letters), `anchor_step` (an anchor's `failed_step`) or
     /// `warning`.
     pub family: &'static str,
-    /// The HTTP status, or 0.
+    /// The HTTP status the gateway answers with, or 0 for codes that are
+    /// never an HTTP answer (anchor steps, warnings, MQTT dead letters).
     pub http_status: u16,
 }
 
@@ -479,7 +567,12 @@ impl FailedStep {
         FailedStep::TxCommitment,
     ];
 
-    /// The snake_case name.
+    /// The snake_case name, as written in an anchor result's `failed_step`.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::FailedStep;
+    /// assert_eq!(FailedStep::HeaderPow.as_str(), "header_pow");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             FailedStep::Format => "format",
@@ -498,7 +591,13 @@ impl FailedStep {
         }
     }
 
-    /// The step named `s`, if any.
+    /// The step named `s` (exact snake_case), if any.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::FailedStep;
+    /// assert_eq!(FailedStep::parse("merkle_root"), Some(FailedStep::MerkleRoot));
+    /// assert_eq!(FailedStep::parse("Merkle_Root"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<FailedStep> {
         FailedStep::ALL.iter().copied().find(|f| f.as_str() == s)
     }
@@ -517,7 +616,20 @@ impl fmt::Display for FailedStep {
     }
 }
 
-/// A non-fatal finding (a plausibility check that did not reject the input).
+/// A non-fatal finding: a plausibility check that did not reject the input
+/// (the log is still accepted and hashed as given).
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// // 12.34 kWh over 300 s is 148 kW on average, not 2.47: accepted, with a warning.
+/// let n = kwh_btc_iot_core::normalize(log).unwrap();
+/// assert_eq!(n.warnings[0].code, "power_mismatch");
+/// assert_eq!(n.warnings[0].member, "power_kw_avg");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {
     /// Stable warning code, e.g. `power_mismatch`.

@@ -1,4 +1,11 @@
 //! SHA-256 with the domain-separation prefixes of the formats.
+//!
+//! ```
+//! use kwh_btc_iot_core::hash::{leaf_hash_bytes, node_hash};
+//! // RFC 9162: a tree of two empty leaves.
+//! let l = leaf_hash_bytes(b"");
+//! assert_ne!(node_hash(&l, &l), l);
+//! ```
 
 use std::fmt;
 
@@ -15,16 +22,36 @@ pub const NODE_PREFIX: u8 = 0x01;
 pub const HEAD_PREFIX: u8 = 0x02;
 
 /// A 32-byte SHA-256 digest, shown as 64 lowercase hex characters.
+///
+/// ```
+/// use kwh_btc_iot_core::hash::{sha256, Hash};
+/// let h = sha256(b"abc");
+/// assert_eq!(h.to_string(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+/// assert_eq!(Hash::from_hex(&h.to_hex(), "x").unwrap(), h);
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {
-    /// Lowercase hex.
+    /// 64 lowercase hex characters, the form every document uses.
+    ///
+    /// ```
+    /// let h = kwh_btc_iot_core::hash::sha256(b"");
+    /// assert_eq!(h.to_hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    /// ```
     pub fn to_hex(&self) -> String {
         hex::encode(&self.0)
     }
 
     /// Parses exactly 64 lowercase hex characters; `member` names the input in errors.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::Hash;
+    /// let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    /// assert_eq!(Hash::from_hex(hex, "leaf_hash").unwrap().to_hex(), hex);
+    /// let err = Hash::from_hex(&hex.to_uppercase(), "leaf_hash").unwrap_err();
+    /// assert_eq!((err.code.as_str(), err.member.as_deref()), ("invalid_hex", Some("leaf_hash")));
+    /// ```
     pub fn from_hex(s: &str, member: &str) -> Result<Hash> {
         let b = s.as_bytes();
         if b.len() != 64 {
@@ -46,7 +73,12 @@ impl Hash {
         })
     }
 
-    /// The bytes.
+    /// The 32 digest bytes, in the order SHA-256 produced them (not reversed).
+    ///
+    /// ```
+    /// let h = kwh_btc_iot_core::hash::sha256(b"");
+    /// assert_eq!(h.as_bytes()[..2], [0xe3, 0xb0]);
+    /// ```
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -64,7 +96,12 @@ impl fmt::Display for Hash {
     }
 }
 
-/// Plain SHA-256.
+/// Plain SHA-256, without a domain prefix.
+///
+/// ```
+/// let h = kwh_btc_iot_core::hash::sha256(b"abc");
+/// assert_eq!(h.to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+/// ```
 pub fn sha256(data: &[u8]) -> Hash {
     Hash(Sha256::digest(data).into())
 }
@@ -83,6 +120,15 @@ pub fn leaf_hash_bytes(data: &[u8]) -> Hash {
 }
 
 /// SHA-256(0x01 || left || right): an RFC 9162 interior node.
+///
+/// ```
+/// use kwh_btc_iot_core::hash::{leaf_hash_bytes, node_hash, sha256};
+/// let (a, b) = (leaf_hash_bytes(b"a"), leaf_hash_bytes(b"b"));
+/// let mut pre = vec![0x01];
+/// pre.extend_from_slice(a.as_bytes());
+/// pre.extend_from_slice(b.as_bytes());
+/// assert_eq!(node_hash(&a, &b), sha256(&pre));
+/// ```
 #[inline]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut buf = [0u8; 65];
@@ -92,7 +138,13 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     Hash(Sha256::digest(buf).into())
 }
 
-/// SHA-256(0x02 || data): a batch head hash.
+/// SHA-256(0x02 || data): a batch head hash, over the head's canonical bytes
+/// without its signature.
+///
+/// ```
+/// use kwh_btc_iot_core::hash::{head_hash_bytes, sha256};
+/// assert_eq!(head_hash_bytes(b"{}"), sha256(b"\x02{}"));
+/// ```
 pub fn head_hash_bytes(data: &[u8]) -> Hash {
     let mut h = Sha256::new();
     h.update([HEAD_PREFIX]);

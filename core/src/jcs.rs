@@ -3,6 +3,12 @@
 //! Members sorted by their names' UTF-16 code units, no whitespace, strings
 //! with the minimal escapes of ECMAScript's `JSON.stringify`, numbers in the
 //! ECMAScript `Number.prototype.toString` form (via `ryu-js`).
+//!
+//! ```
+//! // RFC 8785 section 3.2.2's number examples:
+//! let out = kwh_btc_iot_core::jcs::canonicalize(b"[333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001]").unwrap();
+//! assert_eq!(out, b"[333333333.3333333,1e+30,4.5,0.002,1e-27]");
+//! ```
 
 use crate::error::Result;
 use crate::json::{self, Value};
@@ -22,6 +28,12 @@ pub fn canonicalize(input: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Serializes a parsed value canonically.
+///
+/// ```
+/// use kwh_btc_iot_core::{jcs, json};
+/// let v = json::parse(br#"{"z":1,"a":[true,"\u0041"]}"#).unwrap();
+/// assert_eq!(jcs::to_vec(&v), br#"{"a":[true,"A"],"z":1}"#);
+/// ```
 pub fn to_vec(v: &Value<'_>) -> Vec<u8> {
     let mut out = Vec::new();
     write_value(&mut out, v);
@@ -29,11 +41,24 @@ pub fn to_vec(v: &Value<'_>) -> Vec<u8> {
 }
 
 /// Serializes a parsed value canonically as a `String`.
+///
+/// ```
+/// use kwh_btc_iot_core::{jcs, json::Value};
+/// let v = Value::Object(vec![("n".into(), Value::Number(1e21))]);
+/// assert_eq!(jcs::to_string(&v), r#"{"n":1e+21}"#);
+/// ```
 pub fn to_string(v: &Value<'_>) -> String {
     String::from_utf8(to_vec(v)).expect("JCS output is UTF-8")
 }
 
 /// Appends the canonical form of `v` to `out`.
+///
+/// ```
+/// use kwh_btc_iot_core::{jcs, json::Value};
+/// let mut out = b"prefix:".to_vec();
+/// jcs::write_value(&mut out, &Value::Array(vec![Value::Null, Value::Bool(false)]));
+/// assert_eq!(out, b"prefix:[null,false]");
+/// ```
 pub fn write_value(out: &mut Vec<u8>, v: &Value<'_>) {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
@@ -69,6 +94,14 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value<'_>) {
 }
 
 /// Compares two strings by their UTF-16 code units, as RFC 8785 sorts names.
+///
+/// ```
+/// use std::cmp::Ordering;
+/// use kwh_btc_iot_core::jcs::cmp_utf16;
+/// // U+1F600 is D83D DE00 in UTF-16, so it sorts before U+FB01 (unlike in UTF-8).
+/// assert_eq!(cmp_utf16("\u{1F600}", "\u{FB01}"), Ordering::Less);
+/// assert_eq!(cmp_utf16("a", "b"), Ordering::Less);
+/// ```
 pub fn cmp_utf16(a: &str, b: &str) -> std::cmp::Ordering {
     // Byte order equals code point order; it differs from UTF-16 order only
     // when a character above U+FFFF meets one in U+E000..U+FFFF.
@@ -79,6 +112,14 @@ pub fn cmp_utf16(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// Appends a number in ECMAScript form. The caller guarantees it is finite.
+///
+/// ```
+/// let mut out = Vec::new();
+/// kwh_btc_iot_core::jcs::write_number(&mut out, 0.000001);
+/// out.push(b' ');
+/// kwh_btc_iot_core::jcs::write_number(&mut out, -0.0);
+/// assert_eq!(out, b"0.000001 0");
+/// ```
 #[inline]
 pub fn write_number(out: &mut Vec<u8>, n: f64) {
     debug_assert!(n.is_finite());
@@ -118,6 +159,12 @@ fn write_int(out: &mut Vec<u8>, mut i: i64) {
 }
 
 /// Appends a JSON string with RFC 8785 escaping.
+///
+/// ```
+/// let mut out = Vec::new();
+/// kwh_btc_iot_core::jcs::write_string(&mut out, "a\"\n\u{1}\u{e9}");
+/// assert_eq!(out, "\"a\\\"\\n\\u0001\u{e9}\"".as_bytes());
+/// ```
 #[inline]
 pub fn write_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');

@@ -6,6 +6,13 @@
 //! range are an error, nesting depth is bounded, and strings without escapes
 //! are borrowed from the input so the hot path (millions of logs per second)
 //! allocates little. See `docs/adr/0001-own-json-parser.md`.
+//!
+//! ```
+//! use kwh_btc_iot_core::json::parse;
+//! assert!(parse(br#"{"kwh":12.34}"#).is_ok());
+//! assert_eq!(parse(br#""\udead""#).unwrap_err().code.as_str(), "lone_surrogate");
+//! assert_eq!(parse(b"1e400").unwrap_err().code.as_str(), "number_out_of_range");
+//! ```
 
 use std::borrow::Cow;
 
@@ -16,6 +23,13 @@ pub const DEFAULT_MAX_DEPTH: usize = 64;
 
 /// A parsed JSON value. Objects keep their members in input order (the parser
 /// has already rejected duplicates).
+///
+/// ```
+/// use kwh_btc_iot_core::json::{parse, Value};
+/// let v = parse(br#"{"kwh":12.34,"tags":["peak"]}"#).unwrap();
+/// assert_eq!(v.get("kwh"), Some(&Value::Number(12.34)));
+/// assert_eq!(v.get("tags").map(Value::type_name), Some("array"));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value<'a> {
     /// `null`
@@ -33,7 +47,14 @@ pub enum Value<'a> {
 }
 
 impl<'a> Value<'a> {
-    /// The JSON type name, for error messages.
+    /// The JSON type name (`null`, `boolean`, `number`, `string`, `array`,
+    /// `object`), as error messages say it.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::json::parse;
+    /// assert_eq!(parse(b"null").unwrap().type_name(), "null");
+    /// assert_eq!(parse(b"{}").unwrap().type_name(), "object");
+    /// ```
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Null => "null",
@@ -45,7 +66,16 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// Looks a member up in an object.
+    /// Looks a member up by name in an object; `None` if absent or if `self` is
+    /// not an object.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::json::{parse, Value};
+    /// let v = parse(br#"{"a":"x"}"#).unwrap();
+    /// assert_eq!(v.get("a"), Some(&Value::str("x")));
+    /// assert_eq!(v.get("b"), None);
+    /// assert_eq!(parse(b"[1]").unwrap().get("a"), None);
+    /// ```
     pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         match self {
             Value::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
@@ -53,7 +83,16 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// Converts every borrowed string into an owned one.
+    /// Copies every borrowed string, so the value outlives the input buffer.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::json::{parse, Value};
+    /// let owned: Value<'static> = {
+    ///     let text = String::from(r#"["kept"]"#);
+    ///     parse(text.as_bytes()).unwrap().into_owned()
+    /// };
+    /// assert_eq!(owned, Value::Array(vec![Value::str("kept")]));
+    /// ```
     pub fn into_owned(self) -> Value<'static> {
         match self {
             Value::Null => Value::Null,
@@ -69,12 +108,23 @@ impl<'a> Value<'a> {
         }
     }
 
-    /// A string value.
+    /// An owned string value.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{jcs, json::Value};
+    /// assert_eq!(jcs::to_string(&Value::str("gw-1")), r#""gw-1""#);
+    /// ```
     pub fn str(s: impl Into<String>) -> Value<'static> {
         Value::String(Cow::Owned(s.into()))
     }
 
-    /// An optional string: `null` when `None`.
+    /// An optional string: `null` when `None` (as `ln_invoice_id` is written).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::json::Value;
+    /// assert_eq!(Value::opt_str(None), Value::Null);
+    /// assert_eq!(Value::opt_str(Some("ln")), Value::str("ln"));
+    /// ```
     pub fn opt_str(s: Option<&str>) -> Value<'static> {
         match s {
             Some(s) => Value::str(s),
@@ -94,7 +144,14 @@ pub fn parse(input: &[u8]) -> Result<Value<'_>> {
     parse_with_depth(input, DEFAULT_MAX_DEPTH)
 }
 
-/// Parses with an explicit nesting limit.
+/// Parses with an explicit nesting limit (arrays and objects count one level
+/// each); deeper input fails with `too_deep`.
+///
+/// ```
+/// use kwh_btc_iot_core::json::parse_with_depth;
+/// assert!(parse_with_depth(b"[[1]]", 2).is_ok());
+/// assert_eq!(parse_with_depth(b"[[[1]]]", 2).unwrap_err().code.as_str(), "too_deep");
+/// ```
 pub fn parse_with_depth(input: &[u8], max_depth: usize) -> Result<Value<'_>> {
     let text = std::str::from_utf8(input).map_err(|e| {
         Error::new(
@@ -105,7 +162,13 @@ pub fn parse_with_depth(input: &[u8], max_depth: usize) -> Result<Value<'_>> {
     parse_str_with_depth(text, max_depth)
 }
 
-/// Parses a `&str` as one I-JSON value.
+/// Parses a `&str` as one I-JSON value with the default depth limit.
+///
+/// ```
+/// use kwh_btc_iot_core::json::{parse_str, Value};
+/// assert_eq!(parse_str("\"\\u00e9\"").unwrap(), Value::str("\u{e9}"));
+/// assert_eq!(parse_str(r#""\ud800""#).unwrap_err().code.as_str(), "lone_surrogate");
+/// ```
 pub fn parse_str(text: &str) -> Result<Value<'_>> {
     parse_str_with_depth(text, DEFAULT_MAX_DEPTH)
 }

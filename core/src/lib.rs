@@ -52,21 +52,63 @@ pub use model::receipt::Receipt;
 pub use verify::{verify_receipt, ReceiptVerifier, Verification, VerifyOptions};
 
 /// Validates and normalizes a log given as JSON bytes.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// let n = kwh_btc_iot_core::normalize(log).unwrap();
+/// assert_eq!(n.log.ts_end.to_rfc3339(), "2025-12-01T10:15:00Z");
+/// // 12.34 kWh in 5 minutes is 148 kW on average, not the 2.47 stated:
+/// assert_eq!(n.warnings[0].code, "power_mismatch");
+/// ```
 pub fn normalize(log_json: &[u8]) -> Result<Normalized<'_>> {
     model::emlog::parse_log(log_json)
 }
 
-/// The canonical bytes (RFC 8785 of the normalized log).
+/// The canonical bytes of a log: RFC 8785 of the normalized log, the exact
+/// bytes the leaf hash covers.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// let canon = kwh_btc_iot_core::canonicalize(log).unwrap();
+/// // Members sorted, no whitespace; the same bytes every time.
+/// assert!(canon.starts_with(br#"{"energy_kwh":12.34,"interval_s":300,"#));
+/// ```
 pub fn canonicalize(log_json: &[u8]) -> Result<Vec<u8>> {
     model::emlog::canonicalize_log(log_json)
 }
 
-/// RFC 8785 canonicalization of any I-JSON text.
+/// RFC 8785 canonicalization of any I-JSON text (not only logs): used for
+/// heads, receipts and anchors.
+///
+/// ```
+/// let out = kwh_btc_iot_core::canonicalize_json(br#"{"b":[1.50, 2e0], "a":null}"#).unwrap();
+/// assert_eq!(out, br#"{"a":null,"b":[1.5,2]}"#);
+/// ```
 pub fn canonicalize_json(json: &[u8]) -> Result<Vec<u8>> {
     jcs::canonicalize(json)
 }
 
-/// The leaf hash of a log: SHA-256(0x00 || canonical bytes).
+/// The leaf hash of a log: SHA-256(0x00 || canonical bytes), the value a
+/// receipt proves included in a batch.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// use kwh_btc_iot_core::{canonicalize, hash::leaf_hash_bytes, leaf_hash};
+/// let leaf = leaf_hash(log).unwrap();
+/// assert_eq!(leaf, leaf_hash_bytes(&canonicalize(log).unwrap()));
+/// ```
 pub fn leaf_hash(log_json: &[u8]) -> Result<Hash> {
     model::emlog::leaf_hash_of_json(log_json)
 }

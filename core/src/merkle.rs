@@ -5,11 +5,30 @@
 //! `n`; odd nodes are never duplicated. Built bottom-up, that is the same as
 //! carrying an unpaired last node up a level unchanged, which is how
 //! [`MerkleTree`] stores its levels.
+//!
+//! ```
+//! # use kwh_btc_iot_core::hash::leaf_hash_bytes;
+//! # // The RFC 6962 reference leaves (certificate-transparency-go's test data).
+//! # let data: [&[u8]; 8] = [b"", &[0], &[0x10], &[0x20, 0x21], &[0x30, 0x31], &[0x40, 0x41, 0x42, 0x43],
+//! #     &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57], &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f]];
+//! # let leaves: Vec<_> = data.iter().map(|d| leaf_hash_bytes(d)).collect();
+//! use kwh_btc_iot_core::merkle::{root, MerkleTree, verify_inclusion};
+//! let tree = MerkleTree::new(leaves.clone());
+//! assert_eq!(root(&leaves).to_hex(), "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328");
+//! let path = tree.inclusion_path(5).unwrap();
+//! assert!(verify_inclusion(&leaves[5], 5, 8, &path, &tree.root()).is_ok());
+//! ```
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::hash::{node_hash, sha256, Hash};
 
-/// Root of the empty tree: SHA-256 of the empty string.
+/// Root of the empty tree: SHA-256 of the empty string (RFC 9162 2.1.1).
+///
+/// ```
+/// use kwh_btc_iot_core::merkle::{empty_root, root};
+/// assert_eq!(empty_root().to_hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+/// assert_eq!(root(&[]), empty_root());
+/// ```
 pub fn empty_root() -> Hash {
     sha256(b"")
 }
@@ -31,6 +50,20 @@ pub fn root(leaves: &[Hash]) -> Hash {
 
 /// A streaming root builder: push leaf hashes one by one, ask for the root at
 /// any time. Holds one hash per set bit of the leaf count (at most 64).
+///
+/// ```
+/// # use kwh_btc_iot_core::hash::leaf_hash_bytes;
+/// # // The RFC 6962 reference leaves (certificate-transparency-go's test data).
+/// # let data: [&[u8]; 8] = [b"", &[0], &[0x10], &[0x20, 0x21], &[0x30, 0x31], &[0x40, 0x41, 0x42, 0x43],
+/// #     &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57], &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f]];
+/// # let leaves: Vec<_> = data.iter().map(|d| leaf_hash_bytes(d)).collect();
+/// use kwh_btc_iot_core::merkle::{root, RootBuilder};
+/// let mut b = RootBuilder::new();
+/// for l in &leaves {
+///     b.push(*l);
+/// }
+/// assert_eq!(b.root(), root(&leaves));
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct RootBuilder {
     /// Roots of perfect subtrees, largest first.
@@ -39,7 +72,12 @@ pub struct RootBuilder {
 }
 
 impl RootBuilder {
-    /// An empty builder.
+    /// An empty builder (its root is the empty-tree root).
+    ///
+    /// ```
+    /// let b = kwh_btc_iot_core::RootBuilder::new();
+    /// assert_eq!((b.len(), b.root()), (0, kwh_btc_iot_core::merkle::empty_root()));
+    /// ```
     pub fn new() -> Self {
         RootBuilder {
             stack: Vec::with_capacity(64),
@@ -47,7 +85,14 @@ impl RootBuilder {
         }
     }
 
-    /// Appends one leaf hash.
+    /// Appends one leaf hash (already hashed with the 0x00 prefix).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{hash::leaf_hash_bytes, RootBuilder};
+    /// let mut b = RootBuilder::new();
+    /// b.push(leaf_hash_bytes(b""));
+    /// assert_eq!(b.root().to_hex(), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
+    /// ```
     #[inline]
     pub fn push(&mut self, leaf: Hash) {
         let mut h = leaf;
@@ -64,16 +109,43 @@ impl RootBuilder {
     }
 
     /// Number of leaves pushed.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{hash::leaf_hash_bytes, RootBuilder};
+    /// let mut b = RootBuilder::new();
+    /// (0u8..3).for_each(|i| b.push(leaf_hash_bytes(&[i])));
+    /// assert_eq!(b.len(), 3);
+    /// ```
     pub fn len(&self) -> u64 {
         self.count
     }
 
     /// True before the first push.
+    ///
+    /// ```
+    /// let mut b = kwh_btc_iot_core::RootBuilder::new();
+    /// assert!(b.is_empty());
+    /// b.push(kwh_btc_iot_core::hash::leaf_hash_bytes(b"x"));
+    /// assert!(!b.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
 
-    /// The root of the leaves pushed so far.
+    /// The root of the leaves pushed so far; the builder can keep growing.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::hash::leaf_hash_bytes;
+    /// # // The RFC 6962 reference leaves (certificate-transparency-go's test data).
+    /// # let data: [&[u8]; 8] = [b"", &[0], &[0x10], &[0x20, 0x21], &[0x30, 0x31], &[0x40, 0x41, 0x42, 0x43],
+    /// #     &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57], &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f]];
+    /// # let leaves: Vec<_> = data.iter().map(|d| leaf_hash_bytes(d)).collect();
+    /// use kwh_btc_iot_core::{merkle::root, RootBuilder};
+    /// let mut b = RootBuilder::new();
+    /// b.push(leaves[0]);
+    /// b.push(leaves[1]);
+    /// assert_eq!(b.root(), root(&leaves[..2]));
+    /// ```
     pub fn root(&self) -> Hash {
         let mut it = self.stack.iter().rev();
         let Some(&last) = it.next() else {
@@ -84,6 +156,18 @@ impl RootBuilder {
 }
 
 /// A whole tree kept in memory (about 2n hashes), for serving many proofs.
+///
+/// ```
+/// # use kwh_btc_iot_core::hash::leaf_hash_bytes;
+/// # // The RFC 6962 reference leaves (certificate-transparency-go's test data).
+/// # let data: [&[u8]; 8] = [b"", &[0], &[0x10], &[0x20, 0x21], &[0x30, 0x31], &[0x40, 0x41, 0x42, 0x43],
+/// #     &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57], &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f]];
+/// # let leaves: Vec<_> = data.iter().map(|d| leaf_hash_bytes(d)).collect();
+/// use kwh_btc_iot_core::MerkleTree;
+/// let tree = MerkleTree::new(leaves);
+/// assert_eq!(tree.size(), 8);
+/// assert_eq!(tree.inclusion_path(0).unwrap().len(), 3);
+/// ```
 #[derive(Debug, Clone)]
 pub struct MerkleTree {
     /// `levels[0]` are the leaves, the last level holds the root.
@@ -91,7 +175,13 @@ pub struct MerkleTree {
 }
 
 impl MerkleTree {
-    /// Builds every level of the tree.
+    /// Builds every level of the tree from leaf hashes, in order.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{hash::leaf_hash_bytes, MerkleTree};
+    /// let tree = MerkleTree::new(vec![leaf_hash_bytes(b"")]);
+    /// assert_eq!(tree.root(), leaf_hash_bytes(b""));
+    /// ```
     pub fn new(leaves: Vec<Hash>) -> Self {
         let mut levels = vec![leaves];
         while levels.last().map_or(0, Vec::len) > 1 {
@@ -110,16 +200,31 @@ impl MerkleTree {
     }
 
     /// Number of leaves.
+    ///
+    /// ```
+    /// assert_eq!(kwh_btc_iot_core::MerkleTree::new(vec![]).size(), 0);
+    /// ```
     pub fn size(&self) -> u64 {
         self.levels[0].len() as u64
     }
 
-    /// The leaves.
+    /// The leaf hashes, in the order given to [`MerkleTree::new`].
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{hash::leaf_hash_bytes, MerkleTree};
+    /// let l = vec![leaf_hash_bytes(b"a"), leaf_hash_bytes(b"b")];
+    /// assert_eq!(MerkleTree::new(l.clone()).leaves(), &l[..]);
+    /// ```
     pub fn leaves(&self) -> &[Hash] {
         &self.levels[0]
     }
 
     /// The root (the empty-tree root for no leaves).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{merkle::empty_root, MerkleTree};
+    /// assert_eq!(MerkleTree::new(vec![]).root(), empty_root());
+    /// ```
     pub fn root(&self) -> Hash {
         match self.levels.last().and_then(|l| l.first()) {
             Some(h) if self.size() > 0 => *h,
@@ -127,7 +232,20 @@ impl MerkleTree {
         }
     }
 
-    /// The RFC 9162 inclusion path of leaf `index`, leaf to root.
+    /// The RFC 9162 inclusion path of leaf `index`, sibling hashes from the leaf
+    /// up to the root; `index_out_of_range` past the last leaf.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::hash::leaf_hash_bytes;
+    /// # // The RFC 6962 reference leaves (certificate-transparency-go's test data).
+    /// # let data: [&[u8]; 8] = [b"", &[0], &[0x10], &[0x20, 0x21], &[0x30, 0x31], &[0x40, 0x41, 0x42, 0x43],
+    /// #     &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57], &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f]];
+    /// # let leaves: Vec<_> = data.iter().map(|d| leaf_hash_bytes(d)).collect();
+    /// let tree = kwh_btc_iot_core::MerkleTree::new(leaves.clone());
+    /// let path = tree.inclusion_path(7).unwrap();
+    /// assert_eq!(path.len(), 3);
+    /// assert_eq!(tree.inclusion_path(8).unwrap_err().code.as_str(), "index_out_of_range");
+    /// ```
     pub fn inclusion_path(&self, index: u64) -> Result<Vec<Hash>> {
         if index >= self.size() {
             return Err(index_error(index, self.size()));
@@ -160,6 +278,18 @@ impl MerkleTree {
 
     /// The RFC 9162 consistency proof from the tree's first `old_size` leaves
     /// to the whole tree.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::hash::leaf_hash_bytes;
+    /// # // The RFC 6962 reference leaves (certificate-transparency-go's test data).
+    /// # let data: [&[u8]; 8] = [b"", &[0], &[0x10], &[0x20, 0x21], &[0x30, 0x31], &[0x40, 0x41, 0x42, 0x43],
+    /// #     &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57], &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f]];
+    /// # let leaves: Vec<_> = data.iter().map(|d| leaf_hash_bytes(d)).collect();
+    /// use kwh_btc_iot_core::{merkle::{root, verify_consistency}, MerkleTree};
+    /// let tree = MerkleTree::new(leaves.clone());
+    /// let proof = tree.consistency_proof(3).unwrap();
+    /// assert!(verify_consistency(3, 8, &root(&leaves[..3]), &tree.root(), &proof).is_ok());
+    /// ```
     pub fn consistency_proof(&self, old_size: u64) -> Result<Vec<Hash>> {
         let n = self.size();
         if old_size == 0 || old_size > n {
@@ -193,12 +323,34 @@ impl MerkleTree {
     }
 }
 
-/// The inclusion path of `leaves[index]` without keeping a tree.
+/// The inclusion path of `leaves[index]` without keeping a tree (O(n) per
+/// call; use [`MerkleTree`] for many proofs).
+///
+/// ```
+/// # use kwh_btc_iot_core::hash::leaf_hash_bytes;
+/// # // The RFC 6962 reference leaves (certificate-transparency-go's test data).
+/// # let data: [&[u8]; 8] = [b"", &[0], &[0x10], &[0x20, 0x21], &[0x30, 0x31], &[0x40, 0x41, 0x42, 0x43],
+/// #     &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57], &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f]];
+/// # let leaves: Vec<_> = data.iter().map(|d| leaf_hash_bytes(d)).collect();
+/// use kwh_btc_iot_core::merkle::{inclusion_path, MerkleTree};
+/// assert_eq!(inclusion_path(&leaves, 2).unwrap(), MerkleTree::new(leaves.clone()).inclusion_path(2).unwrap());
+/// ```
 pub fn inclusion_path(leaves: &[Hash], index: u64) -> Result<Vec<Hash>> {
     MerkleTree::new(leaves.to_vec()).inclusion_path(index)
 }
 
 /// The consistency proof between the first `old_size` leaves and all of them.
+///
+/// ```
+/// # use kwh_btc_iot_core::hash::leaf_hash_bytes;
+/// # // The RFC 6962 reference leaves (certificate-transparency-go's test data).
+/// # let data: [&[u8]; 8] = [b"", &[0], &[0x10], &[0x20, 0x21], &[0x30, 0x31], &[0x40, 0x41, 0x42, 0x43],
+/// #     &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57], &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f]];
+/// # let leaves: Vec<_> = data.iter().map(|d| leaf_hash_bytes(d)).collect();
+/// use kwh_btc_iot_core::merkle::consistency_proof;
+/// assert_eq!(consistency_proof(&leaves, 4).unwrap().len(), 1);
+/// assert!(consistency_proof(&leaves, 8).unwrap().is_empty());
+/// ```
 pub fn consistency_proof(leaves: &[Hash], old_size: u64) -> Result<Vec<Hash>> {
     MerkleTree::new(leaves.to_vec()).consistency_proof(old_size)
 }
@@ -223,6 +375,18 @@ fn proof_error(what: impl std::fmt::Display) -> Error {
 
 /// Folds an inclusion path (RFC 9162 section 2.1.3.2) into the root it
 /// implies. Fails when the path has the wrong length for `index`/`size`.
+///
+/// ```
+/// # use kwh_btc_iot_core::hash::leaf_hash_bytes;
+/// # // The RFC 6962 reference leaves (certificate-transparency-go's test data).
+/// # let data: [&[u8]; 8] = [b"", &[0], &[0x10], &[0x20, 0x21], &[0x30, 0x31], &[0x40, 0x41, 0x42, 0x43],
+/// #     &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57], &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f]];
+/// # let leaves: Vec<_> = data.iter().map(|d| leaf_hash_bytes(d)).collect();
+/// use kwh_btc_iot_core::merkle::{inclusion_path, root, root_from_inclusion_path};
+/// let path = inclusion_path(&leaves, 6).unwrap();
+/// assert_eq!(root_from_inclusion_path(&leaves[6], 6, 8, &path).unwrap(), root(&leaves));
+/// assert!(root_from_inclusion_path(&leaves[6], 6, 8, &path[..2]).is_err());
+/// ```
 pub fn root_from_inclusion_path(leaf: &Hash, index: u64, size: u64, path: &[Hash]) -> Result<Hash> {
     if index >= size {
         return Err(index_error(index, size));
@@ -292,6 +456,19 @@ fn consistency_error(what: impl std::fmt::Display) -> Error {
 
 /// Verifies an RFC 9162 consistency proof (section 2.1.4.2) between a tree
 /// of `size1` leaves with `root1` and one of `size2` leaves with `root2`.
+///
+/// ```
+/// # use kwh_btc_iot_core::hash::leaf_hash_bytes;
+/// # // The RFC 6962 reference leaves (certificate-transparency-go's test data).
+/// # let data: [&[u8]; 8] = [b"", &[0], &[0x10], &[0x20, 0x21], &[0x30, 0x31], &[0x40, 0x41, 0x42, 0x43],
+/// #     &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57], &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f]];
+/// # let leaves: Vec<_> = data.iter().map(|d| leaf_hash_bytes(d)).collect();
+/// use kwh_btc_iot_core::merkle::{consistency_proof, root, verify_consistency};
+/// let proof = consistency_proof(&leaves, 6).unwrap();
+/// let (old, new) = (root(&leaves[..6]), root(&leaves));
+/// assert!(verify_consistency(6, 8, &old, &new, &proof).is_ok());
+/// assert!(verify_consistency(6, 8, &new, &new, &proof).is_err());
+/// ```
 pub fn verify_consistency(
     size1: u64,
     size2: u64,

@@ -1,6 +1,18 @@
 //! RFC 3339 date-times: parsing with offset, normalization to UTC `Z`.
+//!
+//! ```
+//! use kwh_btc_iot_core::time::Timestamp;
+//! let t = Timestamp::parse("2025-12-01T11:10:00.500+01:00").unwrap();
+//! assert_eq!(t.to_rfc3339(), "2025-12-01T10:10:00.5Z");
+//! ```
 
 /// A point in time at nanosecond precision, normalized to UTC.
+///
+/// ```
+/// use kwh_btc_iot_core::time::Timestamp;
+/// let t = Timestamp::parse("1970-01-01T00:00:01.25Z").unwrap();
+/// assert_eq!((t.unix_seconds, t.nanos), (1, 250_000_000));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp {
     /// Seconds since 1970-01-01T00:00:00Z.
@@ -9,7 +21,14 @@ pub struct Timestamp {
     pub nanos: u32,
 }
 
-/// Why a timestamp was refused; the caller names the member.
+/// Why a timestamp was refused, as a phrase that follows the member name
+/// ("ts_end is truncated"); the caller names the member.
+///
+/// ```
+/// use kwh_btc_iot_core::time::{TimeError, Timestamp};
+/// let why: TimeError = Timestamp::parse("2025-12-01 10:10:00").unwrap_err();
+/// assert!(why.contains("RFC 3339"), "{why}");
+/// ```
 pub type TimeError = &'static str;
 
 fn digits(b: &[u8], at: usize, n: usize) -> Result<u32, TimeError> {
@@ -165,6 +184,11 @@ impl Timestamp {
     }
 
     /// The normalized form: UTC, `Z`, fractional seconds without trailing zeros.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::time::Timestamp;
+    /// assert_eq!(Timestamp::from_unix(1_764_583_800, 120_000_000).to_rfc3339(), "2025-12-01T10:10:00.12Z");
+    /// ```
     pub fn to_rfc3339(&self) -> String {
         let mut s = String::with_capacity(30);
         self.write_rfc3339(&mut s);
@@ -172,6 +196,13 @@ impl Timestamp {
     }
 
     /// Appends the normalized form to `out`.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::time::Timestamp;
+    /// let mut s = String::from("at ");
+    /// Timestamp::from_unix(0, 0).write_rfc3339(&mut s);
+    /// assert_eq!(s, "at 1970-01-01T00:00:00Z");
+    /// ```
     pub fn write_rfc3339(&self, out: &mut String) {
         let mut buf = [0u8; 32];
         let n = self.write_rfc3339_bytes(&mut buf);
@@ -181,6 +212,13 @@ impl Timestamp {
     /// Writes the normalized form into `buf` (ASCII, at most 30 bytes) and
     /// returns its length. The hot path of canonicalization: no formatting
     /// machinery, no allocation.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::time::Timestamp;
+    /// let mut buf = [0u8; 32];
+    /// let n = Timestamp::from_unix(86_400, 1).write_rfc3339_bytes(&mut buf);
+    /// assert_eq!(&buf[..n], b"1970-01-02T00:00:00.000000001Z");
+    /// ```
     pub fn write_rfc3339_bytes(&self, buf: &mut [u8; 32]) -> usize {
         let days = self.unix_seconds.div_euclid(86_400);
         let secs = self.unix_seconds.rem_euclid(86_400) as u32;
@@ -224,13 +262,29 @@ impl Timestamp {
     }
 
     /// `self - earlier` in nanoseconds.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::time::Timestamp;
+    /// let start = Timestamp::parse("2025-12-01T10:10:00Z").unwrap();
+    /// let end = Timestamp::parse("2025-12-01T10:15:00.5Z").unwrap();
+    /// assert_eq!(end.nanos_since(&start), 300_500_000_000);
+    /// assert_eq!(start.nanos_since(&end), -300_500_000_000);
+    /// ```
     pub fn nanos_since(&self, earlier: &Timestamp) -> i128 {
         (i128::from(self.unix_seconds) - i128::from(earlier.unix_seconds)) * 1_000_000_000
             + i128::from(self.nanos)
             - i128::from(earlier.nanos)
     }
 
-    /// From seconds since the epoch (for callers that hold a clock).
+    /// From seconds and nanoseconds since the epoch, for callers that hold a
+    /// clock (the core reads none); `nanos` is clamped to 999 999 999.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::time::Timestamp;
+    /// assert_eq!(Timestamp::from_unix(0, 0).to_rfc3339(), "1970-01-01T00:00:00Z");
+    /// // Nanoseconds past the second are clamped, never carried.
+    /// assert_eq!(Timestamp::from_unix(0, 2_000_000_000).nanos, 999_999_999);
+    /// ```
     pub fn from_unix(unix_seconds: i64, nanos: u32) -> Timestamp {
         Timestamp {
             unix_seconds,

@@ -11,27 +11,63 @@ use crate::model::head::{check_id, BatchHead, Keypair, Signature};
 use crate::model::receipt::Receipt;
 use crate::time::Timestamp;
 
-/// What a batch needs besides its logs.
+/// What a batch needs besides its logs; the gateway's batcher (or the CLI's
+/// `batch` command) chooses them, the core only checks them.
+///
+/// ```
+/// use kwh_btc_iot_core::{hash::Hash, time::Timestamp, BatchParams};
+/// // The second batch of a gateway links to the first one's head hash.
+/// let params = BatchParams {
+///     gateway_id: "gw-PLANT01-003".into(), batch_id: "2025-12-01T10:25Z".into(), seq: 2,
+///     prev_head_hash: Some(Hash([1; 32])),
+///     created_at: Timestamp::parse("2025-12-01T10:25:00Z").unwrap(),
+/// };
+/// assert_eq!(params.seq, 2);
+/// ```
 #[derive(Debug, Clone)]
 pub struct BatchParams {
-    /// The gateway id.
+    /// The signing gateway's id (1..128 characters, no control characters);
+    /// every batch of one gateway forms one hash chain.
     pub gateway_id: String,
-    /// The batch id.
+    /// The batch's id, unique per gateway, chosen by the batcher (same
+    /// character rule as `gateway_id`).
     pub batch_id: String,
-    /// Sequence number (1 for the first batch).
+    /// Position in the gateway's chain: 1 for the first batch, then +1 per
+    /// batch, at most 2^53-1 so JavaScript reads it exactly.
     pub seq: u64,
-    /// Previous head hash (`None` for seq 1).
+    /// The previous batch's head hash: `None` exactly when `seq` is 1.
     pub prev_head_hash: Option<Hash>,
-    /// Creation time (the core has no clock).
+    /// When the batch was closed, from the caller's clock (the core reads
+    /// none); written in the head as RFC 3339 UTC.
     pub created_at: Timestamp,
 }
 
 /// A built batch: the head, its hash and signature, and the tree.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// let batch = &built.batch;
+/// assert_eq!(batch.head.log_count, 1);
+/// assert_eq!(batch.head.merkle_root, batch.tree.root());
+/// assert_eq!(batch.head_hash, batch.head.hash());
+/// assert!(batch.signature.as_ref().unwrap().verify(&batch.head.canonical_bytes()).is_ok());
+/// ```
 #[derive(Debug, Clone)]
 pub struct Batch {
-    /// The head.
+    /// The `embatch-1` head: ids, sequence, log count, Merkle root, previous
+    /// head hash, creation time.
     pub head: BatchHead,
-    /// SHA-256(0x02 || JCS(head)).
+    /// SHA-256(0x02 || JCS(head)): what the next batch links to and what an
+    /// anchor commits to.
     pub head_hash: Hash,
     /// Signature over JCS(head), when a key was given.
     pub signature: Option<Signature>,
@@ -40,7 +76,18 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Builds a batch over leaf hashes (in acceptance order).
+    /// Builds a batch over leaf hashes in acceptance order (the gateway keeps the
+    /// hashes, not the logs), signing the head when a key is given. Checks the
+    /// ids, `seq` and that `prev_head_hash` is given exactly when `seq > 1`.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{hash::leaf_hash_bytes, time::Timestamp, Batch, BatchParams};
+    /// let params = || BatchParams { gateway_id: "gw-1".into(), batch_id: "b-1".into(), seq: 1,
+    ///     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+    /// let batch = Batch::from_leaf_hashes(vec![leaf_hash_bytes(b"x")], params(), None).unwrap();
+    /// assert!(batch.signature.is_none());
+    /// assert_eq!(Batch::from_leaf_hashes(vec![], params(), None).unwrap_err().code.as_str(), "empty_batch");
+    /// ```
     pub fn from_leaf_hashes(
         leaves: Vec<Hash>,
         params: BatchParams,
@@ -89,7 +136,21 @@ impl Batch {
         })
     }
 
-    /// Builds a batch over normalized logs.
+    /// Builds a batch over normalized logs, hashing each once.
+    ///
+    /// ```
+    /// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+    /// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+    /// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+    /// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+    /// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+    /// use kwh_btc_iot_core::{normalize, time::Timestamp, Batch, BatchParams, Keypair};
+    /// let n = normalize(log).unwrap();
+    /// let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "b-1".into(), seq: 1,
+    ///     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+    /// let batch = Batch::from_logs(&[n.log.clone()], params, Some(&Keypair::from_seed(&[7; 32]))).unwrap();
+    /// assert_eq!(batch.tree.leaves()[0], n.log.leaf_hash());
+    /// ```
     pub fn from_logs(
         logs: &[EnergyLog<'_>],
         params: BatchParams,
@@ -180,7 +241,25 @@ impl Batch {
     }
 }
 
-/// The log of a receipt, as the caller has it.
+/// The log of a receipt, in the form the caller has it: the CLI and the
+/// bindings hold parsed logs, the gateway holds stored canonical bytes.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// use kwh_btc_iot_core::{canonicalize, ReceiptLog};
+/// let canon = canonicalize(log).unwrap();
+/// let r = built.batch.receipt(0, ReceiptLog::Canonical(&canon), None, Vec::new()).unwrap();
+/// assert_eq!(r.log.as_bytes(), canon);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub enum ReceiptLog<'a> {
     /// A normalized log; its leaf hash is checked against the batch.

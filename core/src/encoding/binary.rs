@@ -19,6 +19,14 @@ type Result<T> = std::result::Result<T, DecodeError>;
 /// A bounds-checked reader over bytes. Errors say what was being read and
 /// at which byte offset (counted from the outer input when the reader
 /// works on a slice of it, see [`Reader::with_base`]).
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::binary::Reader;
+/// let mut r = Reader::new(&[0x01, 0x00, 0x00, 0x00, 0xff]);
+/// assert_eq!(r.u32_le("version").unwrap(), 1);
+/// assert_eq!(r.remaining(), 1);
+/// assert!(r.u32_le("time").unwrap_err().message.contains("time"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
     buf: &'a [u8],

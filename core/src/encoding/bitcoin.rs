@@ -29,12 +29,28 @@ use super::{hex, DecodeError};
 
 type Result<T> = std::result::Result<T, DecodeError>;
 
-/// SHA-256 twice.
+/// SHA-256 twice: txids, block hashes and merkle nodes. Internal byte order.
+///
+/// ```
+/// # // The genesis block's coinbase transaction.
+/// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+/// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+/// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+/// use kwh_btc_iot_core::encoding::bitcoin::{decode_hex, display_hex, sha256d};
+/// let txid = sha256d(&decode_hex(genesis_tx_hex).unwrap());
+/// assert_eq!(display_hex(&txid), "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b");
+/// ```
 pub fn sha256d(data: &[u8]) -> [u8; 32] {
     Sha256::digest(Sha256::digest(data)).into()
 }
 
 /// SHA-256 twice of two concatenated hashes (a merkle node).
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::bitcoin::{sha256d, sha256d_pair};
+/// let (a, b) = ([1u8; 32], [2u8; 32]);
+/// assert_eq!(sha256d_pair(&a, &b), sha256d(&[a, b].concat()));
+/// ```
 pub fn sha256d_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
     let mut buf = [0u8; 64];
     buf[..32].copy_from_slice(left);
@@ -43,6 +59,13 @@ pub fn sha256d_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
 }
 
 /// Hex of a hash in display order (byte-reversed), as explorers show txids and block hashes.
+///
+/// ```
+/// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+/// use kwh_btc_iot_core::encoding::bitcoin::{display_hex, BlockHeader};
+/// let h = BlockHeader::from_hex(genesis_hex).unwrap();
+/// assert_eq!(display_hex(&h.hash()), "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
+/// ```
 pub fn display_hex(internal: &[u8; 32]) -> String {
     let mut r = *internal;
     r.reverse();
@@ -50,6 +73,13 @@ pub fn display_hex(internal: &[u8; 32]) -> String {
 }
 
 /// Parses a display-order hash (64 hex characters) into internal order.
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::bitcoin::{display_hex, from_display_hex};
+/// let internal = from_display_hex("000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f").unwrap();
+/// assert_eq!(internal[31], 0x00); // the leading zeros of the display form come last
+/// assert_eq!(display_hex(&internal), "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
+/// ```
 pub fn from_display_hex(s: &str) -> Result<[u8; 32]> {
     let mut h = hash_from_hex(s)?;
     h.reverse();
@@ -57,6 +87,13 @@ pub fn from_display_hex(s: &str) -> Result<[u8; 32]> {
 }
 
 /// Parses 64 hex characters (either case) into 32 bytes, no reversal.
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::bitcoin::hash_from_hex;
+/// let h = hash_from_hex("3BA3EDFD7A7B12B27AC72C3E67768F617FC81BC3888A51323A9FB8AA4B1E5E4A").unwrap();
+/// assert_eq!(h[0], 0x3b);
+/// assert!(hash_from_hex("3ba3").is_err());
+/// ```
 pub fn hash_from_hex(s: &str) -> Result<[u8; 32]> {
     let b = decode_hex(s)?;
     b.try_into()
@@ -64,6 +101,12 @@ pub fn hash_from_hex(s: &str) -> Result<[u8; 32]> {
 }
 
 /// Decodes hex (either case, even length).
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::bitcoin::decode_hex;
+/// assert_eq!(decode_hex("6A20").unwrap(), [0x6a, 0x20]);
+/// assert_eq!(decode_hex("6a2").unwrap_err().code, "bad_hex");
+/// ```
 pub fn decode_hex(s: &str) -> Result<Vec<u8>> {
     hex::decode(s.as_bytes()).ok_or_else(|| {
         DecodeError::new(
@@ -80,6 +123,15 @@ pub fn decode_hex(s: &str) -> Result<Vec<u8>> {
 /// The merkle root of txids (internal order) as Bitcoin Core's
 /// `ComputeMerkleRoot`, and whether the list is "mutated" (two equal
 /// siblings somewhere). `None` for an empty list.
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::bitcoin::{from_display_hex, merkle_root};
+/// // A block with only its coinbase: the root is the txid (the genesis block).
+/// let txid = from_display_hex("4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b").unwrap();
+/// assert_eq!(merkle_root(&[txid]), Some((txid, false)));
+/// assert_eq!(merkle_root(&[txid, txid]).unwrap().1, true); // mutated: two equal siblings
+/// assert_eq!(merkle_root(&[]), None);
+/// ```
 pub fn merkle_root(txids: &[[u8; 32]]) -> Option<([u8; 32], bool)> {
     if txids.is_empty() {
         return None;
@@ -105,6 +157,13 @@ pub fn merkle_root(txids: &[[u8; 32]]) -> Option<([u8; 32], bool)> {
 }
 
 /// A Bitcoin network: which proof-of-work limit applies.
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::bitcoin::Network;
+/// assert_eq!(Network::default(), Network::Mainnet);
+/// assert_eq!(Network::parse("testnet4"), Some(Network::Testnet));
+/// assert!(Network::Regtest.pow_limit() > Network::Mainnet.pow_limit());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Network {
     /// Bitcoin mainnet (the default).
@@ -119,7 +178,14 @@ pub enum Network {
 }
 
 impl Network {
-    /// `mainnet`, `testnet`, `signet`, `regtest`.
+    /// The name written in an anchor's `network` and in results: `mainnet`,
+    /// `testnet`, `signet` or `regtest`.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::bitcoin::Network;
+    /// assert_eq!(Network::Signet.as_str(), "signet");
+    /// assert_eq!(Network::parse(Network::Regtest.as_str()), Some(Network::Regtest));
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Network::Mainnet => "mainnet",
@@ -130,6 +196,12 @@ impl Network {
     }
 
     /// Parses a name (`mainnet`/`bitcoin`/`main`, `testnet`/`testnet3`/`testnet4`/`test`, `signet`, `regtest`).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::bitcoin::Network;
+    /// assert_eq!(Network::parse("bitcoin"), Some(Network::Mainnet));
+    /// assert_eq!(Network::parse("Mainnet"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<Network> {
         Some(match s {
             "mainnet" | "bitcoin" | "main" => Network::Mainnet,
@@ -141,6 +213,14 @@ impl Network {
     }
 
     /// The easiest target allowed (Bitcoin Core `powLimit`), big-endian.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::bitcoin::{target_from_bits, Network};
+    /// let limit = Network::Mainnet.pow_limit();
+    /// assert_eq!(&limit[..5], &[0, 0, 0, 0, 0xff]);
+    /// // The genesis block's target (nBits 0x1d00ffff) is within it.
+    /// assert!(target_from_bits(0x1d00ffff).unwrap() <= limit);
+    /// ```
     pub fn pow_limit(self) -> [u8; 32] {
         let mut l = [0u8; 32];
         match self {
@@ -173,6 +253,13 @@ impl fmt::Display for Network {
 /// Expands a compact target (nBits) into a 256-bit big-endian number, as
 /// Bitcoin Core's `arith_uint256::SetCompact`; refuses negative, zero and
 /// overflowing encodings (as `CheckProofOfWork`).
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::bitcoin::target_from_bits;
+/// let t = target_from_bits(0x1d00ffff).unwrap();
+/// assert_eq!(&t[..6], &[0, 0, 0, 0, 0xff, 0xff]);
+/// assert!(target_from_bits(0x01803456).is_err()); // negative
+/// ```
 pub fn target_from_bits(bits: u32) -> Result<[u8; 32]> {
     let size = (bits >> 24) as usize;
     let word = bits & 0x007f_ffff;
@@ -217,6 +304,14 @@ pub fn target_from_bits(bits: u32) -> Result<[u8; 32]> {
 }
 
 /// An 80-byte block header.
+///
+/// ```
+/// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+/// use kwh_btc_iot_core::encoding::bitcoin::BlockHeader;
+/// let h = BlockHeader::from_hex(genesis_hex).unwrap();
+/// assert_eq!((h.version, h.time, h.bits, h.nonce), (1, 1231006505, 0x1d00ffff, 2083236893));
+/// assert_eq!(h.prev_blockhash, [0; 32]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BlockHeader {
     /// Version (signed, as serialized).
@@ -226,16 +321,25 @@ pub struct BlockHeader {
     /// Merkle root, internal order (header bytes 36..68; the message an
     /// OpenTimestamps Bitcoin attestation attests).
     pub merkle_root: [u8; 32],
-    /// Block time, Unix seconds.
+    /// Block time, Unix seconds (as the miner set it, within about two hours
+    /// of the network's time).
     pub time: u32,
-    /// Compact target.
+    /// The target in compact form (nBits), e.g. `0x1d00ffff`.
     pub bits: u32,
-    /// Nonce.
+    /// The value miners vary to meet the target.
     pub nonce: u32,
 }
 
 impl BlockHeader {
     /// Parses exactly 80 bytes.
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// use kwh_btc_iot_core::encoding::bitcoin::{decode_hex, BlockHeader};
+    /// let bytes = decode_hex(genesis_hex).unwrap();
+    /// assert_eq!(BlockHeader::parse(&bytes).unwrap().to_bytes(), bytes[..]);
+    /// assert_eq!(BlockHeader::parse(&bytes[..79]).unwrap_err().code, "bad_length");
+    /// ```
     pub fn parse(b: &[u8]) -> Result<BlockHeader> {
         let b: &[u8; 80] = b.try_into().map_err(|_| {
             DecodeError::new(
@@ -258,7 +362,14 @@ impl BlockHeader {
         })
     }
 
-    /// Parses 160 hex characters.
+    /// Parses 160 hex characters (`getblockheader <hash> false`).
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// use kwh_btc_iot_core::encoding::bitcoin::BlockHeader;
+    /// assert_eq!(BlockHeader::from_hex(genesis_hex).unwrap().time, 1231006505);
+    /// assert!(BlockHeader::from_hex(&genesis_hex[..158]).is_err());
+    /// ```
     pub fn from_hex(s: &str) -> Result<BlockHeader> {
         if s.len() != 160 {
             return Err(DecodeError::new(
@@ -269,7 +380,13 @@ impl BlockHeader {
         BlockHeader::parse(&decode_hex(s)?)
     }
 
-    /// The 80 bytes.
+    /// The 80 serialized bytes.
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// use kwh_btc_iot_core::encoding::{bitcoin::BlockHeader, hex};
+    /// assert_eq!(hex::encode(&BlockHeader::from_hex(genesis_hex).unwrap().to_bytes()), genesis_hex);
+    /// ```
     pub fn to_bytes(&self) -> [u8; 80] {
         let mut b = [0u8; 80];
         b[..4].copy_from_slice(&self.version.to_le_bytes());
@@ -282,16 +399,37 @@ impl BlockHeader {
     }
 
     /// The block hash, internal order (SHA-256d of the 80 bytes).
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// use kwh_btc_iot_core::encoding::bitcoin::{sha256d, BlockHeader};
+    /// let h = BlockHeader::from_hex(genesis_hex).unwrap();
+    /// assert_eq!(h.hash(), sha256d(&h.to_bytes()));
+    /// ```
     pub fn hash(&self) -> [u8; 32] {
         sha256d(&self.to_bytes())
     }
 
-    /// The block hash as explorers show it.
+    /// The block hash in display order (byte-reversed hex), as explorers and
+    /// `getblockhash` show it.
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// let h = kwh_btc_iot_core::encoding::bitcoin::BlockHeader::from_hex(genesis_hex).unwrap();
+    /// assert_eq!(h.block_hash_display(), "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
+    /// ```
     pub fn block_hash_display(&self) -> String {
         display_hex(&self.hash())
     }
 
     /// The target this header claims (from nBits), big-endian.
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// use kwh_btc_iot_core::encoding::bitcoin::{target_from_bits, BlockHeader};
+    /// let h = BlockHeader::from_hex(genesis_hex).unwrap();
+    /// assert_eq!(h.target().unwrap(), target_from_bits(0x1d00ffff).unwrap());
+    /// ```
     pub fn target(&self) -> Result<[u8; 32]> {
         target_from_bits(self.bits)
     }
@@ -299,6 +437,15 @@ impl BlockHeader {
     /// Checks proof of work: a valid nBits, a target no easier than the
     /// network's limit, and a hash (as a little-endian number) at or below
     /// the target. Returns the target.
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// use kwh_btc_iot_core::encoding::bitcoin::{BlockHeader, Network};
+    /// let mut h = BlockHeader::from_hex(genesis_hex).unwrap();
+    /// assert!(h.check_pow(Network::Mainnet).is_ok());
+    /// h.nonce += 1;
+    /// assert_eq!(h.check_pow(Network::Mainnet).unwrap_err().code, "insufficient_pow");
+    /// ```
     pub fn check_pow(&self, network: Network) -> Result<[u8; 32]> {
         let target = self.target()?;
         if target > network.pow_limit() {
@@ -333,6 +480,15 @@ impl BlockHeader {
     /// 2^32 nonces meets the target.
     ///
     /// [`check_pow`]: BlockHeader::check_pow
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::bitcoin::{BlockHeader, Network};
+    /// let mut h = BlockHeader { version: 0x2000_0000, prev_blockhash: [0x11; 32], merkle_root: [0x42; 32],
+    ///     time: 1_765_000_000, bits: 0x207f_ffff, nonce: 0 };
+    /// assert!(h.mine(Network::Regtest));
+    /// assert!(h.check_pow(Network::Regtest).is_ok());
+    /// assert!(!h.mine(Network::Mainnet)); // regtest nBits are easier than mainnet allows
+    /// ```
     pub fn mine(&mut self, network: Network) -> bool {
         let target = match self.target() {
             Ok(t) if t <= network.pow_limit() => t,
@@ -358,30 +514,61 @@ impl BlockHeader {
 }
 
 /// A transaction input.
+///
+/// ```
+/// # // The genesis block's coinbase transaction.
+/// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+/// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+/// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+/// use kwh_btc_iot_core::encoding::bitcoin::Transaction;
+/// let coinbase = &Transaction::from_hex(genesis_tx_hex).unwrap().inputs[0];
+/// assert_eq!((coinbase.prev_txid, coinbase.prev_vout), ([0; 32], 0xffff_ffff));
+/// assert_eq!(coinbase.script_sig.len(), 77);
+/// assert!(coinbase.witness.is_empty());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxIn {
     /// Spent txid, internal order.
     pub prev_txid: [u8; 32],
-    /// Spent output index.
+    /// Index of the spent output in that transaction (`0xffffffff` for a
+    /// coinbase).
     pub prev_vout: u32,
-    /// scriptSig.
+    /// The unlocking script (scriptSig); empty for segwit spends.
     pub script_sig: Vec<u8>,
-    /// nSequence.
+    /// nSequence (relative lock time and RBF signalling).
     pub sequence: u32,
     /// Witness stack (empty without witness).
     pub witness: Vec<Vec<u8>>,
 }
 
 /// A transaction output.
+///
+/// ```
+/// # // The genesis block's coinbase transaction.
+/// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+/// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+/// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+/// use kwh_btc_iot_core::encoding::bitcoin::Transaction;
+/// let out = &Transaction::from_hex(genesis_tx_hex).unwrap().outputs[0];
+/// assert_eq!(out.value, 50 * 100_000_000);
+/// assert_eq!(out.script_type().as_str(), "p2pk");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxOut {
     /// Amount in satoshis.
     pub value: u64,
-    /// scriptPubKey.
+    /// The locking script (scriptPubKey); an anchor's is `OP_RETURN <hash>`.
     pub script_pubkey: Vec<u8>,
 }
 
 /// The standard shapes of an output script.
+///
+/// ```
+/// use kwh_btc_iot_core::{build::anchor::op_return_script, encoding::bitcoin::{script_type, ScriptType}, hash::Hash};
+/// assert_eq!(script_type(&op_return_script(&Hash([7; 32]))), ScriptType::OpReturn);
+/// let p2wpkh = [&[0x00, 0x14][..], &[0xab; 20]].concat();
+/// assert_eq!(script_type(&p2wpkh), ScriptType::P2wpkh);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScriptType {
     /// `OP_RETURN ...` (provably unspendable; carries data).
@@ -405,7 +592,12 @@ pub enum ScriptType {
 }
 
 impl ScriptType {
-    /// Lowercase name.
+    /// The lowercase name (`p2wpkh`, `op_return`, ...), as results report it.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::bitcoin::ScriptType;
+    /// assert_eq!(ScriptType::WitnessUnknown.as_str(), "witness_unknown");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             ScriptType::OpReturn => "op_return",
@@ -423,6 +615,14 @@ impl ScriptType {
 
 impl TxOut {
     /// The shape of the output script.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::bitcoin::Transaction;
+    /// // Change (P2WPKH), then OP_RETURN <32 bytes>, as a wallet funds an anchor.
+    /// let tx = Transaction::parse(&kwh_btc_iot_testkit::op_return_tx(&[7; 32])).unwrap();
+    /// assert_eq!(tx.outputs[0].script_type().as_str(), "p2wpkh");
+    /// assert_eq!(tx.outputs[1].script_type().as_str(), "op_return");
+    /// ```
     pub fn script_type(&self) -> ScriptType {
         script_type(&self.script_pubkey)
     }
@@ -430,12 +630,26 @@ impl TxOut {
     /// For an `OP_RETURN` output whose remaining script is only data pushes,
     /// the pushed data, concatenated (Bitcoin Core's "nulldata"). `None` for
     /// other outputs.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::bitcoin::Transaction;
+    /// let tx = Transaction::parse(&kwh_btc_iot_testkit::op_return_tx(&[7; 32])).unwrap();
+    /// assert_eq!(tx.outputs[1].op_return_data(), Some(vec![7; 32]));
+    /// assert_eq!(tx.outputs[0].op_return_data(), None);
+    /// ```
     pub fn op_return_data(&self) -> Option<Vec<u8>> {
         op_return_data(&self.script_pubkey)
     }
 }
 
 /// The shape of an output script.
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::bitcoin::{script_type, ScriptType};
+/// let p2pkh = [&[0x76, 0xa9, 0x14][..], &[0; 20], &[0x88, 0xac]].concat();
+/// assert_eq!(script_type(&p2pkh), ScriptType::P2pkh);
+/// assert_eq!(script_type(&[0x51]), ScriptType::NonStandard);
+/// ```
 pub fn script_type(s: &[u8]) -> ScriptType {
     match s {
         [0x6a, ..] => ScriptType::OpReturn,
@@ -459,6 +673,12 @@ pub fn script_type(s: &[u8]) -> ScriptType {
 
 /// The data pushed after `OP_RETURN`, concatenated; `None` unless the script
 /// is `OP_RETURN` followed by push operations only.
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::bitcoin::op_return_data;
+/// assert_eq!(op_return_data(&[0x6a, 0x02, 0xbe, 0xef, 0x01, 0x00]), Some(vec![0xbe, 0xef, 0x00]));
+/// assert_eq!(op_return_data(&[0x6a, 0xac]), None); // OP_CHECKSIG is not a push
+/// ```
 pub fn op_return_data(s: &[u8]) -> Option<Vec<u8>> {
     let rest = s.strip_prefix(&[0x6a])?;
     let mut out = Vec::new();
@@ -496,15 +716,27 @@ pub fn op_return_data(s: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A parsed transaction.
+///
+/// ```
+/// # // The genesis block's coinbase transaction.
+/// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+/// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+/// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+/// use kwh_btc_iot_core::encoding::bitcoin::Transaction;
+/// let tx = Transaction::from_hex(genesis_tx_hex).unwrap();
+/// assert_eq!((tx.version, tx.inputs.len(), tx.outputs.len(), tx.lock_time), (1, 1, 1, 0));
+/// assert_eq!(tx.txid_display(), "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b");
+/// assert_eq!((tx.has_witness, tx.size, tx.txid == tx.wtxid), (false, 204, true));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transaction {
-    /// nVersion.
+    /// nVersion (1 or 2 in practice; 2 enables relative lock times).
     pub version: i32,
-    /// Inputs.
+    /// The inputs, in order (none in an unfunded template).
     pub inputs: Vec<TxIn>,
-    /// Outputs.
+    /// The outputs, in order; `vout` is the index here.
     pub outputs: Vec<TxOut>,
-    /// nLockTime.
+    /// nLockTime: a height below 500 000 000, else a Unix time; 0 for none.
     pub lock_time: u32,
     /// Whether it was serialized with witness data (BIP 144).
     pub has_witness: bool,
@@ -512,14 +744,26 @@ pub struct Transaction {
     pub txid: [u8; 32],
     /// wtxid, internal order (SHA-256d of the full serialization).
     pub wtxid: [u8; 32],
-    /// Size of the full serialization.
+    /// Size of the full serialization, in bytes.
     pub size: usize,
-    /// Size of the serialization without witness.
+    /// Size of the serialization without witness, in bytes.
     pub base_size: usize,
 }
 
 impl Transaction {
     /// Parses exactly one transaction filling `b`.
+    ///
+    /// ```
+    /// # // The genesis block's coinbase transaction.
+    /// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+    /// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+    /// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+    /// use kwh_btc_iot_core::encoding::bitcoin::{decode_hex, Transaction};
+    /// let mut bytes = decode_hex(genesis_tx_hex).unwrap();
+    /// assert_eq!(Transaction::parse(&bytes).unwrap().base_size, bytes.len());
+    /// bytes.push(0);
+    /// assert_eq!(Transaction::parse(&bytes).unwrap_err().code, "trailing_data");
+    /// ```
     pub fn parse(b: &[u8]) -> Result<Transaction> {
         let mut r = Reader::new(b);
         let tx = Transaction::read(&mut r)?;
@@ -527,7 +771,16 @@ impl Transaction {
         Ok(tx)
     }
 
-    /// Parses hex.
+    /// Parses hex (`getrawtransaction <txid>`).
+    ///
+    /// ```
+    /// # // The genesis block's coinbase transaction.
+    /// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+    /// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+    /// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+    /// use kwh_btc_iot_core::encoding::bitcoin::Transaction;
+    /// assert_eq!(Transaction::from_hex(genesis_tx_hex).unwrap().outputs.len(), 1);
+    /// ```
     pub fn from_hex(s: &str) -> Result<Transaction> {
         if s.len() > 2 * MAX_TX_BYTES {
             return Err(DecodeError::new(
@@ -538,7 +791,16 @@ impl Transaction {
         Transaction::parse(&decode_hex(s)?)
     }
 
-    /// The txid as explorers show it.
+    /// The txid in display order (byte-reversed hex), as explorers show it.
+    ///
+    /// ```
+    /// # // The genesis block's coinbase transaction.
+    /// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+    /// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+    /// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+    /// let tx = kwh_btc_iot_core::encoding::bitcoin::Transaction::from_hex(genesis_tx_hex).unwrap();
+    /// assert_eq!(tx.txid_display(), "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b");
+    /// ```
     pub fn txid_display(&self) -> String {
         display_hex(&self.txid)
     }
@@ -546,7 +808,19 @@ impl Transaction {
     /// Serializes a transaction: the BIP 144 form (marker, flag, witness
     /// stacks) when any input has a witness, the legacy form otherwise (also
     /// for no inputs, as Bitcoin Core's `createrawtransaction` writes a
-    /// template). [`Transaction::parse`] reads it back.
+    /// template). [`Transaction::parse`] reads it back once it has an input;
+    /// an unfunded template (no inputs) is refused there with `no_inputs`.
+    ///
+    /// ```
+    /// # // The genesis block's coinbase transaction.
+    /// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+    /// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+    /// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+    /// use kwh_btc_iot_core::encoding::{bitcoin::{Transaction, decode_hex}};
+    /// let tx = Transaction::from_hex(genesis_tx_hex).unwrap();
+    /// let again = Transaction::serialize(tx.version, &tx.inputs, &tx.outputs, tx.lock_time);
+    /// assert_eq!(again, decode_hex(genesis_tx_hex).unwrap());
+    /// ```
     pub fn serialize(version: i32, inputs: &[TxIn], outputs: &[TxOut], lock_time: u32) -> Vec<u8> {
         let witness = inputs.iter().any(|i| !i.witness.is_empty());
         let mut o = Vec::with_capacity(
@@ -729,9 +1003,22 @@ fn read_outputs(r: &mut Reader<'_>) -> Result<Vec<TxOut>> {
 }
 
 /// A whole block: header and transactions.
+///
+/// ```
+/// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+/// # // The genesis block's coinbase transaction.
+/// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+/// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+/// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+/// # let block_hex = format!("{genesis_hex}01{genesis_tx_hex}");
+/// use kwh_btc_iot_core::encoding::bitcoin::Block;
+/// let block = Block::from_hex(&block_hex).unwrap();
+/// assert_eq!(block.transactions.len(), 1);
+/// assert!(block.check_merkle_root().is_ok());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
-    /// The header.
+    /// The block's header.
     pub header: BlockHeader,
     /// The transactions, coinbase first.
     pub transactions: Vec<Transaction>,
@@ -739,6 +1026,20 @@ pub struct Block {
 
 impl Block {
     /// Parses a serialized block (header, compact size count, transactions).
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// # // The genesis block's coinbase transaction.
+    /// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+    /// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+    /// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+    /// # let block_hex = format!("{genesis_hex}01{genesis_tx_hex}");
+    /// use kwh_btc_iot_core::encoding::bitcoin::{decode_hex, Block};
+    /// let bytes = decode_hex(&block_hex).unwrap();
+    /// assert_eq!(bytes.len(), 285);
+    /// assert_eq!(Block::parse(&bytes).unwrap().header.time, 1231006505);
+    /// assert!(Block::parse(&bytes[..284]).is_err());
+    /// ```
     pub fn parse(b: &[u8]) -> Result<Block> {
         if b.len() > MAX_BLOCK_BYTES {
             return Err(DecodeError::new(
@@ -761,7 +1062,18 @@ impl Block {
         })
     }
 
-    /// Parses hex.
+    /// Parses hex (`getblock <hash> 0`).
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// # // The genesis block's coinbase transaction.
+    /// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+    /// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+    /// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+    /// # let block_hex = format!("{genesis_hex}01{genesis_tx_hex}");
+    /// let block = kwh_btc_iot_core::encoding::bitcoin::Block::from_hex(&block_hex).unwrap();
+    /// assert_eq!(block.header.block_hash_display(), "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
+    /// ```
     pub fn from_hex(s: &str) -> Result<Block> {
         if s.len() > 2 * MAX_BLOCK_BYTES {
             return Err(DecodeError::new(
@@ -773,12 +1085,37 @@ impl Block {
     }
 
     /// The txids, internal order.
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// # // The genesis block's coinbase transaction.
+    /// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+    /// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+    /// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+    /// # let block_hex = format!("{genesis_hex}01{genesis_tx_hex}");
+    /// let block = kwh_btc_iot_core::encoding::bitcoin::Block::from_hex(&block_hex).unwrap();
+    /// assert_eq!(block.txids(), [block.header.merkle_root]); // one transaction: root = txid
+    /// ```
     pub fn txids(&self) -> Vec<[u8; 32]> {
         self.transactions.iter().map(|t| t.txid).collect()
     }
 
     /// Recomputes the merkle root from the txids; refuses an empty block and
     /// a mutated tree (CVE-2012-2459: two equal sibling hashes).
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// # // The genesis block's coinbase transaction.
+    /// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+    /// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+    /// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+    /// # let block_hex = format!("{genesis_hex}01{genesis_tx_hex}");
+    /// use kwh_btc_iot_core::encoding::bitcoin::Block;
+    /// let mut block = Block::from_hex(&block_hex).unwrap();
+    /// assert_eq!(block.compute_merkle_root().unwrap(), block.header.merkle_root);
+    /// block.transactions.push(block.transactions[0].clone()); // CVE-2012-2459 duplicate
+    /// assert!(block.compute_merkle_root().is_err());
+    /// ```
     pub fn compute_merkle_root(&self) -> Result<[u8; 32]> {
         let (root, mutated) = merkle_root(&self.txids()).ok_or_else(|| {
             DecodeError::new("empty_block", "a block has at least one transaction")
@@ -793,6 +1130,20 @@ impl Block {
     }
 
     /// Checks that the header's merkle root is the one recomputed from the transactions.
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// # // The genesis block's coinbase transaction.
+    /// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+    /// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+    /// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+    /// # let block_hex = format!("{genesis_hex}01{genesis_tx_hex}");
+    /// use kwh_btc_iot_core::encoding::bitcoin::Block;
+    /// let mut block = Block::from_hex(&block_hex).unwrap();
+    /// assert!(block.check_merkle_root().is_ok());
+    /// block.header.merkle_root[0] ^= 1;
+    /// assert!(block.check_merkle_root().is_err());
+    /// ```
     pub fn check_merkle_root(&self) -> Result<()> {
         let root = self.compute_merkle_root()?;
         if root != self.header.merkle_root {
@@ -808,7 +1159,22 @@ impl Block {
         Ok(())
     }
 
-    /// The BIP 34 height in the coinbase's scriptSig (blocks of version >= 2).
+    /// The BIP 34 height: the first push of the coinbase's scriptSig read as
+    /// a number. Meaningful for blocks of version >= 2 only; the caller
+    /// checks the version.
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// # // The genesis block's coinbase transaction.
+    /// # let genesis_tx_hex = concat!("01000000010000000000000000000000000000000000000000000000000000000000000000ffffffff4d",
+    /// #     "04ffff001d0104455468652054696d65732030332f4a616e2f32303039204368616e63656c6c6f72206f6e206272696e6b206f66207365636f6e64206261696c6f757420666f722062616e6b73",
+    /// #     "ffffffff0100f2052a01000000434104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac00000000");
+    /// # let block_hex = format!("{genesis_hex}01{genesis_tx_hex}");
+    /// let block = kwh_btc_iot_core::encoding::bitcoin::Block::from_hex(&block_hex).unwrap();
+    /// // The genesis block predates BIP 34: its first push is nBits, not a height.
+    /// assert_eq!(block.header.version, 1);
+    /// assert_eq!(block.bip34_height(), Some(0x1d00ffff));
+    /// ```
     pub fn bip34_height(&self) -> Option<u64> {
         let cb = self.transactions.first()?.inputs.first()?;
         let s = &cb.script_sig;

@@ -77,6 +77,13 @@ pub const TAG_ETHEREUM: [u8; 8] = [0x30, 0xfe, 0x80, 0x87, 0xb5, 0xc7, 0xea, 0xd
 type Result<T> = std::result::Result<T, DecodeError>;
 
 /// An operation: an edge of the timestamp tree.
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::ots::Op;
+/// let msg = Op::Append(b"!".to_vec()).apply(b"hi").unwrap();
+/// assert_eq!(msg, b"hi!");
+/// assert_eq!(Op::Sha256.apply(b"").unwrap()[..2], [0xe3, 0xb0]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
     /// `0x02` SHA-1 (20 bytes).
@@ -98,7 +105,12 @@ pub enum Op {
 }
 
 impl Op {
-    /// The one-byte tag.
+    /// The one-byte tag that precedes the op in the file.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::Op;
+    /// assert_eq!((Op::Sha256.tag(), Op::Append(vec![1]).tag(), Op::Hexlify.tag()), (0x08, 0xf0, 0xf3));
+    /// ```
     pub fn tag(&self) -> u8 {
         match self {
             Op::Sha1 => 0x02,
@@ -113,6 +125,12 @@ impl Op {
     }
 
     /// The reference implementation's name (`sha256`, `append`, ...).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::Op;
+    /// assert_eq!(Op::Keccak256.name(), "keccak256");
+    /// assert_eq!(Op::Prepend(vec![0]).name(), "prepend");
+    /// ```
     pub fn name(&self) -> &'static str {
         match self {
             Op::Sha1 => "sha1",
@@ -126,7 +144,13 @@ impl Op {
         }
     }
 
-    /// The digest length of a hash op, `None` for the others.
+    /// The digest length of a hash op in bytes, `None` for the others.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::Op;
+    /// assert_eq!(Op::Ripemd160.digest_len(), Some(20));
+    /// assert_eq!(Op::Reverse.digest_len(), None);
+    /// ```
     pub fn digest_len(&self) -> Option<usize> {
         match self {
             Op::Sha1 | Op::Ripemd160 => Some(20),
@@ -136,6 +160,12 @@ impl Op {
     }
 
     /// The unary op with this tag (not append/prepend, which need an argument).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::Op;
+    /// assert_eq!(Op::unary_from_tag(0x08), Some(Op::Sha256));
+    /// assert_eq!(Op::unary_from_tag(0xf0), None); // append needs its argument
+    /// ```
     pub fn unary_from_tag(tag: u8) -> Option<Op> {
         Some(match tag {
             0x02 => Op::Sha1,
@@ -149,6 +179,12 @@ impl Op {
     }
 
     /// A file hash op of a detached file: the reference accepts sha1, ripemd160, sha256.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::Op;
+    /// assert_eq!(Op::file_hash_from_tag(0x02), Some(Op::Sha1));
+    /// assert_eq!(Op::file_hash_from_tag(0x67), None); // keccak256 is not a file hash
+    /// ```
     pub fn file_hash_from_tag(tag: u8) -> Option<Op> {
         match tag {
             0x02 => Some(Op::Sha1),
@@ -167,6 +203,13 @@ impl Op {
 
     /// The length of the result for a message of `msg_len` bytes, checking
     /// the reference's limits (without computing anything).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::Op;
+    /// assert_eq!(Op::Hexlify.result_len(10).unwrap(), 20);
+    /// assert_eq!(Op::Sha1.result_len(1000).unwrap(), 20);
+    /// assert!(Op::Append(vec![0; 4096]).result_len(1).is_err()); // over 4096 bytes
+    /// ```
     pub fn result_len(&self, msg_len: usize) -> Result<usize> {
         if msg_len > self.max_msg_len() {
             return Err(DecodeError::new(
@@ -203,6 +246,14 @@ impl Op {
     }
 
     /// Applies the op to a message, checking the reference's limits.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::Op;
+    /// assert_eq!(Op::Reverse.apply(&[1, 2, 3]).unwrap(), [3, 2, 1]);
+    /// assert_eq!(Op::Hexlify.apply(&[0xab]).unwrap(), b"ab");
+    /// assert!(Op::Sha256.apply(&[]).is_ok());
+    /// assert!(Op::Reverse.apply(&[]).is_err()); // an empty message is refused, as the reference does
+    /// ```
     pub fn apply(&self, msg: &[u8]) -> Result<Vec<u8>> {
         self.result_len(msg.len())?;
         Ok(match self {
@@ -237,6 +288,16 @@ impl fmt::Display for Op {
 }
 
 /// An attestation: a leaf of the timestamp tree.
+///
+/// ```
+/// # use kwh_btc_iot_core::encoding::ots::*;
+/// # let digest = [0x42u8; 32];
+/// # // A calendar-shaped proof: pending at alice, then Bitcoin block 7 (regtest).
+/// # let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+/// let file = DetachedTimestampFile::parse(&ots).unwrap();
+/// let kinds: Vec<_> = file.timestamp.attestations().iter().map(|a| a.kind()).collect();
+/// assert_eq!(kinds, ["pending", "bitcoin"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Attestation {
     /// The message was submitted to the calendar at `uri`; ask it later for the
@@ -247,17 +308,20 @@ pub enum Attestation {
     },
     /// The message is the merkle root (header bytes 36..68) of Bitcoin block `height`.
     Bitcoin {
-        /// Block height.
+        /// Height of the block that attests the message (its header is needed
+        /// to check it).
         height: u64,
     },
     /// The message is the merkle root of Litecoin block `height` (not verified here).
     Litecoin {
-        /// Block height.
+        /// Height of the block that attests the message (its header is needed
+        /// to check it).
         height: u64,
     },
     /// Ethereum block `height` (the reference's "dubious" notary; not verified here).
     Ethereum {
-        /// Block height.
+        /// Height of the block that attests the message (its header is needed
+        /// to check it).
         height: u64,
     },
     /// An attestation this implementation does not know; kept as is.
@@ -270,7 +334,12 @@ pub enum Attestation {
 }
 
 impl Attestation {
-    /// The 8-byte tag.
+    /// The 8-byte tag that identifies the attestation kind in the file.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::Attestation;
+    /// assert_eq!(Attestation::Bitcoin { height: 0 }.tag(), [0x05, 0x88, 0x96, 0x0d, 0x73, 0xd7, 0x19, 0x01]);
+    /// ```
     pub fn tag(&self) -> [u8; 8] {
         match self {
             Attestation::Pending { .. } => TAG_PENDING,
@@ -282,6 +351,11 @@ impl Attestation {
     }
 
     /// A short name: `pending`, `bitcoin`, `litecoin`, `ethereum`, `unknown`.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::Attestation;
+    /// assert_eq!(Attestation::Litecoin { height: 1 }.kind(), "litecoin");
+    /// ```
     pub fn kind(&self) -> &'static str {
         match self {
             Attestation::Pending { .. } => "pending",
@@ -294,6 +368,15 @@ impl Attestation {
 
     /// The reference implementation's order (python-opentimestamps
     /// `TimeAttestation.__lt__`): by tag, then by URI, height or payload.
+    ///
+    /// ```
+    /// use std::cmp::Ordering;
+    /// use kwh_btc_iot_core::encoding::ots::Attestation;
+    /// let (a, b) = (Attestation::Bitcoin { height: 1 }, Attestation::Bitcoin { height: 2 });
+    /// assert_eq!(a.cmp_reference(&b), Ordering::Less);
+    /// // Bitcoin's tag (05 88 ...) sorts before pending's (83 df ...).
+    /// assert_eq!(a.cmp_reference(&Attestation::Pending { uri: "https://a".into() }), Ordering::Less);
+    /// ```
     pub fn cmp_reference(&self, other: &Attestation) -> std::cmp::Ordering {
         let key = |a: &Attestation| -> ([u8; 8], u64, Vec<u8>) {
             match a {
@@ -308,6 +391,12 @@ impl Attestation {
     }
 
     /// The serialized payload (without tag and length).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::Attestation;
+    /// assert_eq!(Attestation::Bitcoin { height: 300 }.payload(), [0xac, 0x02]); // LEB128 varuint
+    /// assert_eq!(Attestation::Pending { uri: "https://a".into() }.payload()[0], 9); // length-prefixed URI
+    /// ```
     pub fn payload(&self) -> Vec<u8> {
         let mut p = Vec::new();
         match self {
@@ -418,6 +507,16 @@ fn check_uri(uri: &[u8]) -> Result<()> {
 }
 
 /// One edge or leaf of a timestamp node, in file order.
+///
+/// ```
+/// # use kwh_btc_iot_core::encoding::ots::*;
+/// # let digest = [0x42u8; 32];
+/// # // A calendar-shaped proof: pending at alice, then Bitcoin block 7 (regtest).
+/// # let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+/// let file = DetachedTimestampFile::parse(&ots).unwrap();
+/// // The root node holds one op (append the calendar's nonce) and its subtree.
+/// assert!(matches!(&file.timestamp.items[..], [Item::Op(Op::Append(_), _)]));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
     /// An attestation of this node's message.
@@ -429,6 +528,17 @@ pub enum Item {
 /// A timestamp tree. The message it is for is not stored: it is given when
 /// parsing and replaying (for a detached file, it is the file digest).
 /// Items keep file order, so writing gives back the parsed bytes.
+///
+/// ```
+/// # use kwh_btc_iot_core::encoding::ots::*;
+/// # let digest = [0x42u8; 32];
+/// # // A calendar-shaped proof: pending at alice, then Bitcoin block 7 (regtest).
+/// # let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+/// let file = DetachedTimestampFile::parse(&ots).unwrap();
+/// let t = &file.timestamp;
+/// assert_eq!(t.attestations().len(), 2);
+/// assert_eq!(Timestamp::parse(&t.to_bytes().unwrap(), &digest).unwrap(), *t);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Timestamp {
     /// Attestations and ops of this node, in file order.
@@ -436,6 +546,17 @@ pub struct Timestamp {
 }
 
 /// An attestation reached by replaying a tree, with the message it attests.
+///
+/// ```
+/// # use kwh_btc_iot_core::encoding::ots::*;
+/// # let digest = [0x42u8; 32];
+/// # // A calendar-shaped proof: pending at alice, then Bitcoin block 7 (regtest).
+/// # let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+/// let reached = DetachedTimestampFile::parse(&ots).unwrap().replay().unwrap();
+/// let btc = reached.iter().find(|r| r.attestation.kind() == "bitcoin").unwrap();
+/// assert_eq!(btc.msg, header.merkle_root);
+/// assert!(btc.txid.is_some() && btc.depth > 2);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reached {
     /// The message at the attestation (for Bitcoin: the block's merkle root,
@@ -483,19 +604,39 @@ impl Budget {
 }
 
 impl Timestamp {
-    /// A node with one attestation.
+    /// A node with one attestation and no ops.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
+    /// let t = Timestamp::with_attestation(Attestation::Bitcoin { height: 7 });
+    /// assert_eq!(t.attestations(), [&Attestation::Bitcoin { height: 7 }]);
+    /// ```
     pub fn with_attestation(a: Attestation) -> Self {
         Timestamp {
             items: vec![Item::Attestation(a)],
         }
     }
 
-    /// Adds an op edge with its subtree.
+    /// Adds an op edge with the subtree of its result, after the node's items.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Op, Timestamp};
+    /// let mut t = Timestamp::default();
+    /// t.push_op(Op::Sha256, Timestamp::with_attestation(Attestation::Bitcoin { height: 7 }));
+    /// assert_eq!(t.depth(), 2);
+    /// ```
     pub fn push_op(&mut self, op: Op, child: Timestamp) {
         self.items.push(Item::Op(op, child));
     }
 
-    /// Adds an attestation.
+    /// Adds an attestation of this node's message, after the node's items.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
+    /// let mut t = Timestamp::default();
+    /// t.push_attestation(Attestation::Pending { uri: "https://alice.btc.calendar.opentimestamps.org".into() });
+    /// assert_eq!(t.replay(b"msg").unwrap()[0].msg, b"msg");
+    /// ```
     pub fn push_attestation(&mut self, a: Attestation) {
         self.items.push(Item::Attestation(a));
     }
@@ -503,6 +644,14 @@ impl Timestamp {
     /// Parses a timestamp (the serialization without the detached file
     /// header, as calendars return it) for the message `msg`. The whole input
     /// must be consumed.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
+    /// let t = Timestamp::with_attestation(Attestation::Bitcoin { height: 7 });
+    /// let bytes = t.to_bytes().unwrap();
+    /// assert_eq!(Timestamp::parse(&bytes, &[0x42; 32]).unwrap(), t);
+    /// assert_eq!(Timestamp::parse(&[bytes.clone(), vec![0]].concat(), &[0x42; 32]).unwrap_err().code, "trailing_data");
+    /// ```
     pub fn parse(bytes: &[u8], msg: &[u8]) -> Result<Timestamp> {
         if bytes.len() > MAX_FILE_BYTES {
             return Err(DecodeError::new(
@@ -584,6 +733,14 @@ impl Timestamp {
 
     /// Writes the timestamp (without a detached file header). Fails on a
     /// node with no items, which the format cannot express.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
+    /// let mut out = Vec::new();
+    /// Timestamp::with_attestation(Attestation::Bitcoin { height: 7 }).write(&mut out).unwrap();
+    /// assert_eq!(out, [0x00, 0x05, 0x88, 0x96, 0x0d, 0x73, 0xd7, 0x19, 0x01, 0x01, 0x07]);
+    /// assert!(Timestamp::default().write(&mut out).is_err()); // an empty node
+    /// ```
     pub fn write(&self, out: &mut Vec<u8>) -> Result<()> {
         self.write_at(out, 0)
     }
@@ -608,7 +765,13 @@ impl Timestamp {
         last.write(out, depth)
     }
 
-    /// The serialization as bytes.
+    /// The serialization as bytes (without a detached file header).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
+    /// let t = Timestamp::with_attestation(Attestation::Bitcoin { height: 7 });
+    /// assert_eq!(t.to_bytes().unwrap().len(), 11); // 0x00, tag, length, varuint height
+    /// ```
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         self.write(&mut out)?;
@@ -616,6 +779,17 @@ impl Timestamp {
     }
 
     /// Replays the tree from `msg`: every attestation with the message it attests.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::ots::*;
+    /// # let digest = [0x42u8; 32];
+    /// # // A calendar-shaped proof: pending at alice, then Bitcoin block 7 (regtest).
+    /// # let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+    /// let file = DetachedTimestampFile::parse(&ots).unwrap();
+    /// let reached = file.timestamp.replay(&digest).unwrap();
+    /// assert_eq!(reached.len(), 2);
+    /// assert_eq!(reached, file.replay().unwrap());
+    /// ```
     pub fn replay(&self, msg: &[u8]) -> Result<Vec<Reached>> {
         let mut out = Vec::new();
         let mut budget = Budget::new();
@@ -676,6 +850,15 @@ impl Timestamp {
     /// written after this read back byte for byte in python-opentimestamps
     /// and javascript-opentimestamps. Parsing keeps the file's order, so
     /// this is only needed for trees built or merged here.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Op, Timestamp};
+    /// let mut t = Timestamp::default();
+    /// t.push_op(Op::Sha256, Timestamp::with_attestation(Attestation::Bitcoin { height: 7 }));
+    /// t.push_attestation(Attestation::Bitcoin { height: 5 });
+    /// t.canonicalize(); // attestations before ops
+    /// assert_eq!(t.attestations()[0], &Attestation::Bitcoin { height: 5 });
+    /// ```
     pub fn canonicalize(&mut self) {
         self.canonicalize_at(0);
     }
@@ -714,6 +897,15 @@ impl Timestamp {
 
     /// Every attestation in the tree, without replaying: a node's own
     /// before those below it, in file order.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::ots::*;
+    /// # let digest = [0x42u8; 32];
+    /// # // A calendar-shaped proof: pending at alice, then Bitcoin block 7 (regtest).
+    /// # let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+    /// let file = DetachedTimestampFile::parse(&ots).unwrap();
+    /// assert_eq!(file.timestamp.attestations()[1], &Attestation::Bitcoin { height: 7 });
+    /// ```
     pub fn attestations(&self) -> Vec<&Attestation> {
         let mut out = Vec::new();
         let mut stack = vec![self];
@@ -733,6 +925,11 @@ impl Timestamp {
     }
 
     /// Depth of the tree (a node alone is 1).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
+    /// assert_eq!(Timestamp::with_attestation(Attestation::Bitcoin { height: 7 }).depth(), 1);
+    /// ```
     pub fn depth(&self) -> usize {
         let mut max = 0;
         let mut stack = vec![(self, 1usize)];
@@ -750,6 +947,14 @@ impl Timestamp {
     /// Merges another timestamp for the same message into this one, as the
     /// reference does: attestations not already present are added, an op
     /// already present has its subtree merged, a new op is added.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
+    /// let mut t = Timestamp::with_attestation(Attestation::Pending { uri: "https://a".into() });
+    /// t.merge(Timestamp::with_attestation(Attestation::Bitcoin { height: 7 })).unwrap();
+    /// t.merge(Timestamp::with_attestation(Attestation::Bitcoin { height: 7 })).unwrap(); // already present
+    /// assert_eq!(t.attestations().len(), 2);
+    /// ```
     pub fn merge(&mut self, other: Timestamp) -> Result<()> {
         self.merge_at_depth(other, 0)?;
         if self.depth() > MAX_DEPTH {
@@ -798,6 +1003,18 @@ impl Timestamp {
     /// for a pending commitment) at every node of this tree whose message,
     /// replayed from `msg`, is `target`. Returns how many nodes matched; an
     /// error `not_found` when none did.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Op, Timestamp};
+    /// // A pending proof: sha256(msg) sent to a calendar.
+    /// let mut t = Timestamp::default();
+    /// t.push_op(Op::Sha256, Timestamp::with_attestation(Attestation::Pending { uri: "https://a".into() }));
+    /// let commitment = Op::Sha256.apply(b"msg").unwrap();
+    /// // The calendar's later answer for that commitment:
+    /// let upgrade = Timestamp::with_attestation(Attestation::Bitcoin { height: 7 });
+    /// assert_eq!(t.merge_at_message(b"msg", &commitment, &upgrade).unwrap(), 1);
+    /// assert_eq!(t.attestations().len(), 2);
+    /// ```
     pub fn merge_at_message(
         &mut self,
         msg: &[u8],
@@ -880,6 +1097,16 @@ impl Item {
 
 /// A detached timestamp file (`.ots`): the hash op and digest of the stamped
 /// file, and the timestamp tree for that digest.
+///
+/// ```
+/// # use kwh_btc_iot_core::encoding::ots::*;
+/// # let digest = [0x42u8; 32];
+/// # // A calendar-shaped proof: pending at alice, then Bitcoin block 7 (regtest).
+/// # let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+/// let file = DetachedTimestampFile::parse(&ots).unwrap();
+/// assert_eq!((file.file_hash_op.clone(), file.digest.clone()), (Op::Sha256, digest.to_vec()));
+/// assert_eq!(file.to_bytes().unwrap(), ots); // parse then write gives the bytes back
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DetachedTimestampFile {
     /// How the file was hashed: sha1, ripemd160 or sha256.
@@ -891,7 +1118,15 @@ pub struct DetachedTimestampFile {
 }
 
 impl DetachedTimestampFile {
-    /// A detached file; the digest length must match the op.
+    /// A detached file; the digest length must match the op (20 bytes for
+    /// sha1/ripemd160, 32 for sha256).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Op, Timestamp};
+    /// let t = || Timestamp::with_attestation(Attestation::Bitcoin { height: 7 });
+    /// assert!(DetachedTimestampFile::new(Op::Sha1, vec![0; 20], t()).is_ok());
+    /// assert!(DetachedTimestampFile::new(Op::Sha256, vec![0; 20], t()).is_err()); // wrong length
+    /// ```
     pub fn new(file_hash_op: Op, digest: Vec<u8>, timestamp: Timestamp) -> Result<Self> {
         match file_hash_op.digest_len() {
             Some(n) if Op::file_hash_from_tag(file_hash_op.tag()).is_some() => {
@@ -923,7 +1158,17 @@ impl DetachedTimestampFile {
         })
     }
 
-    /// Parses a whole `.ots` file.
+    /// Parses a whole `.ots` file: magic, version 1, file hash op, digest, tree.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::ots::*;
+    /// # let digest = [0x42u8; 32];
+    /// # // A calendar-shaped proof: pending at alice, then Bitcoin block 7 (regtest).
+    /// # let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+    /// assert!(DetachedTimestampFile::parse(&ots).is_ok());
+    /// assert!(ots.starts_with(b"\x00OpenTimestamps\x00\x00Proof\x00"));
+    /// assert_eq!(DetachedTimestampFile::parse(&ots[1..]).unwrap_err().code, "bad_magic");
+    /// ```
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         if bytes.len() > MAX_FILE_BYTES {
             return Err(DecodeError::new(
@@ -971,7 +1216,18 @@ impl DetachedTimestampFile {
         })
     }
 
-    /// Writes the file.
+    /// Appends the file (magic, version, hash op, digest, tree) to `out`.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::ots::*;
+    /// # let digest = [0x42u8; 32];
+    /// # // A calendar-shaped proof: pending at alice, then Bitcoin block 7 (regtest).
+    /// # let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+    /// let file = DetachedTimestampFile::parse(&ots).unwrap();
+    /// let mut out = Vec::new();
+    /// file.write(&mut out).unwrap();
+    /// assert_eq!(out, ots);
+    /// ```
     pub fn write(&self, out: &mut Vec<u8>) -> Result<()> {
         if self.file_hash_op.digest_len() != Some(self.digest.len())
             || Op::file_hash_from_tag(self.file_hash_op.tag()).is_none()
@@ -988,7 +1244,15 @@ impl DetachedTimestampFile {
         self.timestamp.write(out)
     }
 
-    /// The file as bytes.
+    /// The `.ots` file as bytes.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::ots::*;
+    /// # let digest = [0x42u8; 32];
+    /// # // A calendar-shaped proof: pending at alice, then Bitcoin block 7 (regtest).
+    /// # let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+    /// assert_eq!(DetachedTimestampFile::parse(&ots).unwrap().to_bytes().unwrap(), ots);
+    /// ```
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         self.write(&mut out)?;
@@ -997,17 +1261,45 @@ impl DetachedTimestampFile {
 
     /// Puts the tree in the reference implementation's form (see
     /// [`Timestamp::canonicalize`]).
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::ots::*;
+    /// # let digest = [0x42u8; 32];
+    /// # // A calendar-shaped proof: pending at alice, then Bitcoin block 7 (regtest).
+    /// # let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+    /// let mut file = DetachedTimestampFile::parse(&ots).unwrap();
+    /// file.canonicalize();
+    /// assert_eq!(file.replay().unwrap().len(), 2); // same proof, reference order
+    /// ```
     pub fn canonicalize(&mut self) {
         self.timestamp.canonicalize();
     }
 
-    /// Replays the tree from the digest.
+    /// Replays the tree from the file's digest: every attestation with the
+    /// message it attests.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::ots::*;
+    /// # let digest = [0x42u8; 32];
+    /// # // A calendar-shaped proof: pending at alice, then Bitcoin block 7 (regtest).
+    /// # let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+    /// let reached = DetachedTimestampFile::parse(&ots).unwrap().replay().unwrap();
+    /// assert_eq!(reached[1].attestation, Attestation::Bitcoin { height: 7 });
+    /// assert_eq!(reached[1].msg, header.merkle_root);
+    /// ```
     pub fn replay(&self) -> Result<Vec<Reached>> {
         self.timestamp.replay(&self.digest)
     }
 
     /// Hashes a whole file's bytes with this file's hash op (no length
     /// limit: files are hashed as a stream, not as an op).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::encoding::ots::{DetachedTimestampFile, Op};
+    /// let d = DetachedTimestampFile::hash_file(&Op::Sha256, b"abc").unwrap();
+    /// assert_eq!(d[..3], [0xba, 0x78, 0x16]);
+    /// assert_eq!(DetachedTimestampFile::hash_file(&Op::Reverse, b"abc"), None); // not a file hash
+    /// ```
     pub fn hash_file(op: &Op, data: &[u8]) -> Option<Vec<u8>> {
         Some(match op {
             Op::Sha1 => sha1::Sha1::digest(data).to_vec(),

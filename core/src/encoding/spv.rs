@@ -29,12 +29,38 @@ use super::DecodeError;
 
 type Result<T> = std::result::Result<T, DecodeError>;
 
-/// A merkle root and the matched (index in block, txid) pairs of a partial tree.
+/// A merkle root and the matched (index in block, txid in internal order)
+/// pairs of a partial tree.
+///
+/// ```
+/// # use kwh_btc_iot_core::encoding::spv::MerkleBlock;
+/// # let f = kwh_btc_iot_testkit::BitcoinAnchor::new(&[0x42; 32], 5, 101); // tx 2 of 5, regtest
+///
+/// use kwh_btc_iot_core::encoding::spv::Matches;
+/// let (root, matched): Matches = f.merkleblock.tree.extract_matches().unwrap();
+/// assert_eq!(root, f.header.merkle_root);
+/// assert_eq!(matched, [(2, f.txid)]);
+/// ```
 pub type Matches = ([u8; 32], Vec<(u32, [u8; 32])>);
 
 /// The merkle branch (bottom-up siblings) of the txid at `index`, as a block
 /// explorer or Electrum server gives it. At an odd level's end the sibling is
 /// the node itself.
+///
+/// ```
+/// # use kwh_btc_iot_core::encoding::bitcoin::{display_hex, from_display_hex};
+/// # // Block 100000: four transactions, merkle root f3e94742...
+/// # let txids: Vec<[u8; 32]> = ["8c14f0db3df150123e6f3dbbf30f8b955a8249b62ac1d1ff16284aefa3d06d87",
+/// #     "fff2525b8931402dd09222c50775608f75787bd2b87e56995a7bdd30f79702c4",
+/// #     "6359f0868171b1d194cbee1af2f16ea598ae8fad666d9b012c8ed2b79a236ec4",
+/// #     "e9a66845e05d5abc0ad04ec80f774a7e585c6e8db975962d069a522137b80c1d"]
+/// #     .iter().map(|h| from_display_hex(h).unwrap()).collect();
+/// # let root_hex = "f3e94742aca4b5ef85488dc37c06c3282295ffec960994b2c0d5ac2a25a95766";
+/// use kwh_btc_iot_core::encoding::spv::{branch_root, merkle_branch};
+/// let branch = merkle_branch(&txids, 2).unwrap();
+/// assert_eq!(branch, [txids[3], kwh_btc_iot_core::encoding::bitcoin::sha256d_pair(&txids[0], &txids[1])]);
+/// assert_eq!(display_hex(&branch_root(&txids[2], 2, &branch).unwrap()), root_hex);
+/// ```
 pub fn merkle_branch(txids: &[[u8; 32]], index: usize) -> Option<Vec<[u8; 32]>> {
     if index >= txids.len() {
         return None;
@@ -59,6 +85,21 @@ pub fn merkle_branch(txids: &[[u8; 32]], index: usize) -> Option<Vec<[u8; 32]>> 
 
 /// Folds a merkle branch: at level k, when bit k of `index` is 1 the sibling
 /// is on the left. Bits of `index` beyond the branch must be 0.
+///
+/// ```
+/// # use kwh_btc_iot_core::encoding::bitcoin::{display_hex, from_display_hex};
+/// # // Block 100000: four transactions, merkle root f3e94742...
+/// # let txids: Vec<[u8; 32]> = ["8c14f0db3df150123e6f3dbbf30f8b955a8249b62ac1d1ff16284aefa3d06d87",
+/// #     "fff2525b8931402dd09222c50775608f75787bd2b87e56995a7bdd30f79702c4",
+/// #     "6359f0868171b1d194cbee1af2f16ea598ae8fad666d9b012c8ed2b79a236ec4",
+/// #     "e9a66845e05d5abc0ad04ec80f774a7e585c6e8db975962d069a522137b80c1d"]
+/// #     .iter().map(|h| from_display_hex(h).unwrap()).collect();
+/// # let root_hex = "f3e94742aca4b5ef85488dc37c06c3282295ffec960994b2c0d5ac2a25a95766";
+/// use kwh_btc_iot_core::encoding::spv::{branch_root, merkle_branch};
+/// let branch = merkle_branch(&txids, 1).unwrap();
+/// assert_eq!(display_hex(&branch_root(&txids[1], 1, &branch).unwrap()), root_hex);
+/// assert!(branch_root(&txids[1], 5, &branch).is_err()); // index bit beyond the branch
+/// ```
 pub fn branch_root(txid: &[u8; 32], index: u64, branch: &[[u8; 32]]) -> Result<[u8; 32]> {
     if branch.len() > 32 || index >> branch.len() != 0 {
         return Err(DecodeError::new(
@@ -80,7 +121,13 @@ pub fn branch_root(txid: &[u8; 32], index: u64, branch: &[[u8; 32]]) -> Result<[
     Ok(node)
 }
 
-/// The height of the tree of a block with `n` transactions (levels above the leaves).
+/// The height of the tree of a block with `n` transactions: levels above the
+/// leaves, 0 for a block with only its coinbase.
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::spv::tree_height;
+/// assert_eq!([tree_height(1), tree_height(2), tree_height(3), tree_height(4), tree_height(5)], [0, 1, 2, 2, 3]);
+/// ```
 pub fn tree_height(n: u32) -> usize {
     let mut h = 0;
     while width(n, h) > 1 {
@@ -97,6 +144,22 @@ fn width(n: u32, height: usize) -> u64 {
 /// count allows: the branch has exactly the tree's height, the index is in
 /// the block, a node at the end of an odd level is paired with itself, and
 /// no other node is paired with an equal hash (CVE-2012-2459).
+///
+/// ```
+/// # use kwh_btc_iot_core::encoding::bitcoin::{display_hex, from_display_hex};
+/// # // Block 100000: four transactions, merkle root f3e94742...
+/// # let txids: Vec<[u8; 32]> = ["8c14f0db3df150123e6f3dbbf30f8b955a8249b62ac1d1ff16284aefa3d06d87",
+/// #     "fff2525b8931402dd09222c50775608f75787bd2b87e56995a7bdd30f79702c4",
+/// #     "6359f0868171b1d194cbee1af2f16ea598ae8fad666d9b012c8ed2b79a236ec4",
+/// #     "e9a66845e05d5abc0ad04ec80f774a7e585c6e8db975962d069a522137b80c1d"]
+/// #     .iter().map(|h| from_display_hex(h).unwrap()).collect();
+/// # let root_hex = "f3e94742aca4b5ef85488dc37c06c3282295ffec960994b2c0d5ac2a25a95766";
+/// use kwh_btc_iot_core::encoding::spv::{branch_root_with_count, merkle_branch};
+/// let branch = merkle_branch(&txids, 3).unwrap();
+/// assert_eq!(display_hex(&branch_root_with_count(&txids[3], 3, 4, &branch).unwrap()), root_hex);
+/// // The same branch cannot claim a block of 5 transactions (its tree is taller).
+/// assert!(branch_root_with_count(&txids[3], 3, 5, &branch).is_err());
+/// ```
 pub fn branch_root_with_count(
     txid: &[u8; 32],
     index: u32,
@@ -151,6 +214,12 @@ pub fn branch_root_with_count(
 /// Refuses a transaction whose serialization without witness is 64 bytes:
 /// its txid is computed exactly as an inner merkle node is, so it could pose
 /// as one (or an inner node as it).
+///
+/// ```
+/// use kwh_btc_iot_core::encoding::{bitcoin::Transaction, spv::check_tx_not_64_bytes};
+/// let tx = Transaction::parse(&kwh_btc_iot_testkit::op_return_tx(&[0x42; 32])).unwrap();
+/// assert!(check_tx_not_64_bytes(&tx).is_ok());
+/// ```
 pub fn check_tx_not_64_bytes(tx: &Transaction) -> Result<()> {
     if tx.base_size == 64 {
         return Err(DecodeError::new(
@@ -162,9 +231,25 @@ pub fn check_tx_not_64_bytes(tx: &Transaction) -> Result<()> {
 }
 
 /// A partial merkle tree (Bitcoin Core `CPartialMerkleTree`).
+///
+/// ```
+/// # use kwh_btc_iot_core::encoding::bitcoin::{display_hex, from_display_hex};
+/// # // Block 100000: four transactions, merkle root f3e94742...
+/// # let txids: Vec<[u8; 32]> = ["8c14f0db3df150123e6f3dbbf30f8b955a8249b62ac1d1ff16284aefa3d06d87",
+/// #     "fff2525b8931402dd09222c50775608f75787bd2b87e56995a7bdd30f79702c4",
+/// #     "6359f0868171b1d194cbee1af2f16ea598ae8fad666d9b012c8ed2b79a236ec4",
+/// #     "e9a66845e05d5abc0ad04ec80f774a7e585c6e8db975962d069a522137b80c1d"]
+/// #     .iter().map(|h| from_display_hex(h).unwrap()).collect();
+/// # let root_hex = "f3e94742aca4b5ef85488dc37c06c3282295ffec960994b2c0d5ac2a25a95766";
+/// use kwh_btc_iot_core::encoding::spv::PartialMerkleTree;
+/// let t = PartialMerkleTree::from_txids(&txids, &[false, false, true, false]);
+/// assert_eq!(t.total_transactions, 4);
+/// let (root, matched) = t.extract_matches().unwrap();
+/// assert_eq!((display_hex(&root).as_str(), matched), (root_hex, vec![(2, txids[2])]));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartialMerkleTree {
-    /// Transactions in the block.
+    /// Number of transactions in the whole block (not only the matched ones).
     pub total_transactions: u32,
     /// Hashes, depth-first.
     pub hashes: Vec<[u8; 32]>,
@@ -175,6 +260,21 @@ pub struct PartialMerkleTree {
 impl PartialMerkleTree {
     /// Builds the tree that proves the txids where `matches` is true (as
     /// Bitcoin Core does). `matches` must have one entry per txid.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::bitcoin::{display_hex, from_display_hex};
+    /// # // Block 100000: four transactions, merkle root f3e94742...
+    /// # let txids: Vec<[u8; 32]> = ["8c14f0db3df150123e6f3dbbf30f8b955a8249b62ac1d1ff16284aefa3d06d87",
+    /// #     "fff2525b8931402dd09222c50775608f75787bd2b87e56995a7bdd30f79702c4",
+    /// #     "6359f0868171b1d194cbee1af2f16ea598ae8fad666d9b012c8ed2b79a236ec4",
+    /// #     "e9a66845e05d5abc0ad04ec80f774a7e585c6e8db975962d069a522137b80c1d"]
+    /// #     .iter().map(|h| from_display_hex(h).unwrap()).collect();
+    /// # let root_hex = "f3e94742aca4b5ef85488dc37c06c3282295ffec960994b2c0d5ac2a25a95766";
+    /// use kwh_btc_iot_core::encoding::spv::PartialMerkleTree;
+    /// // Proving one of four: the root's flag, the left subtree pruned, the right descended.
+    /// let t = PartialMerkleTree::from_txids(&txids, &[false, false, false, true]);
+    /// assert_eq!(t.hashes.len(), 3);
+    /// ```
     pub fn from_txids(txids: &[[u8; 32]], matches: &[bool]) -> PartialMerkleTree {
         let n = txids.len().min(matches.len()).min(u32::MAX as usize) as u32;
         let mut b = Builder {
@@ -204,6 +304,22 @@ impl PartialMerkleTree {
     /// root and the matched (index, txid) pairs, or why the tree is malformed.
     /// Stricter than Core in one point: the padding bits of the last flag
     /// byte must be zero.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::bitcoin::{display_hex, from_display_hex};
+    /// # // Block 100000: four transactions, merkle root f3e94742...
+    /// # let txids: Vec<[u8; 32]> = ["8c14f0db3df150123e6f3dbbf30f8b955a8249b62ac1d1ff16284aefa3d06d87",
+    /// #     "fff2525b8931402dd09222c50775608f75787bd2b87e56995a7bdd30f79702c4",
+    /// #     "6359f0868171b1d194cbee1af2f16ea598ae8fad666d9b012c8ed2b79a236ec4",
+    /// #     "e9a66845e05d5abc0ad04ec80f774a7e585c6e8db975962d069a522137b80c1d"]
+    /// #     .iter().map(|h| from_display_hex(h).unwrap()).collect();
+    /// # let root_hex = "f3e94742aca4b5ef85488dc37c06c3282295ffec960994b2c0d5ac2a25a95766";
+    /// use kwh_btc_iot_core::encoding::spv::PartialMerkleTree;
+    /// let mut t = PartialMerkleTree::from_txids(&txids, &[true, false, false, false]);
+    /// assert_eq!(t.extract_matches().unwrap().1, [(0, txids[0])]);
+    /// t.hashes.pop();
+    /// assert!(t.extract_matches().is_err());
+    /// ```
     pub fn extract_matches(&self) -> Result<Matches> {
         let n = self.total_transactions;
         let bad = |m: String| DecodeError::new("bad_partial_tree", m);
@@ -357,18 +473,37 @@ impl Walker<'_> {
 
 /// A `merkleblock` (the serialization `gettxoutproof` returns): a block
 /// header and a partial merkle tree of its transactions.
+///
+/// ```
+/// # use kwh_btc_iot_core::encoding::spv::MerkleBlock;
+/// # let f = kwh_btc_iot_testkit::BitcoinAnchor::new(&[0x42; 32], 5, 101); // tx 2 of 5, regtest
+///
+/// let v = f.merkleblock.verify().unwrap();
+/// assert_eq!(v.matches, [(2, f.txid)]);
+/// assert_eq!(MerkleBlock::parse(&f.merkleblock.to_bytes()).unwrap(), f.merkleblock);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MerkleBlock {
     /// The block header.
     pub header: BlockHeader,
-    /// The partial tree.
+    /// The partial tree proving the matched transactions.
     pub tree: PartialMerkleTree,
 }
 
 /// A `merkleblock` that checked out: the root it recomputes is the header's.
+///
+/// ```
+/// # use kwh_btc_iot_core::encoding::spv::MerkleBlock;
+/// # let f = kwh_btc_iot_testkit::BitcoinAnchor::new(&[0x42; 32], 5, 101); // tx 2 of 5, regtest
+///
+/// let v = f.merkleblock.verify().unwrap();
+/// assert_eq!(v.header, f.header);
+/// assert_eq!(v.matches.len(), 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedMerkleBlock {
-    /// The header.
+    /// The block header whose merkle root the tree leads to (its proof of
+    /// work is not checked here).
     pub header: BlockHeader,
     /// Matched (index in block, txid internal order).
     pub matches: Vec<(u32, [u8; 32])>,
@@ -376,6 +511,16 @@ pub struct VerifiedMerkleBlock {
 
 impl MerkleBlock {
     /// Parses the serialization; the whole input must be consumed.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::spv::MerkleBlock;
+    /// # let f = kwh_btc_iot_testkit::BitcoinAnchor::new(&[0x42; 32], 5, 101); // tx 2 of 5, regtest
+    ///
+    /// let mut bytes = f.merkleblock.to_bytes();
+    /// assert_eq!(MerkleBlock::parse(&bytes).unwrap(), f.merkleblock);
+    /// bytes.push(0);
+    /// assert!(MerkleBlock::parse(&bytes).is_err()); // trailing byte
+    /// ```
     pub fn parse(b: &[u8]) -> Result<MerkleBlock> {
         let mut r = Reader::new(b);
         let header = BlockHeader::parse(r.bytes(80, "block header")?)?;
@@ -406,7 +551,16 @@ impl MerkleBlock {
         })
     }
 
-    /// Parses hex.
+    /// Parses hex, as `gettxoutproof` prints it.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::spv::MerkleBlock;
+    /// # let f = kwh_btc_iot_testkit::BitcoinAnchor::new(&[0x42; 32], 5, 101); // tx 2 of 5, regtest
+    ///
+    /// use kwh_btc_iot_core::encoding::hex;
+    /// let text = hex::encode(&f.merkleblock.to_bytes());
+    /// assert_eq!(MerkleBlock::from_hex(&text).unwrap(), f.merkleblock);
+    /// ```
     pub fn from_hex(s: &str) -> Result<MerkleBlock> {
         if s.len() > 2 * 1024 * 1024 {
             return Err(DecodeError::new(
@@ -418,6 +572,14 @@ impl MerkleBlock {
     }
 
     /// A merkleblock proving the txids where `matches` is true.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::spv::MerkleBlock;
+    /// # let f = kwh_btc_iot_testkit::BitcoinAnchor::new(&[0x42; 32], 5, 101); // tx 2 of 5, regtest
+    ///
+    /// let mb = MerkleBlock::new(f.header, &f.txids, &[true, false, false, false, false]);
+    /// assert_eq!(mb.verify().unwrap().matches, [(0, f.txids[0])]);
+    /// ```
     pub fn new(header: BlockHeader, txids: &[[u8; 32]], matches: &[bool]) -> MerkleBlock {
         MerkleBlock {
             header,
@@ -425,7 +587,15 @@ impl MerkleBlock {
         }
     }
 
-    /// The serialization.
+    /// The serialization: the 80-byte header, then the partial tree.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::spv::MerkleBlock;
+    /// # let f = kwh_btc_iot_testkit::BitcoinAnchor::new(&[0x42; 32], 5, 101); // tx 2 of 5, regtest
+    ///
+    /// let bytes = f.merkleblock.to_bytes();
+    /// assert_eq!(&bytes[..80], &f.header.to_bytes()[..]);
+    /// ```
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = self.header.to_bytes().to_vec();
         self.tree.write(&mut out);
@@ -434,6 +604,16 @@ impl MerkleBlock {
 
     /// Walks the partial tree and checks that it leads to the header's
     /// merkle root (proof of work is checked separately).
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::encoding::spv::MerkleBlock;
+    /// # let f = kwh_btc_iot_testkit::BitcoinAnchor::new(&[0x42; 32], 5, 101); // tx 2 of 5, regtest
+    ///
+    /// let mut mb = f.merkleblock.clone();
+    /// assert!(mb.verify().is_ok());
+    /// mb.header.merkle_root[0] ^= 1;
+    /// assert!(mb.verify().is_err());
+    /// ```
     pub fn verify(&self) -> Result<VerifiedMerkleBlock> {
         let (root, matches) = self.tree.extract_matches()?;
         if root != self.header.merkle_root {

@@ -47,7 +47,21 @@ pub const MAX_CHAIN_HEADS: usize = 10_000;
 /// Most block headers an anchor's `headers` may hold.
 pub const MAX_ANCHOR_HEADERS: usize = 1_000;
 
-/// An anchor of a receipt.
+/// An anchor of a receipt: evidence that a head (or a later head of the same
+/// gateway, through `heads`) existed by some Bitcoin block. One variant per
+/// `type`; a new anchor type is a new variant here and a step in
+/// `verify::anchor`.
+///
+/// ```
+/// use kwh_btc_iot_core::{json, model::anchor::Anchor};
+/// # use kwh_btc_iot_testkit::BitcoinAnchor;
+/// let fixture = BitcoinAnchor::new(&[0x42; 32], 3, 101); // regtest block, tx at index 2
+/// let a = Anchor::parse(&fixture.to_value(), "anchors[0]").unwrap();
+/// assert_eq!(a.type_name(), "bitcoin");
+/// // An unknown type is kept as given (a later version may verify it).
+/// let later = Anchor::parse(&json::parse(br#"{"type":"rgb","x":1}"#).unwrap(), "a").unwrap();
+/// assert!(matches!(later, Anchor::Unknown(_)));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Anchor {
     /// A detached OpenTimestamps proof.
@@ -58,12 +72,23 @@ pub enum Anchor {
     Unknown(Value<'static>),
 }
 
-/// An `opentimestamps` anchor.
+/// An `opentimestamps` anchor: a detached `.ots` proof over the head hash,
+/// and what a verifier needs to check it offline.
+///
+/// ```
+/// use kwh_btc_iot_core::{hash::Hash, model::anchor::Anchor};
+/// // A calendar's first answer: the commitment with a pending attestation.
+/// let ots = kwh_btc_iot_testkit::pending_proof(&Hash([0x42; 32]).0);
+/// let Anchor::OpenTimestamps(a) = Anchor::opentimestamps(&ots, Default::default()).unwrap() else { unreachable!() };
+/// assert_eq!(a.file.digest, [0x42; 32]);
+/// assert!(a.headers.is_empty() && a.heads.is_empty() && a.network.is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct OtsAnchor {
-    /// The `.ots` file bytes, as given.
+    /// The `.ots` file bytes, as given (base64 in JSON); written back
+    /// unchanged.
     pub ots: Vec<u8>,
-    /// The file, decoded.
+    /// The file, decoded: the digest it stamps and its operations.
     pub file: DetachedTimestampFile,
     /// Block headers carried for the proof's Bitcoin attestations, by height.
     pub headers: BTreeMap<u64, BlockHeader>,
@@ -73,20 +98,34 @@ pub struct OtsAnchor {
     pub network: Option<Network>,
 }
 
-/// A `bitcoin` anchor.
+/// A `bitcoin` anchor: a transaction with an `OP_RETURN <head hash>` output
+/// and the merkleblock (`gettxoutproof`) that puts it in a block.
+///
+/// ```
+/// use kwh_btc_iot_core::model::anchor::Anchor;
+/// let fixture = kwh_btc_iot_testkit::BitcoinAnchor::new(&[0x42; 32], 3, 101);
+/// let Anchor::Bitcoin(a) = fixture.to_anchor() else { unreachable!() };
+/// assert_eq!(a.height, 101);
+/// assert_eq!(a.merkle_block.header, fixture.header);
+/// assert_eq!(a.raw_tx, fixture.raw_tx);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct BitcoinAnchor {
-    /// The transaction bytes, as given.
+    /// The transaction bytes, as given (hex in JSON, as `getrawtransaction`
+    /// prints them); written back unchanged.
     pub raw_tx: Vec<u8>,
-    /// The transaction, decoded.
+    /// The transaction, decoded: one of its outputs must be
+    /// `OP_RETURN <anchored head hash>`.
     pub tx: Transaction,
-    /// The `merkleblock` bytes, as given.
+    /// The `merkleblock` bytes, as given (hex in JSON, as `gettxoutproof`
+    /// prints them); written back unchanged.
     pub merkle_proof: Vec<u8>,
     /// The merkleblock, decoded (its header is the block's).
     pub merkle_block: MerkleBlock,
     /// Whether the anchor also carried the header on its own (`header`).
     pub header_given: bool,
-    /// The block's height.
+    /// The block's height, as stated by the anchor (the merkleblock does not
+    /// carry it); a verifier with a header source checks it.
     pub height: u64,
     /// Later heads of the same gateway, the last one the anchored head.
     pub heads: Vec<BatchHead>,
@@ -96,11 +135,20 @@ pub struct BitcoinAnchor {
 
 /// Why an anchor could not be read: the verification step it fails, the
 /// member at fault (`<base>.ots`, `<base>.heads[2].seq`, ...) and the rule.
+///
+/// ```
+/// use kwh_btc_iot_core::{error::FailedStep, json, model::anchor::Anchor};
+/// let v = json::parse(br#"{"type":"bitcoin","raw_tx":"zz","merkle_proof":"","height":1}"#).unwrap();
+/// let e = Anchor::parse(&v, "anchors[0]").unwrap_err();
+/// assert!(e.member.starts_with("anchors[0]."), "{e}");
+/// assert!(matches!(e.step, FailedStep::Format | FailedStep::RawTx));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnchorError {
     /// The step verifiers report as `failed_step`.
     pub step: FailedStep,
-    /// The member path.
+    /// The member path at fault, under the base the caller gave
+    /// (`anchors[0].heads[2].seq`).
     pub member: String,
     /// The rule that was broken (without the member in front).
     pub message: String,

@@ -1,5 +1,17 @@
 //! The energy log, `emlog-1.1`: validation and normalization (SPEC section 1),
 //! canonical bytes and the leaf hash (SPEC section 2).
+//!
+//! ```
+//! # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+//! #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+//! #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+//! #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+//! #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+//! use kwh_btc_iot_core::model::emlog::{parse_log, Channel, Status};
+//! let n = parse_log(log).unwrap();
+//! assert_eq!((n.log.status, n.log.tx.channel), (Status::Ok, Channel::Ln));
+//! assert_eq!(n.log.leaf_hash(), kwh_btc_iot_core::leaf_hash(log).unwrap());
+//! ```
 
 use std::borrow::Cow;
 
@@ -84,14 +96,33 @@ fn tx_index(k: &str) -> Option<usize> {
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$m])*
+        ///
+        /// ```
+        /// use kwh_btc_iot_core::model::emlog::{Channel, SettlementStatus, Status};
+        /// assert_eq!(Status::parse("estimated"), Some(Status::Estimated));
+        /// assert_eq!(Channel::Onchain.as_str(), "onchain");
+        /// assert_eq!(SettlementStatus::ALL.len(), 5);
+        /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name { $(#[doc = $text] $variant),+ }
         impl $name {
             /// Every allowed value, in SPEC order.
             pub const ALL: &'static [&'static str] = &[$($text),+];
-            /// The JSON string form.
+            /// The JSON string form, as written in the canonical log.
+            ///
+            /// ```
+            /// use kwh_btc_iot_core::model::emlog::{Channel, Status};
+            /// assert_eq!(Status::Partial.as_str(), "partial");
+            /// assert!(Channel::ALL.iter().all(|s| Channel::parse(s).unwrap().as_str() == *s));
+            /// ```
             pub const fn as_str(self) -> &'static str { match self { $($name::$variant => $text),+ } }
-            /// Parses the JSON string form.
+            /// Parses the JSON string form, exactly (lowercase, no trimming).
+            ///
+            /// ```
+            /// use kwh_btc_iot_core::model::emlog::{SettlementStatus, Status};
+            /// assert_eq!(SettlementStatus::parse("paid"), Some(SettlementStatus::Paid));
+            /// assert_eq!(Status::parse("OK"), None);
+            /// ```
             pub fn parse(s: &str) -> Option<Self> { match s { $($text => Some($name::$variant),)+ _ => None } }
         }
     };
@@ -114,57 +145,101 @@ string_enum!(
 );
 
 /// The economic part of a log.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// let tx = kwh_btc_iot_core::normalize(log).unwrap().log.tx;
+/// assert_eq!((tx.price_sats_per_kwh, tx.amount_sats), (100.0, 1234));
+/// assert_eq!(tx.ln_invoice_id, None);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tx<'a> {
-    /// Price in sats per kWh.
+    /// Price in sats per kWh, finite and not negative.
     pub price_sats_per_kwh: f64,
-    /// Amount in sats.
+    /// What the reading costs, in sats: `energy_kwh * price_sats_per_kwh`
+    /// rounded, filled in when absent; a stated value may differ from it by
+    /// at most 1 sat (`amount_mismatch`).
     pub amount_sats: u64,
-    /// Settlement channel.
+    /// How the energy is settled: Lightning, on-chain or not at all.
     pub channel: Channel,
-    /// Settlement state.
+    /// The settlement state when the reading was logged (`pending` when
+    /// absent); later payment does not change the logged value.
     pub settlement_status: SettlementStatus,
-    /// Lightning invoice or payment hash.
+    /// The Lightning invoice (BOLT 11) or payment hash, at most 2048
+    /// characters; `None` is written as `null`.
     pub ln_invoice_id: Option<Cow<'a, str>>,
-    /// On-chain transaction id, lowercase hex.
+    /// The on-chain transaction id (64 lowercase hex characters) once paid
+    /// on chain; `None` is written as `null`.
     pub bitcoin_txid: Option<Cow<'a, str>>,
 }
 
 /// A normalized `emlog-1.1` log: every member present, derived values filled
 /// in, timestamps in UTC. `tx.unit` is always `"sats"` and `schema_version`
 /// always `"emlog-1.1"`, so they are not stored.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// let log = kwh_btc_iot_core::normalize(log).unwrap().log;
+/// assert_eq!(log.site_id, "PLANT-01");
+/// assert_eq!(log.interval_s, 300);
+/// assert_eq!(log.tags, ["peak"]);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnergyLog<'a> {
-    /// Site identifier.
+    /// The site (plant, building) the meter belongs to, e.g. `PLANT-01`;
+    /// 1..128 characters, no control characters (as every id here).
     pub site_id: Cow<'a, str>,
-    /// Device (gateway or meter) identifier.
+    /// The device that reported the reading (a gateway or the meter
+    /// itself), e.g. `gw-PLANT01-003`; the gateway checks it is configured.
     pub iot_device_id: Cow<'a, str>,
-    /// Meter identifier.
+    /// The meter that measured the energy, e.g. `MTR-001`.
     pub meter_id: Cow<'a, str>,
-    /// Start of the window.
+    /// Start of the metering window, normalized to UTC.
     pub ts_start: Timestamp,
-    /// End of the window.
+    /// End of the window, strictly after `ts_start`.
     pub ts_end: Timestamp,
-    /// `ts_end - ts_start` in seconds.
+    /// `ts_end - ts_start` in whole seconds; filled in when absent, refused
+    /// when stated otherwise (`interval_mismatch`).
     pub interval_s: u64,
-    /// Energy in kWh.
+    /// Energy delivered in the window, in kWh, finite and not negative.
     pub energy_kwh: f64,
-    /// Average power in kW.
+    /// Average power over the window in kW; computed from `energy_kwh` and
+    /// `interval_s` when absent, a `power_mismatch` warning when it differs.
     pub power_kw_avg: f64,
-    /// Reading status.
+    /// The meter's view of the reading (`ok`, `estimated`, ...).
     pub status: Status,
-    /// Tags, in the order given.
+    /// Free labels (`peak`, ...), in the order given: at most 16, each at
+    /// most 64 characters, no duplicates.
     pub tags: Vec<Cow<'a, str>>,
-    /// Economic view.
+    /// The economic part: price, amount and settlement.
     pub tx: Tx<'a>,
 }
 
 /// A normalized log and the plausibility warnings found on the way.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// let n = kwh_btc_iot_core::normalize(log).unwrap();
+/// assert_eq!(n.log.meter_id, "MTR-001");
+/// assert_eq!(n.warnings.len(), 1); // power_mismatch: 2.47 kW stated, 148 kW computed
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalized<'a> {
-    /// The log.
+    /// The normalized log, derived members filled in.
     pub log: EnergyLog<'a>,
-    /// Non-fatal findings (e.g. `power_mismatch`).
+    /// Non-fatal findings (e.g. `power_mismatch`); the log is valid anyway.
     pub warnings: Vec<Warning>,
 }
 
@@ -197,6 +272,16 @@ pub fn parse_log(input: &[u8]) -> Result<Normalized<'_>> {
 }
 
 /// Validates and normalizes an already parsed JSON value.
+///
+/// ```
+/// use kwh_btc_iot_core::{json::parse, model::emlog::normalize_value};
+/// let v = parse(br#"{"schema_version":"emlog-1.1","site_id":"S","iot_device_id":"D","meter_id":"M",
+///   "ts_start":"2025-12-01T11:10:00+01:00","ts_end":"2025-12-01T10:15:00Z","energy_kwh":0.5,
+///   "status":"ok","tx":{"price_sats_per_kwh":10,"channel":"none"}}"#).unwrap();
+/// let n = normalize_value(v).unwrap();
+/// assert_eq!(n.log.ts_start.to_rfc3339(), "2025-12-01T10:10:00Z");
+/// assert_eq!(n.log.tx.amount_sats, 5);
+/// ```
 pub fn normalize_value(v: Value<'_>) -> Result<Normalized<'_>> {
     let Value::Object(members) = v else {
         return Err(Error::member(
@@ -659,6 +744,18 @@ fn write_ts(out: &mut Vec<u8>, t: &Timestamp) {
 impl EnergyLog<'_> {
     /// Appends the RFC 8785 canonical bytes of the normalized log. The member
     /// names are ASCII, so their UTF-16 order is the byte order written here.
+    ///
+    /// ```
+    /// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+    /// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+    /// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+    /// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+    /// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+    /// let n = kwh_btc_iot_core::normalize(log).unwrap();
+    /// let mut out = Vec::new();
+    /// n.log.write_canonical(&mut out);
+    /// assert_eq!(out, kwh_btc_iot_core::canonicalize_json(&out).unwrap());
+    /// ```
     pub fn write_canonical(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"energy_kwh\":");
         write_number(out, self.energy_kwh);
@@ -706,7 +803,18 @@ impl EnergyLog<'_> {
         out.extend_from_slice(b"\",\"unit\":\"sats\"}}");
     }
 
-    /// The canonical bytes (RFC 8785 of the normalized log).
+    /// The canonical bytes: RFC 8785 of the normalized log, `schema_version` and
+    /// `tx.unit` included.
+    ///
+    /// ```
+    /// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+    /// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+    /// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+    /// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+    /// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+    /// let n = kwh_btc_iot_core::normalize(log).unwrap();
+    /// assert_eq!(n.log.canonical_bytes(), kwh_btc_iot_core::canonicalize(log).unwrap());
+    /// ```
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
         self.write_canonical(&mut out);
@@ -714,11 +822,35 @@ impl EnergyLog<'_> {
     }
 
     /// The leaf hash: SHA-256(0x00 || canonical bytes).
+    ///
+    /// ```
+    /// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+    /// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+    /// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+    /// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+    /// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+    /// use kwh_btc_iot_core::hash::leaf_hash_bytes;
+    /// let n = kwh_btc_iot_core::normalize(log).unwrap();
+    /// assert_eq!(n.log.leaf_hash(), leaf_hash_bytes(&n.log.canonical_bytes()));
+    /// ```
     pub fn leaf_hash(&self) -> Hash {
         leaf_hash_bytes(&self.canonical_bytes())
     }
 
     /// The normalized log as a JSON value (members in canonical order).
+    ///
+    /// ```
+    /// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+    /// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+    /// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+    /// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+    /// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+    /// use kwh_btc_iot_core::jcs;
+    /// let n = kwh_btc_iot_core::normalize(log).unwrap();
+    /// let v = n.log.to_value();
+    /// assert_eq!(v.get("interval_s").unwrap().type_name(), "number");
+    /// assert_eq!(jcs::to_vec(&v), n.log.canonical_bytes());
+    /// ```
     pub fn to_value(&self) -> Value<'static> {
         let s = |c: &Cow<'_, str>| Value::str(c.as_ref());
         let obj = |m: Vec<(&str, Value<'static>)>| {
@@ -767,7 +899,20 @@ impl EnergyLog<'_> {
         ])
     }
 
-    /// Owns every string.
+    /// Copies every borrowed string, so the log outlives its JSON input.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::model::emlog::EnergyLog;
+    /// fn owned_log(json: &[u8]) -> EnergyLog<'static> {
+    ///     kwh_btc_iot_core::normalize(json).unwrap().log.into_owned()
+    /// }
+    /// # let json = br#"{"schema_version":"emlog-1.1","site_id":"S","iot_device_id":"D","meter_id":"M",
+    /// #   "ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z","energy_kwh":1.5,
+    /// #   "status":"ok","tx":{"price_sats_per_kwh":100,"channel":"ln"}}"#.to_vec();
+    /// let log = owned_log(&json);
+    /// drop(json);
+    /// assert_eq!(log.site_id, "S");
+    /// ```
     pub fn into_owned(self) -> EnergyLog<'static> {
         let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
         EnergyLog {
@@ -793,13 +938,38 @@ impl EnergyLog<'_> {
     }
 }
 
-/// Normalizes a log and returns its canonical bytes as a `String`.
+/// Validates and normalizes a log and returns its canonical bytes.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// use kwh_btc_iot_core::model::emlog::canonicalize_log;
+/// let canon = canonicalize_log(log).unwrap();
+/// // Canonical bytes are a fixed point.
+/// assert_eq!(canonicalize_log(&canon).unwrap(), canon);
+/// ```
 pub fn canonicalize_log(input: &[u8]) -> Result<Vec<u8>> {
     Ok(parse_log(input)?.log.canonical_bytes())
 }
 
 /// JSON text → validated, normalized, canonical, leaf-hashed, reusing `buf`
 /// for the canonical bytes (the bulk path).
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// use kwh_btc_iot_core::model::emlog::{leaf_hash_of_json, leaf_hash_of_json_with};
+/// let mut buf = Vec::new();
+/// let h = leaf_hash_of_json_with(log, &mut buf).unwrap();
+/// assert_eq!(h, leaf_hash_of_json(log).unwrap());
+/// assert_eq!(buf, kwh_btc_iot_core::canonicalize(log).unwrap());
+/// ```
 pub fn leaf_hash_of_json_with(input: &[u8], buf: &mut Vec<u8>) -> Result<Hash> {
     let n = parse_log(input)?;
     buf.clear();
@@ -807,7 +977,18 @@ pub fn leaf_hash_of_json_with(input: &[u8], buf: &mut Vec<u8>) -> Result<Hash> {
     Ok(leaf_hash_bytes(buf))
 }
 
-/// JSON text → leaf hash.
+/// JSON text to leaf hash: validated, normalized, canonicalized, hashed.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// use kwh_btc_iot_core::model::emlog::leaf_hash_of_json;
+/// assert_eq!(leaf_hash_of_json(log).unwrap(), kwh_btc_iot_core::leaf_hash(log).unwrap());
+/// assert!(leaf_hash_of_json(b"{}").is_err());
+/// ```
 pub fn leaf_hash_of_json(input: &[u8]) -> Result<Hash> {
     leaf_hash_of_json_with(input, &mut Vec::with_capacity(512))
 }

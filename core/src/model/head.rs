@@ -31,15 +31,32 @@ pub const HEAD_VERSION: &str = "embatch-1";
 pub const MAX_BATCH_ID_CHARS: usize = 128;
 
 /// An `embatch-1` head.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// let head = &built.batch.head;
+/// assert_eq!((head.seq, head.log_count, head.prev_head_hash), (1, 1, None));
+/// assert_eq!(head.merkle_root, kwh_btc_iot_core::leaf_hash(log).unwrap()); // one leaf: root = leaf
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchHead {
-    /// The gateway that built the batch.
+    /// The gateway that built and signed the batch (1..128 characters, no
+    /// control characters).
     pub gateway_id: String,
-    /// The batch identifier, unique per gateway.
+    /// The batch identifier, unique per gateway, chosen by its batcher.
     pub batch_id: String,
-    /// 1, 2, 3, ... per gateway.
+    /// 1, 2, 3, ... per gateway, without gaps: the position in its chain.
     pub seq: u64,
-    /// Number of logs (leaves).
+    /// Number of logs (leaves) in the tree, at least 1.
     pub log_count: u64,
     /// RFC 9162 root over the logs' leaf hashes.
     pub merkle_root: Hash,
@@ -116,13 +133,36 @@ impl BatchHead {
             .into_owned()
     }
 
-    /// SHA-256(0x02 || JCS(head)).
+    /// SHA-256(0x02 || JCS(head)): the head hash the next batch links to and
+    /// anchors commit to.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::{model::head::BatchHead, hash::Hash, time::Timestamp};
+    /// # let head = BatchHead { gateway_id: "gw-1".into(), batch_id: "b-1".into(), seq: 1, log_count: 1,
+    /// #     merkle_root: Hash([0; 32]), prev_head_hash: None,
+    /// #     created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+    /// use kwh_btc_iot_core::{build::anchor::head_preimage, hash::sha256};
+    /// assert_eq!(head.hash(), sha256(&head_preimage(&head)));
+    /// ```
     pub fn hash(&self) -> Hash {
         head_hash_bytes(&self.canonical_bytes())
     }
 
     /// Reads and checks a head from a JSON value. `created_at` must already
     /// be in normalized form, because the hash covers the bytes as given.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::{model::head::BatchHead, hash::Hash, time::Timestamp};
+    /// # let head = BatchHead { gateway_id: "gw-1".into(), batch_id: "b-1".into(), seq: 1, log_count: 1,
+    /// #     merkle_root: Hash([0; 32]), prev_head_hash: None,
+    /// #     created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+    /// use kwh_btc_iot_core::json::parse;
+    /// let text = head.canonical_bytes();
+    /// assert_eq!(BatchHead::parse(&parse(&text).unwrap(), "batch_head").unwrap(), head);
+    /// let bad = String::from_utf8(text).unwrap().replace("10:20:00Z", "11:20:00+01:00");
+    /// let err = BatchHead::parse(&parse(bad.as_bytes()).unwrap(), "batch_head").unwrap_err();
+    /// assert_eq!(err.member.as_deref(), Some("batch_head.created_at"));
+    /// ```
     pub fn parse(v: &Value<'_>, member: &str) -> Result<BatchHead> {
         let Value::Object(members) = v else {
             return Err(Error::member(
@@ -238,6 +278,13 @@ fn id_string(v: &Value<'_>, member: &str) -> Result<String> {
 }
 
 /// Checks a gateway or batch id: 1..128 characters, no control characters.
+///
+/// ```
+/// use kwh_btc_iot_core::model::head::check_id;
+/// assert!(check_id("gw-PLANT01-003", "gateway_id").is_ok());
+/// assert_eq!(check_id("", "gateway_id").unwrap_err().code.as_str(), "invalid_length");
+/// assert_eq!(check_id("a\nb", "batch_id").unwrap_err().code.as_str(), "forbidden_character");
+/// ```
 pub fn check_id(s: &str, member: &str) -> Result<()> {
     let n = s.chars().count();
     if n == 0 || n > MAX_BATCH_ID_CHARS {
@@ -287,11 +334,20 @@ pub(crate) fn hex_hash(v: &Value<'_>, member: &str) -> Result<Hash> {
 }
 
 /// An Ed25519 signature with its public key, hex encoded (SPEC section 4/5).
+///
+/// ```
+/// use kwh_btc_iot_core::Keypair;
+/// let sig = Keypair::from_seed(&[7; 32]).sign(b"head bytes");
+/// assert!(sig.verify(b"head bytes").is_ok());
+/// assert_eq!(sig.verify(b"other bytes").unwrap_err().code.as_str(), "invalid_signature");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
-    /// 32-byte public key.
+    /// The signer's Ed25519 public key (32 bytes; 64 hex characters in JSON).
+    /// Trust comes from comparing it with a configured key, not from here.
     pub public_key: [u8; 32],
-    /// 64-byte signature.
+    /// The Ed25519 signature (R || S, 64 bytes; 128 hex characters in JSON)
+    /// over the signed document's canonical bytes.
     pub signature: [u8; 64],
 }
 
@@ -331,6 +387,14 @@ impl Signature {
     }
 
     /// Reads `{"alg":"ed25519","public_key":hex,"signature":hex}`.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{json::parse, Keypair, Signature};
+    /// let sig = Keypair::from_seed(&[7; 32]).sign(b"m");
+    /// assert_eq!(Signature::parse(&sig.to_value(), "head_signature").unwrap(), sig);
+    /// let err = Signature::parse(&parse(br#"{"alg":"rsa"}"#).unwrap(), "head_signature").unwrap_err();
+    /// assert!(err.member.unwrap().starts_with("head_signature"));
+    /// ```
     pub fn parse(v: &Value<'_>, member: &str) -> Result<Signature> {
         let Value::Object(members) = v else {
             return Err(Error::member(
@@ -375,6 +439,15 @@ impl Signature {
     /// `ed25519-dalek`'s `verify_strict` refuses, and also a non-canonical
     /// encoding of `R`, which no signer produces; it skips `verify_strict`'s
     /// decompression of `R` (about a quarter of the cost).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::Keypair;
+    /// let key = Keypair::from_seed(&[7; 32]);
+    /// let mut sig = key.sign(b"embatch-1 head");
+    /// assert!(sig.verify(b"embatch-1 head").is_ok());
+    /// sig.signature[0] ^= 1;
+    /// assert!(sig.verify(b"embatch-1 head").is_err());
+    /// ```
     pub fn verify(&self, message: &[u8]) -> Result<()> {
         let bad = || {
             Error::new(
@@ -473,6 +546,14 @@ fn fixed_hex<const N: usize>(v: Option<&Value<'_>>, member: &str) -> Result<[u8;
 }
 
 /// An Ed25519 key pair for signing batch heads (or device logs).
+///
+/// ```
+/// use kwh_btc_iot_core::Keypair;
+/// let key = Keypair::from_seed(&[7; 32]);
+/// // Debug shows the public key, never the seed.
+/// assert!(format!("{key:?}").starts_with("Keypair(public_key="));
+/// assert_eq!(Keypair::from_seed(&key.seed()).public_key(), key.public_key());
+/// ```
 #[derive(Clone)]
 pub struct Keypair(SigningKey);
 
@@ -489,11 +570,27 @@ impl std::fmt::Debug for Keypair {
 
 impl Keypair {
     /// From a 32-byte secret seed (the caller supplies the randomness).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{encoding::hex, Keypair};
+    /// // RFC 8032 section 7.1, test 1.
+    /// let seed = hex::decode_lower_array(b"9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap();
+    /// let key = Keypair::from_seed(&seed);
+    /// assert_eq!(hex::encode(&key.public_key()), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+    /// ```
     pub fn from_seed(seed: &[u8; 32]) -> Keypair {
         Keypair(SigningKey::from_bytes(seed))
     }
 
-    /// From 64 hex characters of secret seed.
+    /// From 64 hex characters of secret seed (surrounding whitespace, such as a
+    /// key file's newline, is ignored).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::Keypair;
+    /// let key = Keypair::from_hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60\n").unwrap();
+    /// assert_eq!(key.public_key()[0], 0xd7);
+    /// assert_eq!(Keypair::from_hex("abcd").unwrap_err().code.as_str(), "invalid_key");
+    /// ```
     pub fn from_hex(s: &str) -> Result<Keypair> {
         let bytes = crate::encoding::hex::decode_member(s.trim(), "signing_key")?;
         let seed: [u8; 32] = bytes.try_into().map_err(|_| {
@@ -506,17 +603,36 @@ impl Keypair {
         Ok(Keypair::from_seed(&seed))
     }
 
-    /// The public key.
+    /// The 32-byte Ed25519 public key, the one verifiers configure as trusted.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::Keypair;
+    /// let key = Keypair::from_seed(&[7; 32]);
+    /// assert_eq!(key.sign(b"x").public_key, key.public_key());
+    /// ```
     pub fn public_key(&self) -> [u8; 32] {
         self.0.verifying_key().to_bytes()
     }
 
-    /// The secret seed (for storing the key).
+    /// The 32-byte secret seed, for storing the key; keep it secret.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::Keypair;
+    /// assert_eq!(Keypair::from_seed(&[7; 32]).seed(), [7; 32]);
+    /// ```
     pub fn seed(&self) -> [u8; 32] {
         self.0.to_bytes()
     }
 
-    /// Signs `message`.
+    /// Signs `message` (the head's canonical bytes) and returns the signature
+    /// with the public key.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::Keypair;
+    /// let key = Keypair::from_seed(&[7; 32]);
+    /// // Ed25519 is deterministic: the same message, the same signature.
+    /// assert_eq!(key.sign(b"m"), key.sign(b"m"));
+    /// ```
     pub fn sign(&self, message: &[u8]) -> Signature {
         Signature {
             public_key: self.public_key(),
@@ -526,6 +642,13 @@ impl Keypair {
 }
 
 /// Parses a 64-hex-character Ed25519 public key.
+///
+/// ```
+/// use kwh_btc_iot_core::model::head::public_key_from_hex;
+/// let pk = public_key_from_hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "trusted_key").unwrap();
+/// assert_eq!(pk[31], 0x1a);
+/// assert_eq!(public_key_from_hex("00", "trusted_key").unwrap_err().member.as_deref(), Some("trusted_key"));
+/// ```
 pub fn public_key_from_hex(s: &str, member: &str) -> Result<[u8; 32]> {
     let h = Hash::from_hex(s.trim(), member).map_err(|_| {
         Error::member(

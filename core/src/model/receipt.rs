@@ -33,19 +33,39 @@ pub const MAX_PATH_LEN: usize = 64;
 pub const MAX_RECEIPT_DEPTH: usize = 32;
 
 /// An `emreceipt-1` receipt.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// use kwh_btc_iot_core::Receipt;
+/// let r = &built.receipts[0];
+/// assert_eq!((r.leaf_index, r.inclusion_path.len()), (0, 0));
+/// assert_eq!(r.log.as_bytes(), kwh_btc_iot_core::canonicalize(log).unwrap());
+/// assert_eq!(&Receipt::parse(r.to_json().as_bytes()).unwrap(), r);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Receipt {
     /// The canonical JSON (RFC 8785) of the normalized log.
     pub log: String,
     /// The log's leaf hash, SHA-256(0x00 || log).
     pub leaf_hash: Hash,
-    /// The log's index in the batch.
+    /// The log's 0-based position in the batch, in acceptance order.
     pub leaf_index: u64,
     /// The RFC 9162 inclusion path, leaf to root.
     pub inclusion_path: Vec<Hash>,
-    /// The batch head.
+    /// The head of the batch the log is in; its `merkle_root` is what the
+    /// inclusion path leads to.
     pub batch_head: BatchHead,
-    /// The gateway's signature over JCS(batch_head).
+    /// The gateway's signature over JCS(batch_head); `None` (`null`) when
+    /// the batch was built without a key.
     pub head_signature: Option<Signature>,
     /// A device's signature over the log's canonical bytes, when the device signs.
     pub log_signature: Option<Signature>,
@@ -203,17 +223,36 @@ impl Receipt {
 /// plain ones: what [`Receipt::parse`] reads each member's codec from, and
 /// what verifiers walk step by step (a malformed log or head still lets the
 /// other steps run).
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// use kwh_btc_iot_core::{json, model::receipt::ReceiptMembers};
+/// let text = built.receipts[0].to_json();
+/// let v = json::parse(text.as_bytes()).unwrap();
+/// let m = ReceiptMembers::read(&v).unwrap();
+/// assert_eq!(m.leaf_hash, built.receipts[0].leaf_hash);
+/// assert!(m.anchors.is_empty() && m.log_signature.is_none());
+/// ```
 #[derive(Debug)]
 pub struct ReceiptMembers<'v, 'a> {
-    /// `log`, as given.
+    /// `log`, as given (still to be normalized).
     pub log: &'v Value<'a>,
-    /// `leaf_hash`.
+    /// `leaf_hash`, read as 64 lowercase hex characters.
     pub leaf_hash: Hash,
-    /// `leaf_index`.
+    /// `leaf_index`, an integer within 0..2^53-1.
     pub leaf_index: u64,
-    /// `inclusion_path`.
+    /// `inclusion_path`, at most [`MAX_PATH_LEN`] hashes, leaf to root.
     pub path: Vec<Hash>,
-    /// `batch_head`, as given.
+    /// `batch_head`, as given (still to be read by `BatchHead::parse`).
     pub head: &'v Value<'a>,
     /// `head_signature`, as given (may be `null`).
     pub head_signature: &'v Value<'a>,

@@ -39,6 +39,14 @@ pub const MAX_ANCHORS: usize = 16;
 pub const MAX_COMMITMENT_PUSH: usize = 80;
 
 /// What the verifier of an anchor trusts the caller for.
+///
+/// ```
+/// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+/// use kwh_btc_iot_core::{encoding::bitcoin::Network, verify::AnchorOptions};
+/// let opts = AnchorOptions::from_parts(Some("mainnet"), [("0", genesis_hex)]).unwrap();
+/// assert_eq!(opts.network, Network::Mainnet);
+/// assert_eq!(opts.headers[&0].block_hash_display(), "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AnchorOptions {
     /// The network whose proof-of-work limit applies (default mainnet).
@@ -49,7 +57,15 @@ pub struct AnchorOptions {
 }
 
 impl AnchorOptions {
-    /// Options for a network, without headers.
+    /// Options for a network, trusting no headers (anchors then rely on the
+    /// headers they carry, checked for proof of work).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{encoding::bitcoin::Network, verify::AnchorOptions};
+    /// let opts = AnchorOptions::for_network(Network::Regtest);
+    /// assert!(opts.headers.is_empty());
+    /// assert_eq!(AnchorOptions::default().network, Network::Mainnet);
+    /// ```
     pub fn for_network(network: Network) -> Self {
         AnchorOptions {
             network,
@@ -61,6 +77,14 @@ impl AnchorOptions {
     /// and trusted headers as (height in decimal, 160 hex characters) pairs.
     /// This is the one conversion every binding and the CLI use; errors name
     /// the member (`network`, `headers.<height>`) and the rule.
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// use kwh_btc_iot_core::verify::AnchorOptions;
+    /// assert_eq!(AnchorOptions::from_parts(None, [("0", genesis_hex)]).unwrap().headers.len(), 1);
+    /// let e = AnchorOptions::from_parts(None, [("0", "00")]).unwrap_err();
+    /// assert_eq!(e.member.as_deref(), Some("headers.0"));
+    /// ```
     pub fn from_parts<'a>(
         network: Option<&str>,
         headers: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -84,6 +108,14 @@ impl AnchorOptions {
 
     /// Adds a header the caller trusts at a height given in decimal (no sign,
     /// no leading zero). Errors name `headers.<height>`.
+    ///
+    /// ```
+    /// # let genesis_hex = "0100000000000000000000000000000000000000000000000000000000000000000000003ba3edfd7a7b12b27ac72c3e67768f617fc81bc3888a51323a9fb8aa4b1e5e4a29ab5f49ffff001d1dac2b7c";
+    /// use kwh_btc_iot_core::verify::AnchorOptions;
+    /// let mut opts = AnchorOptions::default();
+    /// opts.trust_header("0", genesis_hex).unwrap();
+    /// assert_eq!(opts.trust_header("00", genesis_hex).unwrap_err().member.as_deref(), Some("headers.00"));
+    /// ```
     pub fn trust_header(&mut self, height: &str, header_hex: &str) -> Result<(), Error> {
         let member = || format!("headers.{height}");
         let h = match height.parse::<u64>() {
@@ -271,20 +303,67 @@ fn untyped(index: usize) -> (AnchorResult, Option<Error>) {
 
 /// The outcome of checking a receipt's anchors: one result each, the errors
 /// of the invalid ones, and the `anchors` step.
+///
+/// ```
+/// # use kwh_btc_iot_core::{encoding::bitcoin::Network, verify::anchor::{check_anchors, AnchorOptions}};
+/// # use kwh_btc_iot_testkit::BitcoinAnchor;
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// # let head = &built.batch.head;
+/// # let good = BitcoinAnchor::new(&built.batch.head_hash.0, 3, 101).to_value();
+/// # let other = BitcoinAnchor::new(&[0; 32], 3, 101).to_value();
+/// # let opts = AnchorOptions::for_network(Network::Regtest);
+/// let out = check_anchors(&[good, other], Some(head), &opts);
+/// assert_eq!(out.results[0].status.as_str(), "verified");
+/// assert_eq!(out.results[1].failed_step.unwrap().as_str(), "tx_commitment");
+/// assert_eq!(out.errors[0].code.as_str(), "invalid_anchor");
+/// assert_eq!(out.step_status.as_str(), "failed");
+/// ```
 #[derive(Debug, Clone)]
 pub struct AnchorsOutcome {
     /// One result per anchor, in order.
     pub results: Vec<AnchorResult>,
     /// Errors (code `invalid_anchor`) of the invalid anchors.
     pub errors: Vec<Error>,
-    /// The `anchors` step's status.
+    /// The `anchors` step's status: failed if any anchor is invalid, skipped
+    /// when there are none.
     pub step_status: StepStatus,
-    /// The `anchors` step's detail.
+    /// The `anchors` step's detail: a count per anchor status.
     pub step_detail: String,
 }
 
 /// Checks every anchor of a receipt. With `head` `None` (the receipt's
 /// head is malformed), typed anchors are reported `not_checked`.
+///
+/// ```
+/// # use kwh_btc_iot_core::{encoding::bitcoin::Network, verify::anchor::{check_anchors, AnchorOptions}};
+/// # use kwh_btc_iot_testkit::BitcoinAnchor;
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// # let head = &built.batch.head;
+/// # let good = BitcoinAnchor::new(&built.batch.head_hash.0, 3, 101).to_value();
+/// # let other = BitcoinAnchor::new(&[0; 32], 3, 101).to_value();
+/// # let opts = AnchorOptions::for_network(Network::Regtest);
+/// assert_eq!(check_anchors(&[good.clone()], Some(head), &opts).step_status.as_str(), "passed");
+/// // Without a readable head, typed anchors are not checked.
+/// assert_eq!(check_anchors(&[good], None, &opts).results[0].status.as_str(), "not_checked");
+/// ```
 pub fn check_anchors(
     anchors: &[Value<'_>],
     head: Option<&BatchHead>,
@@ -484,13 +563,22 @@ impl HeaderSource {
 }
 
 /// Why a proof does not verify: the step that failed and why.
+///
+/// ```
+/// use kwh_btc_iot_core::{encoding::{bitcoin::{Network, Transaction}, spv::MerkleBlock}, verify::anchor::verify_bitcoin_proof};
+/// let f = kwh_btc_iot_testkit::BitcoinAnchor::new(&[0x42; 32], 3, 101);
+/// let tx = Transaction::parse(&f.raw_tx).unwrap();
+/// // The regtest header has far too little work for mainnet.
+/// let e = verify_bitcoin_proof(&tx, &f.merkleblock, &[0x42; 32], 101, None, Network::Mainnet).unwrap_err();
+/// assert_eq!(e.step.as_str(), "header_pow");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnchorFailure {
     /// The step (see [`AnchorResult::failed_step`]).
     pub step: FailedStep,
     /// The input at fault (`headers.<height>`, `raw_tx`, ...; empty for the proof itself).
     pub member: String,
-    /// What went wrong.
+    /// What went wrong, for people (match on `step`).
     pub message: String,
 }
 
@@ -515,6 +603,18 @@ impl From<Fail> for AnchorFailure {
 /// otherwise) against headers by height (trusted by the caller), with the
 /// proof of work of `network`. The result's status is `verified`,
 /// `needs_header`, `pending` or `unknown`; an error says which step failed.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use kwh_btc_iot_core::{encoding::{bitcoin::Network, ots::DetachedTimestampFile}, verify::anchor::verify_ots_proof};
+/// let digest = [0x42; 32];
+/// let (ots, header) = kwh_btc_iot_testkit::ots_proof(&digest, 7);
+/// let file = DetachedTimestampFile::parse(&ots).unwrap();
+/// let r = verify_ots_proof(&file, &digest, &BTreeMap::from([(7, header)]), Network::Regtest).unwrap();
+/// assert_eq!((r.status.as_str(), r.height), ("verified", Some(7)));
+/// let r = verify_ots_proof(&file, &digest, &BTreeMap::new(), Network::Regtest).unwrap();
+/// assert_eq!(r.status.as_str(), "needs_header");
+/// ```
 pub fn verify_ots_proof(
     file: &DetachedTimestampFile,
     digest: &[u8],
@@ -676,6 +776,15 @@ fn verify_bitcoin_anchor(
 /// `merkleblock` proves it is in its block, and that the block's header has
 /// valid proof of work for `network` (and, when the caller trusts a header
 /// at `height`, that it is that header).
+///
+/// ```
+/// use kwh_btc_iot_core::{encoding::bitcoin::{Network, Transaction}, verify::anchor::verify_bitcoin_proof};
+/// let f = kwh_btc_iot_testkit::BitcoinAnchor::new(&[0x42; 32], 3, 101);
+/// let tx = Transaction::parse(&f.raw_tx).unwrap();
+/// let r = verify_bitcoin_proof(&tx, &f.merkleblock, &[0x42; 32], 101, Some(&f.header), Network::Regtest).unwrap();
+/// assert_eq!(r.txid, Some(tx.txid_display()));
+/// assert!(verify_bitcoin_proof(&tx, &f.merkleblock, &[0x43; 32], 101, None, Network::Regtest).is_err());
+/// ```
 pub fn verify_bitcoin_proof(
     tx: &Transaction,
     proof: &MerkleBlock,

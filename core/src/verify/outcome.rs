@@ -1,6 +1,25 @@
 //! What a verification reports: the [`Verification`] of a receipt, its
 //! [`Step`]s, and one [`AnchorResult`] per anchor. Each has one writer,
 //! `to_value` (JSON text derives from it).
+//!
+//! ```
+//! # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+//! #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+//! #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+//! #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+//! #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+//! # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+//! # let key = Keypair::from_seed(&[7; 32]);
+//! # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+//! #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+//! # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+//! # use kwh_btc_iot_core::verify::{verify_receipt, VerifyOptions};
+//! # let receipt = built.receipts[0].to_json();
+//! let v = verify_receipt(receipt.as_bytes(), &VerifyOptions::default());
+//! assert!(v.valid);
+//! assert!(v.steps.iter().all(|s| s.status.as_str() != "failed"));
+//! assert!(v.to_json().starts_with(r#"{"anchors":[],"errors":[],"head_hash":""#));
+//! ```
 
 use std::borrow::Cow;
 
@@ -10,6 +29,26 @@ use crate::json::Value;
 use crate::verify::{verify_receipt, VerifyOptions};
 
 /// The state of a signature check.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// # use kwh_btc_iot_core::verify::{verify_receipt, VerifyOptions};
+/// # let receipt = built.receipts[0].to_json();
+/// use kwh_btc_iot_core::verify::SignatureStatus;
+/// let opts = VerifyOptions { gateway_key: Some(Keypair::from_seed(&[8; 32]).public_key()), ..Default::default() };
+/// let v = verify_receipt(receipt.as_bytes(), &opts);
+/// assert_eq!(v.signature, SignatureStatus::UntrustedKey);
+/// assert_eq!(v.log_signature, SignatureStatus::Absent);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureStatus {
     /// Verified (and by the trusted key, when one was given).
@@ -25,7 +64,12 @@ pub enum SignatureStatus {
 }
 
 impl SignatureStatus {
-    /// The snake_case name.
+    /// The snake_case name, as in the result's `signature` and `log_signature`.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::verify::SignatureStatus;
+    /// assert_eq!(SignatureStatus::UntrustedKey.as_str(), "untrusted_key");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             SignatureStatus::Valid => "valid",
@@ -38,6 +82,25 @@ impl SignatureStatus {
 }
 
 /// The result of one verification step.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// # use kwh_btc_iot_core::verify::{verify_receipt, VerifyOptions};
+/// # let receipt = built.receipts[0].to_json();
+/// use kwh_btc_iot_core::verify::StepStatus;
+/// let v = verify_receipt(receipt.as_bytes(), &VerifyOptions::default());
+/// let anchors = v.steps.iter().find(|s| s.name == "anchors").unwrap();
+/// assert_eq!(anchors.status, StepStatus::Skipped); // no anchors yet
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepStatus {
     /// The step passed.
@@ -77,6 +140,29 @@ impl std::fmt::Display for StepStatus {
 }
 
 /// The state of one anchor.
+///
+/// ```
+/// # use kwh_btc_iot_core::{encoding::bitcoin::Network, verify::{AnchorOptions, verify_receipt, VerifyOptions}};
+/// # use kwh_btc_iot_testkit::BitcoinAnchor;
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// # let mut r = built.receipts[0].clone();
+/// # let fixture = BitcoinAnchor::new(&built.batch.head_hash.0, 3, 101);
+/// # r.anchors.push(fixture.to_anchor());
+/// # let opts = VerifyOptions { anchor: AnchorOptions::for_network(Network::Regtest), ..Default::default() };
+/// use kwh_btc_iot_core::verify::AnchorStatus;
+/// let v = verify_receipt(r.to_json().as_bytes(), &opts);
+/// assert_eq!(v.anchors[0].status, AnchorStatus::Verified);
+/// assert_eq!(v.anchors[0].height, Some(101));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnchorStatus {
     /// The proof checks out against a header with valid proof of work.
@@ -122,11 +208,30 @@ impl AnchorStatus {
 }
 
 /// One step of the verification, for people who want to see each check.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// # use kwh_btc_iot_core::verify::{verify_receipt, VerifyOptions};
+/// # let receipt = built.receipts[0].to_json();
+/// let v = verify_receipt(receipt.as_bytes(), &VerifyOptions::default());
+/// let names: Vec<_> = v.steps.iter().map(|s| s.name).collect();
+/// assert_eq!(names[..3], ["parse", "leaf_hash", "inclusion"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     /// `parse`, `leaf_hash`, `inclusion`, `head`, `signature`, `log_signature`, `anchors`.
     pub name: &'static str,
-    /// Passed, failed or skipped.
+    /// Passed, failed or skipped (an earlier step failed, or nothing to
+    /// check).
     pub status: StepStatus,
     /// What was checked or what went wrong.
     pub detail: String,
@@ -146,13 +251,35 @@ impl std::fmt::Display for AnchorStatus {
 }
 
 /// An error found while verifying.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// # use kwh_btc_iot_core::verify::{verify_receipt, VerifyOptions};
+/// # let receipt = built.receipts[0].to_json();
+/// let mut forged = built.receipts[0].clone();
+/// forged.log = forged.log.replace(r#"["peak"]"#, r#"["offpeak"]"#);
+/// let v = verify_receipt(forged.to_json().as_bytes(), &VerifyOptions::default());
+/// assert!(!v.valid);
+/// assert!(v.errors.iter().any(|e| e.code == "leaf_hash_mismatch"), "{:?}", v.errors);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyError {
-    /// Stable code.
+    /// A stable code from the registry ([`crate::error::REGISTRY`]), e.g.
+    /// `leaf_hash_mismatch`, `invalid_anchor`.
     pub code: &'static str,
-    /// Human message.
+    /// The English message, naming the member and the rule.
     pub message: String,
-    /// Member path, when there is one.
+    /// The member path in the receipt (`batch_head.seq`, `anchors[1]`),
+    /// when the error concerns one member.
     pub member: Option<String>,
 }
 
@@ -167,6 +294,30 @@ impl From<Error> for VerifyError {
 }
 
 /// The result of checking one anchor (see [`crate::model::anchor`]).
+///
+/// ```
+/// # use kwh_btc_iot_core::{encoding::bitcoin::Network, verify::{AnchorOptions, verify_receipt, VerifyOptions}};
+/// # use kwh_btc_iot_testkit::BitcoinAnchor;
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// # let mut r = built.receipts[0].clone();
+/// # let fixture = BitcoinAnchor::new(&built.batch.head_hash.0, 3, 101);
+/// # r.anchors.push(fixture.to_anchor());
+/// # let opts = VerifyOptions { anchor: AnchorOptions::for_network(Network::Regtest), ..Default::default() };
+/// let v = verify_receipt(r.to_json().as_bytes(), &opts);
+/// let a = &v.anchors[0];
+/// assert_eq!((a.anchor_type.as_str(), a.network), ("bitcoin", Some("regtest")));
+/// assert_eq!(a.anchored_head_hash.as_deref(), Some(built.batch.head_hash.to_hex().as_str()));
+/// assert!(a.not_checked.is_some()); // best-chain membership is the caller's to check
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnchorResult {
     /// The anchor's `type` (or `""` when it has none).
@@ -201,7 +352,30 @@ pub struct AnchorResult {
 }
 
 impl AnchorResult {
-    /// The result as a JSON value (members that are absent are left out).
+    /// The result as a JSON value, members that are `None` or empty left out.
+    ///
+    /// ```
+    /// # use kwh_btc_iot_core::{encoding::bitcoin::Network, verify::{AnchorOptions, verify_receipt, VerifyOptions}};
+    /// # use kwh_btc_iot_testkit::BitcoinAnchor;
+    /// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+    /// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+    /// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+    /// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+    /// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+    /// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+    /// # let key = Keypair::from_seed(&[7; 32]);
+    /// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+    /// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+    /// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+    /// # let mut r = built.receipts[0].clone();
+    /// # let fixture = BitcoinAnchor::new(&built.batch.head_hash.0, 3, 101);
+    /// # r.anchors.push(fixture.to_anchor());
+    /// # let opts = VerifyOptions { anchor: AnchorOptions::for_network(Network::Regtest), ..Default::default() };
+    /// let v = verify_receipt(r.to_json().as_bytes(), &opts);
+    /// let a = v.anchors[0].to_value();
+    /// assert_eq!(a.get("status").unwrap(), &kwh_btc_iot_core::json::Value::str("verified"));
+    /// assert!(a.get("failed_step").is_none()); // absent members are left out
+    /// ```
     pub fn to_value(&self) -> Value<'static> {
         let k = |s: &str| Cow::Owned(s.to_string());
         let mut m = vec![
@@ -241,6 +415,25 @@ impl AnchorResult {
 }
 
 /// The structured result of verifying a receipt (SPEC section 5).
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// # use kwh_btc_iot_core::verify::{verify_receipt, VerifyOptions};
+/// # let receipt = built.receipts[0].to_json();
+/// let v = verify_receipt(receipt.as_bytes(), &VerifyOptions::default());
+/// assert!(v.valid && v.errors.is_empty());
+/// assert_eq!(v.head_hash, Some(built.batch.head_hash.to_hex()));
+/// assert_eq!(v.signer, Some(kwh_btc_iot_core::encoding::hex::encode(&key.public_key())));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
     /// True when every check passed.
@@ -272,6 +465,14 @@ impl Verification {
     /// (a binding's object with a `NaN` member or a lone surrogate, a file
     /// that is not UTF-8): the shape of a receipt that fails to parse, with
     /// `e` as the reason.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{verify::Verification, Error, ErrorCode};
+    /// let v = Verification::unreadable(Error::new(ErrorCode::InvalidUtf8, "receipt file is not UTF-8"));
+    /// assert!(!v.valid);
+    /// assert_eq!(v.errors[0].code, "invalid_utf8");
+    /// assert_eq!(v.steps[0].detail, "receipt file is not UTF-8");
+    /// ```
     pub fn unreadable(e: Error) -> Verification {
         let mut v = verify_receipt(b"", &VerifyOptions::default());
         if let Some(first) = v.steps.first_mut() {
@@ -282,14 +483,50 @@ impl Verification {
         v
     }
 
-    /// The result as JSON text.
+    /// The result as JSON text (RFC 8785), the form the CLI prints and the
+    /// bindings return.
+    ///
+    /// ```
+    /// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+    /// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+    /// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+    /// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+    /// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+    /// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+    /// # let key = Keypair::from_seed(&[7; 32]);
+    /// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+    /// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+    /// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+    /// # use kwh_btc_iot_core::verify::{verify_receipt, VerifyOptions};
+    /// # let receipt = built.receipts[0].to_json();
+    /// let v = verify_receipt(receipt.as_bytes(), &VerifyOptions::default());
+    /// let again = kwh_btc_iot_core::canonicalize_json(v.to_json().as_bytes()).unwrap();
+    /// assert_eq!(again, v.to_json().as_bytes()); // already canonical
+    /// ```
     pub fn to_json(&self) -> String {
         // serde_json is not a core dependency; the result is small and flat,
         // so write it through the core's own JSON value.
         jcs::to_string(&self.to_value())
     }
 
-    /// The result as a JSON value.
+    /// The result as a JSON value: the one writer, `to_json` derives from it.
+    ///
+    /// ```
+    /// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+    /// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+    /// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+    /// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+    /// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+    /// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+    /// # let key = Keypair::from_seed(&[7; 32]);
+    /// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+    /// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+    /// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+    /// # use kwh_btc_iot_core::verify::{verify_receipt, VerifyOptions};
+    /// # let receipt = built.receipts[0].to_json();
+    /// let v = verify_receipt(receipt.as_bytes(), &VerifyOptions::default());
+    /// assert_eq!(v.to_value().get("valid"), Some(&kwh_btc_iot_core::json::Value::Bool(true)));
+    /// ```
     pub fn to_value(&self) -> Value<'static> {
         let k = |s: &str| Cow::Owned(s.to_string());
         let opt = |s: &Option<String>| Value::opt_str(s.as_deref());

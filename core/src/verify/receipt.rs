@@ -13,6 +13,25 @@ use crate::verify::anchor::{check_anchors, AnchorOptions};
 use crate::verify::outcome::{SignatureStatus, Step, StepStatus, Verification, VerifyError};
 
 /// Options for [`verify_receipt`].
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// # use kwh_btc_iot_core::verify::{verify_receipt, VerifyOptions};
+/// # let receipt = built.receipts[0].to_json();
+/// let opts = VerifyOptions { gateway_key: Some(key.public_key()), ..Default::default() };
+/// assert!(verify_receipt(receipt.as_bytes(), &opts).valid);
+/// // Default: any signer is accepted (and reported as `signer`), mainnet proof of work.
+/// assert!(verify_receipt(receipt.as_bytes(), &VerifyOptions::default()).valid);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
     /// The gateway public key the caller trusts; when set, the head signature
@@ -64,7 +83,14 @@ pub struct ReceiptVerifier {
 }
 
 impl ReceiptVerifier {
-    /// A verifier with these options.
+    /// A verifier with these options and an empty cache of checked signatures.
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{verify::{ReceiptVerifier, VerifyOptions}, Keypair};
+    /// let opts = VerifyOptions { gateway_key: Some(Keypair::from_seed(&[7; 32]).public_key()), ..Default::default() };
+    /// let mut v = ReceiptVerifier::new(opts);
+    /// assert_eq!(v.verify(b"{}").errors[0].code, "missing_member");
+    /// ```
     pub fn new(opts: VerifyOptions) -> Self {
         ReceiptVerifier {
             opts,
@@ -72,7 +98,27 @@ impl ReceiptVerifier {
         }
     }
 
-    /// Verifies one receipt given as JSON bytes.
+    /// Verifies one receipt given as JSON bytes; the same result as
+    /// [`verify_receipt`].
+    ///
+    /// ```
+    /// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+    /// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+    /// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+    /// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+    /// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+    /// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+    /// # let key = Keypair::from_seed(&[7; 32]);
+    /// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+    /// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+    /// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+    /// use kwh_btc_iot_core::verify::{verify_receipt, ReceiptVerifier, VerifyOptions};
+    /// let mut bulk = ReceiptVerifier::new(VerifyOptions::default());
+    /// let text = built.receipts[0].to_json();
+    /// let first = bulk.verify(text.as_bytes());
+    /// assert_eq!(first, bulk.verify(text.as_bytes())); // second time: signature from the cache
+    /// assert_eq!(first, verify_receipt(text.as_bytes(), &VerifyOptions::default()));
+    /// ```
     pub fn verify(&mut self, input: &[u8]) -> Verification {
         verify_with(input, &self.opts, Some(&mut self.cache))
     }
@@ -167,7 +213,26 @@ fn verify_with(
     verify_value(&value, opts, c)
 }
 
-/// Verifies an already parsed receipt value.
+/// Verifies an already parsed receipt value (the bindings hold one); the
+/// same result as [`verify_receipt`] on its text.
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"PLANT-01","iot_device_id":"gw-PLANT01-003",
+/// #   "meter_id":"MTR-001","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z",
+/// #   "interval_s":300,"energy_kwh":12.34,"power_kw_avg":2.47,"status":"ok","tags":["peak"],
+/// #   "tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":1234,"channel":"ln",
+/// #   "settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// # use kwh_btc_iot_core::{build_batch, BatchParams, Keypair, time::Timestamp};
+/// # let key = Keypair::from_seed(&[7; 32]);
+/// # let params = BatchParams { gateway_id: "gw-1".into(), batch_id: "batch-1".into(), seq: 1,
+/// #     prev_head_hash: None, created_at: Timestamp::parse("2025-12-01T10:20:00Z").unwrap() };
+/// # let built = build_batch(&[log.as_slice()], params, Some(&key)).unwrap();
+/// # use kwh_btc_iot_core::verify::{verify_receipt, VerifyOptions};
+/// # let receipt = built.receipts[0].to_json();
+/// use kwh_btc_iot_core::{json, verify::verify_receipt_value};
+/// let value = json::parse(receipt.as_bytes()).unwrap();
+/// assert_eq!(verify_receipt_value(&value, &VerifyOptions::default()), verify_receipt(receipt.as_bytes(), &VerifyOptions::default()));
+/// ```
 pub fn verify_receipt_value(value: &Value<'_>, opts: &VerifyOptions) -> Verification {
     verify_receipt(jcs::to_vec(value).as_slice(), opts)
 }
