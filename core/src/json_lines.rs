@@ -13,6 +13,13 @@
 //!
 //! Records are slices of the input; nothing is copied or parsed here except
 //! where [`records`] has to decide between one document and JSON Lines.
+//!
+//! ```
+//! use kwh_btc_iot_core::json_lines::{array_items, lines};
+//! let got: Vec<_> = lines(b"{\"a\":1}\r\n\n{\"a\":2}\n").map(|r| (r.line, r.bytes)).collect();
+//! assert_eq!(got, vec![(1, &b"{\"a\":1}"[..]), (3, &b"{\"a\":2}"[..])]);
+//! assert_eq!(array_items(b"[{}, [1]]", 32).unwrap().len(), 2);
+//! ```
 
 use std::fmt;
 
@@ -20,6 +27,11 @@ use crate::error::{Error, ErrorCode};
 use crate::json;
 
 /// One record of a bulk input.
+///
+/// ```
+/// let r = kwh_btc_iot_core::json_lines::lines(b"\n{}").next().unwrap();
+/// assert_eq!((r.line, r.index, r.bytes), (2, 0, &b"{}"[..]));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record<'a> {
     /// The 1-based number of the line the record starts on.
@@ -99,6 +111,13 @@ pub fn lines(text: &[u8]) -> Lines<'_> {
 }
 
 /// The iterator of [`lines`].
+///
+/// ```
+/// let mut it: kwh_btc_iot_core::json_lines::Lines<'_> = kwh_btc_iot_core::json_lines::lines(b"1\n2");
+/// assert_eq!(it.next().map(|r| r.bytes), Some(&b"1"[..]));
+/// assert_eq!(it.next().map(|r| r.index), Some(1));
+/// assert!(it.next().is_none());
+/// ```
 #[derive(Debug, Clone)]
 pub struct Lines<'a> {
     rest: Option<&'a [u8]>,
@@ -169,6 +188,12 @@ pub fn records(text: &[u8]) -> Vec<Record<'_>> {
 }
 
 /// Why a text could not be split as one JSON array.
+///
+/// ```
+/// use kwh_btc_iot_core::json_lines::{array_items, ArrayError};
+/// assert_eq!(array_items(b"[1,]", 32), Err(ArrayError::EmptyElement { index: 1 }));
+/// assert_eq!(array_items(b"{}", 32), Err(ArrayError::NotAnArray));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArrayError {
     /// The text does not start (whitespace aside) with `[`.

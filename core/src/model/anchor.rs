@@ -122,7 +122,9 @@ pub struct BitcoinAnchor {
     pub merkle_proof: Vec<u8>,
     /// The merkleblock, decoded (its header is the block's).
     pub merkle_block: MerkleBlock,
-    /// Whether the anchor also carried the header on its own (`header`).
+    /// Whether the anchor writes the block header on its own (`header`): as
+    /// given for a parsed anchor; always for one built by [`Anchor::bitcoin`]
+    /// (receipts carry it, so a reader need not decode the merkleblock).
     pub header_given: bool,
     /// The block's height, as stated by the anchor (the merkleblock does not
     /// carry it); a verifier with a header source checks it.
