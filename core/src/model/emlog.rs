@@ -852,51 +852,12 @@ impl EnergyLog<'_> {
     /// assert_eq!(jcs::to_vec(&v), n.log.canonical_bytes());
     /// ```
     pub fn to_value(&self) -> Value<'static> {
-        let s = |c: &Cow<'_, str>| Value::str(c.as_ref());
-        let obj = |m: Vec<(&str, Value<'static>)>| {
-            Value::Object(
-                m.into_iter()
-                    .map(|(k, v)| (Cow::Owned(k.to_string()), v))
-                    .collect(),
-            )
-        };
-        obj(vec![
-            ("energy_kwh", Value::Number(self.energy_kwh)),
-            ("interval_s", Value::Number(self.interval_s as f64)),
-            ("iot_device_id", s(&self.iot_device_id)),
-            ("meter_id", s(&self.meter_id)),
-            ("power_kw_avg", Value::Number(self.power_kw_avg)),
-            ("schema_version", Value::str(SCHEMA_VERSION)),
-            ("site_id", s(&self.site_id)),
-            ("status", Value::str(self.status.as_str())),
-            ("tags", Value::Array(self.tags.iter().map(s).collect())),
-            ("ts_end", Value::str(self.ts_end.to_rfc3339())),
-            ("ts_start", Value::str(self.ts_start.to_rfc3339())),
-            (
-                "tx",
-                obj(vec![
-                    ("amount_sats", Value::Number(self.tx.amount_sats as f64)),
-                    (
-                        "bitcoin_txid",
-                        Value::opt_str(self.tx.bitcoin_txid.as_deref()),
-                    ),
-                    ("channel", Value::str(self.tx.channel.as_str())),
-                    (
-                        "ln_invoice_id",
-                        Value::opt_str(self.tx.ln_invoice_id.as_deref()),
-                    ),
-                    (
-                        "price_sats_per_kwh",
-                        Value::Number(self.tx.price_sats_per_kwh),
-                    ),
-                    (
-                        "settlement_status",
-                        Value::str(self.tx.settlement_status.as_str()),
-                    ),
-                    ("unit", Value::str("sats")),
-                ]),
-            ),
-        ])
+        // A view derived from the one writer, not a second serializer.
+        let mut out = Vec::with_capacity(512);
+        self.write_canonical(&mut out);
+        json::parse(&out)
+            .expect("canonical JSON parses")
+            .into_owned()
     }
 
     /// Copies every borrowed string, so the log outlives its JSON input.

@@ -251,13 +251,45 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker<'_>) -> 
         StepStatus::Passed,
         "receipt structure is emreceipt-1",
     );
-
-    // 1. The log: normalize, canonicalize, re-hash.
     let mut canonical = Vec::new();
+    let log_valid = step_leaf_hash(&mut c, &parts, &mut canonical);
+    match step_head(&mut c, &parts) {
+        Some(head) => {
+            step_inclusion(&mut c, &parts, &head);
+            let head_bytes = head.canonical_bytes();
+            step_head_hash(&mut c, &head, &head_bytes);
+            step_signature(&mut c, &parts, &head_bytes, opts);
+            step_log_signature(&mut c, &parts, log_valid, &canonical);
+            step_anchors(&mut c, &parts, Some(&head), opts);
+        }
+        None => {
+            c.v.signature = SignatureStatus::NotChecked;
+            c.step(
+                "signature",
+                StepStatus::Skipped,
+                "not checked: batch_head is malformed",
+            );
+            step_log_signature(&mut c, &parts, log_valid, &canonical);
+            step_anchors(&mut c, &parts, None, opts);
+        }
+    }
+    c.v.valid = c.v.errors.is_empty();
+    c.v
+}
+
+/// Step `leaf_hash`: the log normalized, canonicalized and hashed, against
+/// the stated `leaf_hash`; its canonical bytes go to `canonical`. Whether
+/// the log is valid.
+fn step_leaf_hash(
+    c: &mut Checker<'_>,
+    parts: &ReceiptMembers<'_, '_>,
+    canonical: &mut Vec<u8>,
+) -> bool {
+    // 1. The log: normalize, canonicalize, re-hash.
     let normalized: Option<Normalized<'_>> = match emlog::normalize_value(parts.log.clone()) {
         Ok(n) => {
-            n.log.write_canonical(&mut canonical);
-            let leaf = leaf_hash_bytes(&canonical);
+            n.log.write_canonical(canonical);
+            let leaf = leaf_hash_bytes(canonical);
             c.v.leaf_hash = Some(leaf.to_hex());
             if leaf == parts.leaf_hash {
                 c.step(
@@ -298,8 +330,14 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker<'_>) -> 
         c.v.warnings = n.warnings.clone();
     }
 
+    normalized.is_some()
+}
+
+/// Step `head` (its failure): the batch head read; `None`, with `inclusion`
+/// skipped and `head` failed, when it is malformed.
+fn step_head(c: &mut Checker<'_>, parts: &ReceiptMembers<'_, '_>) -> Option<BatchHead> {
     // The head is needed for the inclusion check (log_count, merkle_root).
-    let head = match BatchHead::parse(parts.head, "batch_head") {
+    match BatchHead::parse(parts.head, "batch_head") {
         Ok(h) => Some(h),
         Err(e) => {
             c.step(
@@ -310,154 +348,171 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker<'_>) -> 
             c.fail("head", e);
             None
         }
-    };
-
-    // 2. The inclusion path, folded from the stated leaf hash.
-    if let Some(h) = &head {
-        match merkle::root_from_inclusion_path(
-            &parts.leaf_hash,
-            parts.leaf_index,
-            h.log_count,
-            &parts.path,
-        ) {
-            Ok(r) => {
-                c.v.merkle_root = Some(r.to_hex());
-                if r == h.merkle_root {
-                    c.step(
-                        "inclusion",
-                        StepStatus::Passed,
-                        format!(
-                            "leaf {} of {} leads to merkle_root {}",
-                            parts.leaf_index,
-                            h.log_count,
-                            r.to_hex()
-                        ),
-                    );
-                } else {
-                    c.fail(
-                        "inclusion",
-                        Error::member(
-                            ErrorCode::InvalidProof,
-                            "inclusion_path",
-                            format!(
-                                "inclusion_path: leads to root {}, batch_head.merkle_root is {}",
-                                r.to_hex(),
-                                h.merkle_root.to_hex()
-                            ),
-                        ),
-                    );
-                }
-            }
-            Err(e) => c.fail("inclusion", e),
-        }
-        let hb = h.canonical_bytes();
-        c.v.head_hash = Some(crate::hash::head_hash_bytes(&hb).to_hex());
-        c.step(
-            "head",
-            StepStatus::Passed,
-            format!(
-                "batch {} seq {} of gateway {}",
-                h.batch_id, h.seq, h.gateway_id
-            ),
-        );
-
-        // 3. The gateway's signature over JCS(batch_head).
-        match parts.head_signature {
-            Value::Null => {
-                c.v.signature = SignatureStatus::Absent;
-                if opts.gateway_key.is_some() {
-                    c.fail(
-                        "signature",
-                        Error::member(
-                            ErrorCode::MissingSignature,
-                            "head_signature",
-                            "head_signature: is null but a trusted gateway key was given",
-                        ),
-                    );
-                } else {
-                    c.step(
-                        "signature",
-                        StepStatus::Skipped,
-                        "the batch head is not signed",
-                    );
-                }
-            }
-            sv => match Signature::parse(sv, "head_signature") {
-                Err(e) => {
-                    c.v.signature = SignatureStatus::Invalid;
-                    c.fail("signature", e);
-                }
-                Ok(sig) => {
-                    c.v.signer = Some(crate::encoding::hex::encode(&sig.public_key));
-                    let head_hash = crate::hash::head_hash_bytes(&hb);
-                    let key = SignatureCache::key(&sig, &head_hash);
-                    let cached = c
-                        .cache
-                        .as_ref()
-                        .is_some_and(|cache| cache.verified.contains(&key));
-                    let checked = if cached { Ok(()) } else { sig.verify(&hb) };
-                    if checked.is_ok() && !cached {
-                        if let Some(cache) = c.cache.as_mut() {
-                            if cache.verified.len() >= SignatureCache::MAX {
-                                cache.verified.clear();
-                            }
-                            cache.verified.insert(key);
-                        }
-                    }
-                    match checked {
-                        Err(e) => {
-                            c.v.signature = SignatureStatus::Invalid;
-                            let e = Error {
-                                member: Some("head_signature".into()),
-                                message: format!("head_signature: {}", e.message),
-                                ..e
-                            };
-                            c.fail("signature", e);
-                        }
-                        Ok(()) => match opts.gateway_key {
-                            Some(trusted) if trusted != sig.public_key => {
-                                c.v.signature = SignatureStatus::UntrustedKey;
-                                c.fail(
-                                    "signature",
-                                    Error::member(
-                                        ErrorCode::UntrustedKey,
-                                        "head_signature.public_key",
-                                        format!(
-                                            "the head is signed by {}, not by the trusted gateway key {}",
-                                            crate::encoding::hex::encode(&sig.public_key),
-                                            crate::encoding::hex::encode(&trusted)
-                                        ),
-                                    ),
-                                );
-                            }
-                            trusted => {
-                                c.v.signature = SignatureStatus::Valid;
-                                let by = if trusted.is_some() {
-                                    "the trusted gateway key"
-                                } else {
-                                    "the key in the receipt"
-                                };
-                                c.step(
-                                    "signature",
-                                    StepStatus::Passed,
-                                    format!("Ed25519 signature by {by} verifies"),
-                                );
-                            }
-                        },
-                    }
-                }
-            },
-        }
-    } else {
-        c.v.signature = SignatureStatus::NotChecked;
-        c.step(
-            "signature",
-            StepStatus::Skipped,
-            "not checked: batch_head is malformed",
-        );
     }
+}
 
-    // The device's signature over the log's canonical bytes, when present.
+/// Step `inclusion`: the path folded from the stated leaf hash to the head's
+/// `merkle_root`.
+fn step_inclusion(c: &mut Checker<'_>, parts: &ReceiptMembers<'_, '_>, h: &BatchHead) {
+    match merkle::root_from_inclusion_path(
+        &parts.leaf_hash,
+        parts.leaf_index,
+        h.log_count,
+        &parts.path,
+    ) {
+        Ok(r) => {
+            c.v.merkle_root = Some(r.to_hex());
+            if r == h.merkle_root {
+                c.step(
+                    "inclusion",
+                    StepStatus::Passed,
+                    format!(
+                        "leaf {} of {} leads to merkle_root {}",
+                        parts.leaf_index,
+                        h.log_count,
+                        r.to_hex()
+                    ),
+                );
+            } else {
+                c.fail(
+                    "inclusion",
+                    Error::member(
+                        ErrorCode::InvalidProof,
+                        "inclusion_path",
+                        format!(
+                            "inclusion_path: leads to root {}, batch_head.merkle_root is {}",
+                            r.to_hex(),
+                            h.merkle_root.to_hex()
+                        ),
+                    ),
+                );
+            }
+        }
+        Err(e) => c.fail("inclusion", e),
+    }
+}
+
+/// Step `head`: the head's hash, SHA-256(0x02 || JCS(head)).
+fn step_head_hash(c: &mut Checker<'_>, h: &BatchHead, head_bytes: &[u8]) {
+    c.v.head_hash = Some(crate::hash::head_hash_bytes(head_bytes).to_hex());
+    c.step(
+        "head",
+        StepStatus::Passed,
+        format!(
+            "batch {} seq {} of gateway {}",
+            h.batch_id, h.seq, h.gateway_id
+        ),
+    );
+}
+
+/// Step `signature`: the gateway's Ed25519 signature over JCS(batch_head),
+/// and the trusted key when one is given.
+fn step_signature(
+    c: &mut Checker<'_>,
+    parts: &ReceiptMembers<'_, '_>,
+    head_bytes: &[u8],
+    opts: &VerifyOptions,
+) {
+    match parts.head_signature {
+        Value::Null => {
+            c.v.signature = SignatureStatus::Absent;
+            if opts.gateway_key.is_some() {
+                c.fail(
+                    "signature",
+                    Error::member(
+                        ErrorCode::MissingSignature,
+                        "head_signature",
+                        "head_signature: is null but a trusted gateway key was given",
+                    ),
+                );
+            } else {
+                c.step(
+                    "signature",
+                    StepStatus::Skipped,
+                    "the batch head is not signed",
+                );
+            }
+        }
+        sv => match Signature::parse(sv, "head_signature") {
+            Err(e) => {
+                c.v.signature = SignatureStatus::Invalid;
+                c.fail("signature", e);
+            }
+            Ok(sig) => {
+                c.v.signer = Some(crate::encoding::hex::encode(&sig.public_key));
+                let head_hash = crate::hash::head_hash_bytes(head_bytes);
+                let key = SignatureCache::key(&sig, &head_hash);
+                let cached = c
+                    .cache
+                    .as_ref()
+                    .is_some_and(|cache| cache.verified.contains(&key));
+                let checked = if cached {
+                    Ok(())
+                } else {
+                    sig.verify(head_bytes)
+                };
+                if checked.is_ok() && !cached {
+                    if let Some(cache) = c.cache.as_mut() {
+                        if cache.verified.len() >= SignatureCache::MAX {
+                            cache.verified.clear();
+                        }
+                        cache.verified.insert(key);
+                    }
+                }
+                match checked {
+                    Err(e) => {
+                        c.v.signature = SignatureStatus::Invalid;
+                        let e = Error {
+                            member: Some("head_signature".into()),
+                            message: format!("head_signature: {}", e.message),
+                            ..e
+                        };
+                        c.fail("signature", e);
+                    }
+                    Ok(()) => match opts.gateway_key {
+                        Some(trusted) if trusted != sig.public_key => {
+                            c.v.signature = SignatureStatus::UntrustedKey;
+                            c.fail(
+                                "signature",
+                                Error::member(
+                                    ErrorCode::UntrustedKey,
+                                    "head_signature.public_key",
+                                    format!(
+                                        "the head is signed by {}, not by the trusted gateway key {}",
+                                        crate::encoding::hex::encode(&sig.public_key),
+                                        crate::encoding::hex::encode(&trusted)
+                                    ),
+                                ),
+                            );
+                        }
+                        trusted => {
+                            c.v.signature = SignatureStatus::Valid;
+                            let by = if trusted.is_some() {
+                                "the trusted gateway key"
+                            } else {
+                                "the key in the receipt"
+                            };
+                            c.step(
+                                "signature",
+                                StepStatus::Passed,
+                                format!("Ed25519 signature by {by} verifies"),
+                            );
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+/// Step `log_signature`: the device's signature over the log's canonical
+/// bytes, when the receipt carries one.
+fn step_log_signature(
+    c: &mut Checker<'_>,
+    parts: &ReceiptMembers<'_, '_>,
+    log_valid: bool,
+    canonical: &[u8],
+) {
     match parts.log_signature {
         None => {
             c.v.log_signature = SignatureStatus::Absent;
@@ -467,19 +522,19 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker<'_>) -> 
                 "the log is not signed by its device",
             );
         }
-        Some(sv) => match (Signature::parse(sv, "log_signature"), &normalized) {
+        Some(sv) => match (Signature::parse(sv, "log_signature"), log_valid) {
             (Err(e), _) => {
                 c.v.log_signature = SignatureStatus::Invalid;
                 c.fail("log_signature", e);
             }
-            (Ok(_), None) => {
+            (Ok(_), false) => {
                 c.step(
                     "log_signature",
                     StepStatus::Skipped,
                     "not checked: the log is invalid",
                 );
             }
-            (Ok(sig), Some(_)) => match sig.verify(&canonical) {
+            (Ok(sig), true) => match sig.verify(canonical) {
                 Ok(()) => {
                     c.v.log_signature = SignatureStatus::Valid;
                     c.step(
@@ -500,15 +555,19 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker<'_>) -> 
             },
         },
     }
+}
 
-    // 4. Anchors (verify::anchor): each reported as verified / pending /
-    // needs_header / invalid / unknown; an unknown type is not fatal.
-    let anchors = check_anchors(parts.anchors, head.as_ref(), &opts.anchor);
+/// Step `anchors`: each anchor reported as verified / pending /
+/// needs_header / invalid / unknown; an unknown type is not fatal.
+fn step_anchors(
+    c: &mut Checker<'_>,
+    parts: &ReceiptMembers<'_, '_>,
+    head: Option<&BatchHead>,
+    opts: &VerifyOptions,
+) {
+    let anchors = check_anchors(parts.anchors, head, &opts.anchor);
     c.v.anchors = anchors.results;
     c.v.errors
         .extend(anchors.errors.into_iter().map(VerifyError::from));
     c.step("anchors", anchors.step_status, anchors.step_detail);
-
-    c.v.valid = c.v.errors.is_empty();
-    c.v
 }
