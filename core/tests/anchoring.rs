@@ -11,7 +11,7 @@ use kwh_btc_iot_core::encoding::bitcoin::{
     self, display_hex, sha256d, Block, BlockHeader, Network, Transaction,
 };
 use kwh_btc_iot_core::encoding::ots::{
-    self, Attestation, DetachedTimestampFile, Item, Op, Timestamp,
+    self, Attestation, DetachedTimestampFile, Item, Op, TimestampTree,
 };
 use kwh_btc_iot_core::encoding::spv::{self, MerkleBlock, PartialMerkleTree};
 use kwh_btc_iot_core::time::Timestamp as Time;
@@ -397,7 +397,7 @@ fn the_calendar_answer_merges_into_the_pending_proof_as_the_reference_does() {
     let answer: J =
         serde_json::from_slice(&read("ots/derived/incomplete.txt.calendar-answer.json")).unwrap();
     let commitment = unhex(answer["commitment_hex"].as_str().unwrap());
-    let upgrade = Timestamp::parse(
+    let upgrade = TimestampTree::parse(
         &unhex(answer["answer_timestamp_hex"].as_str().unwrap()),
         &commitment,
     )
@@ -1754,10 +1754,10 @@ fn merging_calendar_answers_and_writing_round_trip() {
     let commitment = Sha256::digest([&digest[..], &nonce].concat()).to_vec();
     // Stamp: digest -> append nonce -> sha256 = commitment, pending at two calendars.
     let answer = |uri: &str| {
-        let mut t = Timestamp::default();
+        let mut t = TimestampTree::default();
         t.push_op(
             Op::Prepend(vec![0xaa; 4]),
-            Timestamp::with_attestation(Attestation::Pending { uri: uri.into() }),
+            TimestampTree::with_attestation(Attestation::Pending { uri: uri.into() }),
         );
         t
     };
@@ -1768,9 +1768,9 @@ fn merging_calendar_answers_and_writing_round_trip() {
     // The same prepend op: the two pending attestations share one subtree.
     assert_eq!(at_commit.items.len(), 1);
     assert_eq!(at_commit.attestations().len(), 2);
-    let mut n = Timestamp::default();
+    let mut n = TimestampTree::default();
     n.push_op(Op::Sha256, at_commit);
-    let mut top = Timestamp::default();
+    let mut top = TimestampTree::default();
     top.push_op(Op::Append(nonce.clone()), n);
     let mut f = DetachedTimestampFile::new(Op::Sha256, digest.to_vec(), top).unwrap();
     let bytes = f.to_bytes().unwrap();
@@ -1780,10 +1780,10 @@ fn merging_calendar_answers_and_writing_round_trip() {
     let pending_msg = reached[0].msg.clone();
     assert_eq!(pending_msg, [vec![0xaa; 4], commitment.clone()].concat());
     // The calendar's upgrade for the pending message.
-    let mut up = Timestamp::default();
+    let mut up = TimestampTree::default();
     up.push_op(
         Op::Sha256,
-        Timestamp::with_attestation(Attestation::Bitcoin { height: 5 }),
+        TimestampTree::with_attestation(Attestation::Bitcoin { height: 5 }),
     );
     let digest_v = f.digest.clone();
     assert_eq!(
@@ -1807,29 +1807,29 @@ fn merging_calendar_answers_and_writing_round_trip() {
     );
     // Writing refuses what the format cannot hold.
     assert_eq!(
-        Timestamp::default().to_bytes().unwrap_err().code,
+        TimestampTree::default().to_bytes().unwrap_err().code,
         "empty_timestamp"
     );
     assert_eq!(
-        DetachedTimestampFile::new(Op::Sha256, vec![0; 20], Timestamp::default())
+        DetachedTimestampFile::new(Op::Sha256, vec![0; 20], TimestampTree::default())
             .unwrap_err()
             .code,
         "digest_length"
     );
     assert_eq!(
-        DetachedTimestampFile::new(Op::Keccak256, vec![0; 32], Timestamp::default())
+        DetachedTimestampFile::new(Op::Keccak256, vec![0; 32], TimestampTree::default())
             .unwrap_err()
             .code,
         "unknown_file_hash_op"
     );
-    let mut t = Timestamp::default();
+    let mut t = TimestampTree::default();
     t.push_op(
         Op::Append(vec![]),
-        Timestamp::with_attestation(Attestation::Bitcoin { height: 1 }),
+        TimestampTree::with_attestation(Attestation::Bitcoin { height: 1 }),
     );
     assert_eq!(t.to_bytes().unwrap_err().code, "too_long");
     // Every op kind survives a round trip and replays as the reference would.
-    let mut t = Timestamp::with_attestation(Attestation::Litecoin { height: 9 });
+    let mut t = TimestampTree::with_attestation(Attestation::Litecoin { height: 9 });
     for op in [
         Op::Keccak256,
         Op::Ripemd160,
@@ -1839,7 +1839,7 @@ fn merging_calendar_answers_and_writing_round_trip() {
         Op::Prepend(vec![1]),
         Op::Append(vec![2]),
     ] {
-        let mut p = Timestamp::default();
+        let mut p = TimestampTree::default();
         p.push_op(op, t);
         t = p;
     }
@@ -1849,7 +1849,7 @@ fn merging_calendar_answers_and_writing_round_trip() {
     });
     t.push_attestation(Attestation::Ethereum { height: 7 });
     let b = t.to_bytes().unwrap();
-    let back = Timestamp::parse(&b, b"abc").unwrap();
+    let back = TimestampTree::parse(&b, b"abc").unwrap();
     assert_eq!(back, t);
     assert_eq!(back.to_bytes().unwrap(), b);
     let reached = back.replay(b"abc").unwrap();
@@ -1883,7 +1883,7 @@ proptest! {
             prop_assert_eq!(f.to_bytes().unwrap(), file.clone());
             let _ = f.replay();
         }
-        if let Ok(t) = Timestamp::parse(&body, &digest) {
+        if let Ok(t) = TimestampTree::parse(&body, &digest) {
             prop_assert_eq!(t.to_bytes().unwrap(), body.clone());
             let _ = t.replay(&digest);
         }
@@ -2248,7 +2248,7 @@ fn interop_with_the_reference_implementations() {
     let answer: J =
         serde_json::from_slice(&read("ots/derived/incomplete.txt.calendar-answer.json")).unwrap();
     let commitment = unhex(answer["commitment_hex"].as_str().unwrap());
-    let upgrade = Timestamp::parse(
+    let upgrade = TimestampTree::parse(
         &unhex(answer["answer_timestamp_hex"].as_str().unwrap()),
         &commitment,
     )
@@ -2261,7 +2261,7 @@ fn interop_with_the_reference_implementations() {
     write("rs-upgraded", f);
     // 3. Built here: several calendars merged, attestations added out of order.
     let digest = Sha256::digest(b"kwh-btc-iot rust head").to_vec();
-    let mut commit_node = Timestamp::default();
+    let mut commit_node = TimestampTree::default();
     for (i, uri) in [
         "https://finney.calendar.eternitywall.com",
         "https://alice.btc.calendar.opentimestamps.org",
@@ -2270,11 +2270,11 @@ fn interop_with_the_reference_implementations() {
     .iter()
     .enumerate()
     {
-        let mut t = Timestamp::default();
-        let mut leaf = Timestamp::default();
+        let mut t = TimestampTree::default();
+        let mut leaf = TimestampTree::default();
         leaf.push_op(
             Op::Sha256,
-            Timestamp::with_attestation(Attestation::Pending {
+            TimestampTree::with_attestation(Attestation::Pending {
                 uri: uri.to_string(),
             }),
         );
@@ -2283,23 +2283,23 @@ fn interop_with_the_reference_implementations() {
     }
     commit_node.push_attestation(Attestation::Bitcoin { height: 800_000 });
     commit_node.push_attestation(Attestation::Litecoin { height: 7 });
-    let mut n = Timestamp::default();
+    let mut n = TimestampTree::default();
     n.push_op(Op::Sha256, commit_node);
-    let mut top = Timestamp::default();
+    let mut top = TimestampTree::default();
     top.push_op(Op::Prepend(vec![0xee; 16]), n);
     write(
         "rs-calendars",
         DetachedTimestampFile::new(Op::Sha256, digest, top).unwrap(),
     );
     // 4. SHA-1 and RIPEMD-160 file digests, unknown attestation.
-    let mut t = Timestamp::with_attestation(Attestation::Unknown {
+    let mut t = TimestampTree::with_attestation(Attestation::Unknown {
         tag: [9, 8, 7, 6, 5, 4, 3, 2],
         payload: b"future".to_vec(),
     });
     t.push_attestation(Attestation::Pending {
         uri: "https://a.example".into(),
     });
-    let mut top = Timestamp::default();
+    let mut top = TimestampTree::default();
     top.push_op(Op::Ripemd160, t);
     write(
         "rs-sha1",
@@ -2313,7 +2313,7 @@ fn interop_with_the_reference_implementations() {
     );
     // 5. Every op, keccak256 and hexlify included (python only: the npm
     //    package has no keccak256 and a broken hexlify).
-    let mut t = Timestamp::with_attestation(Attestation::Bitcoin { height: 1 });
+    let mut t = TimestampTree::with_attestation(Attestation::Bitcoin { height: 1 });
     for op in [
         Op::Keccak256,
         Op::Ripemd160,
@@ -2324,7 +2324,7 @@ fn interop_with_the_reference_implementations() {
         Op::Append(vec![2]),
         Op::Sha256,
     ] {
-        let mut p = Timestamp::default();
+        let mut p = TimestampTree::default();
         p.push_op(op, t);
         t = p;
     }
@@ -2340,22 +2340,22 @@ fn interop_with_the_reference_implementations() {
 
 #[test]
 fn canonicalize_sorts_and_merges_as_the_reference() {
-    let mut t = Timestamp::default();
+    let mut t = TimestampTree::default();
     t.push_op(
         Op::Sha256,
-        Timestamp::with_attestation(Attestation::Bitcoin { height: 2 }),
+        TimestampTree::with_attestation(Attestation::Bitcoin { height: 2 }),
     );
     t.push_op(
         Op::Append(vec![2]),
-        Timestamp::with_attestation(Attestation::Bitcoin { height: 3 }),
+        TimestampTree::with_attestation(Attestation::Bitcoin { height: 3 }),
     );
     t.push_op(
         Op::Append(vec![1]),
-        Timestamp::with_attestation(Attestation::Bitcoin { height: 4 }),
+        TimestampTree::with_attestation(Attestation::Bitcoin { height: 4 }),
     );
     t.push_op(
         Op::Sha256,
-        Timestamp::with_attestation(Attestation::Bitcoin { height: 1 }),
+        TimestampTree::with_attestation(Attestation::Bitcoin { height: 1 }),
     );
     t.push_attestation(Attestation::Pending {
         uri: "https://b".into(),

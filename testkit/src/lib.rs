@@ -26,7 +26,9 @@
 use kwh_btc_iot_core::encoding::bitcoin::{
     sha256d, BlockHeader, Network, Transaction, TxIn, TxOut,
 };
-use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Item, Op, Timestamp};
+use kwh_btc_iot_core::encoding::ots::{
+    Attestation, DetachedTimestampFile, Item, Op, TimestampTree,
+};
 use kwh_btc_iot_core::encoding::spv::{self, MerkleBlock};
 use kwh_btc_iot_core::hash;
 use kwh_btc_iot_core::json::Value;
@@ -163,10 +165,10 @@ pub fn regtest_header(merkle_root: [u8; 32]) -> BlockHeader {
 // OpenTimestamps proofs
 
 /// Wraps `ops` (applied in order from the top) around `end`.
-pub fn wrap_ops(ops: Vec<Op>, end: Timestamp) -> Timestamp {
+pub fn wrap_ops(ops: Vec<Op>, end: TimestampTree) -> TimestampTree {
     let mut t = end;
     for op in ops.into_iter().rev() {
-        let mut parent = Timestamp::default();
+        let mut parent = TimestampTree::default();
         parent.push_op(op, t);
         t = parent;
     }
@@ -206,7 +208,7 @@ pub fn calendar_commitment(digest: &[u8; 32]) -> [u8; 32] {
 
 /// A detached `.ots` file (SHA-256 of `digest`) whose timestamp is
 /// `append(nonce)`, `sha256`, then the commitment node `commitment`.
-pub fn calendar_file(digest: &[u8; 32], commitment: Timestamp) -> Vec<u8> {
+pub fn calendar_file(digest: &[u8; 32], commitment: TimestampTree) -> Vec<u8> {
     let top = wrap_ops(
         vec![Op::Append(CALENDAR_NONCE.to_vec()), Op::Sha256],
         commitment,
@@ -222,7 +224,7 @@ pub fn calendar_file(digest: &[u8; 32], commitment: Timestamp) -> Vec<u8> {
 pub fn pending_proof(digest: &[u8; 32]) -> Vec<u8> {
     calendar_file(
         digest,
-        Timestamp::with_attestation(Attestation::Pending {
+        TimestampTree::with_attestation(Attestation::Pending {
             uri: CALENDAR.into(),
         }),
     )
@@ -241,7 +243,7 @@ pub fn ots_proof(digest: &[u8; 32], height: u64) -> (Vec<u8>, BlockHeader) {
     let ops = tx_path_ops(&tx, data_position(&tx, c.len()), c.len(), &txids, 1);
     let mut commitment = wrap_ops(
         ops,
-        Timestamp::with_attestation(Attestation::Bitcoin { height }),
+        TimestampTree::with_attestation(Attestation::Bitcoin { height }),
     );
     commitment.items.insert(
         0,

@@ -19,10 +19,10 @@
 //! the input byte for byte.
 //!
 //! ```
-//! use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Op, Timestamp};
+//! use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Op, TimestampTree};
 //! let digest = [7u8; 32];
-//! let mut t = Timestamp::default();
-//! t.push_op(Op::Append(vec![1, 2, 3]), Timestamp::with_attestation(Attestation::Pending {
+//! let mut t = TimestampTree::default();
+//! t.push_op(Op::Append(vec![1, 2, 3]), TimestampTree::with_attestation(Attestation::Pending {
 //!     uri: "https://alice.btc.calendar.opentimestamps.org".into(),
 //! }));
 //! let file = DetachedTimestampFile::new(Op::Sha256, digest.to_vec(), t).unwrap();
@@ -522,7 +522,7 @@ pub enum Item {
     /// An attestation of this node's message.
     Attestation(Attestation),
     /// An op and the timestamp of its result.
-    Op(Op, Timestamp),
+    Op(Op, TimestampTree),
 }
 
 /// A timestamp tree. The message it is for is not stored: it is given when
@@ -537,10 +537,10 @@ pub enum Item {
 /// let file = DetachedTimestampFile::parse(&ots).unwrap();
 /// let t = &file.timestamp;
 /// assert_eq!(t.attestations().len(), 2);
-/// assert_eq!(Timestamp::parse(&t.to_bytes().unwrap(), &digest).unwrap(), *t);
+/// assert_eq!(TimestampTree::parse(&t.to_bytes().unwrap(), &digest).unwrap(), *t);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Timestamp {
+pub struct TimestampTree {
     /// Attestations and ops of this node, in file order.
     pub items: Vec<Item>,
 }
@@ -603,16 +603,16 @@ impl Budget {
     }
 }
 
-impl Timestamp {
+impl TimestampTree {
     /// A node with one attestation and no ops.
     ///
     /// ```
-    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
-    /// let t = Timestamp::with_attestation(Attestation::Bitcoin { height: 7 });
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, TimestampTree};
+    /// let t = TimestampTree::with_attestation(Attestation::Bitcoin { height: 7 });
     /// assert_eq!(t.attestations(), [&Attestation::Bitcoin { height: 7 }]);
     /// ```
     pub fn with_attestation(a: Attestation) -> Self {
-        Timestamp {
+        TimestampTree {
             items: vec![Item::Attestation(a)],
         }
     }
@@ -620,20 +620,20 @@ impl Timestamp {
     /// Adds an op edge with the subtree of its result, after the node's items.
     ///
     /// ```
-    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Op, Timestamp};
-    /// let mut t = Timestamp::default();
-    /// t.push_op(Op::Sha256, Timestamp::with_attestation(Attestation::Bitcoin { height: 7 }));
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Op, TimestampTree};
+    /// let mut t = TimestampTree::default();
+    /// t.push_op(Op::Sha256, TimestampTree::with_attestation(Attestation::Bitcoin { height: 7 }));
     /// assert_eq!(t.depth(), 2);
     /// ```
-    pub fn push_op(&mut self, op: Op, child: Timestamp) {
+    pub fn push_op(&mut self, op: Op, child: TimestampTree) {
         self.items.push(Item::Op(op, child));
     }
 
     /// Adds an attestation of this node's message, after the node's items.
     ///
     /// ```
-    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
-    /// let mut t = Timestamp::default();
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, TimestampTree};
+    /// let mut t = TimestampTree::default();
     /// t.push_attestation(Attestation::Pending { uri: "https://alice.btc.calendar.opentimestamps.org".into() });
     /// assert_eq!(t.replay(b"msg").unwrap()[0].msg, b"msg");
     /// ```
@@ -646,13 +646,13 @@ impl Timestamp {
     /// must be consumed.
     ///
     /// ```
-    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
-    /// let t = Timestamp::with_attestation(Attestation::Bitcoin { height: 7 });
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, TimestampTree};
+    /// let t = TimestampTree::with_attestation(Attestation::Bitcoin { height: 7 });
     /// let bytes = t.to_bytes().unwrap();
-    /// assert_eq!(Timestamp::parse(&bytes, &[0x42; 32]).unwrap(), t);
-    /// assert_eq!(Timestamp::parse(&[bytes.clone(), vec![0]].concat(), &[0x42; 32]).unwrap_err().code, "trailing_data");
+    /// assert_eq!(TimestampTree::parse(&bytes, &[0x42; 32]).unwrap(), t);
+    /// assert_eq!(TimestampTree::parse(&[bytes.clone(), vec![0]].concat(), &[0x42; 32]).unwrap_err().code, "trailing_data");
     /// ```
-    pub fn parse(bytes: &[u8], msg: &[u8]) -> Result<Timestamp> {
+    pub fn parse(bytes: &[u8], msg: &[u8]) -> Result<TimestampTree> {
         if bytes.len() > MAX_FILE_BYTES {
             return Err(DecodeError::new(
                 "too_large",
@@ -667,7 +667,7 @@ impl Timestamp {
         }
         let mut r = Reader::new(bytes);
         let mut budget = Budget::new();
-        let t = Timestamp::parse_node(&mut r, msg.len(), 0, &mut budget)?;
+        let t = TimestampTree::parse_node(&mut r, msg.len(), 0, &mut budget)?;
         end(&r)?;
         Ok(t)
     }
@@ -677,7 +677,7 @@ impl Timestamp {
         msg_len: usize,
         depth: usize,
         budget: &mut Budget,
-    ) -> Result<Timestamp> {
+    ) -> Result<TimestampTree> {
         if depth >= MAX_DEPTH {
             return Err(DecodeError::new(
                 "too_deep",
@@ -721,25 +721,25 @@ impl Timestamp {
                     ..e
                 })?;
                 budget.work(msg_len)?;
-                let child = Timestamp::parse_node(r, result_len, depth + 1, budget)?;
+                let child = TimestampTree::parse_node(r, result_len, depth + 1, budget)?;
                 items.push(Item::Op(op, child));
             }
             if !more {
                 break;
             }
         }
-        Ok(Timestamp { items })
+        Ok(TimestampTree { items })
     }
 
     /// Writes the timestamp (without a detached file header). Fails on a
     /// node with no items, which the format cannot express.
     ///
     /// ```
-    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, TimestampTree};
     /// let mut out = Vec::new();
-    /// Timestamp::with_attestation(Attestation::Bitcoin { height: 7 }).write(&mut out).unwrap();
+    /// TimestampTree::with_attestation(Attestation::Bitcoin { height: 7 }).write(&mut out).unwrap();
     /// assert_eq!(out, [0x00, 0x05, 0x88, 0x96, 0x0d, 0x73, 0xd7, 0x19, 0x01, 0x01, 0x07]);
-    /// assert!(Timestamp::default().write(&mut out).is_err()); // an empty node
+    /// assert!(TimestampTree::default().write(&mut out).is_err()); // an empty node
     /// ```
     pub fn write(&self, out: &mut Vec<u8>) -> Result<()> {
         self.write_at(out, 0)
@@ -768,8 +768,8 @@ impl Timestamp {
     /// The serialization as bytes (without a detached file header).
     ///
     /// ```
-    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
-    /// let t = Timestamp::with_attestation(Attestation::Bitcoin { height: 7 });
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, TimestampTree};
+    /// let t = TimestampTree::with_attestation(Attestation::Bitcoin { height: 7 });
     /// assert_eq!(t.to_bytes().unwrap().len(), 11); // 0x00, tag, length, varuint height
     /// ```
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
@@ -852,9 +852,9 @@ impl Timestamp {
     /// this is only needed for trees built or merged here.
     ///
     /// ```
-    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Op, Timestamp};
-    /// let mut t = Timestamp::default();
-    /// t.push_op(Op::Sha256, Timestamp::with_attestation(Attestation::Bitcoin { height: 7 }));
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Op, TimestampTree};
+    /// let mut t = TimestampTree::default();
+    /// t.push_op(Op::Sha256, TimestampTree::with_attestation(Attestation::Bitcoin { height: 7 }));
     /// t.push_attestation(Attestation::Bitcoin { height: 5 });
     /// t.canonicalize(); // attestations before ops
     /// assert_eq!(t.attestations()[0], &Attestation::Bitcoin { height: 5 });
@@ -866,7 +866,7 @@ impl Timestamp {
     fn canonicalize_at(&mut self, depth: usize) {
         let items = std::mem::take(&mut self.items);
         let mut atts: Vec<Attestation> = Vec::new();
-        let mut ops: Vec<(Op, Timestamp)> = Vec::new();
+        let mut ops: Vec<(Op, TimestampTree)> = Vec::new();
         for item in items {
             match item {
                 Item::Attestation(a) => {
@@ -927,8 +927,8 @@ impl Timestamp {
     /// Depth of the tree (a node alone is 1).
     ///
     /// ```
-    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
-    /// assert_eq!(Timestamp::with_attestation(Attestation::Bitcoin { height: 7 }).depth(), 1);
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, TimestampTree};
+    /// assert_eq!(TimestampTree::with_attestation(Attestation::Bitcoin { height: 7 }).depth(), 1);
     /// ```
     pub fn depth(&self) -> usize {
         let mut max = 0;
@@ -949,13 +949,13 @@ impl Timestamp {
     /// already present has its subtree merged, a new op is added.
     ///
     /// ```
-    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Timestamp};
-    /// let mut t = Timestamp::with_attestation(Attestation::Pending { uri: "https://a".into() });
-    /// t.merge(Timestamp::with_attestation(Attestation::Bitcoin { height: 7 })).unwrap();
-    /// t.merge(Timestamp::with_attestation(Attestation::Bitcoin { height: 7 })).unwrap(); // already present
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, TimestampTree};
+    /// let mut t = TimestampTree::with_attestation(Attestation::Pending { uri: "https://a".into() });
+    /// t.merge(TimestampTree::with_attestation(Attestation::Bitcoin { height: 7 })).unwrap();
+    /// t.merge(TimestampTree::with_attestation(Attestation::Bitcoin { height: 7 })).unwrap(); // already present
     /// assert_eq!(t.attestations().len(), 2);
     /// ```
-    pub fn merge(&mut self, other: Timestamp) -> Result<()> {
+    pub fn merge(&mut self, other: TimestampTree) -> Result<()> {
         self.merge_at_depth(other, 0)?;
         if self.depth() > MAX_DEPTH {
             return Err(DecodeError::new(
@@ -966,7 +966,7 @@ impl Timestamp {
         Ok(())
     }
 
-    fn merge_at_depth(&mut self, other: Timestamp, depth: usize) -> Result<()> {
+    fn merge_at_depth(&mut self, other: TimestampTree, depth: usize) -> Result<()> {
         if depth >= MAX_DEPTH {
             return Err(DecodeError::new(
                 "too_deep",
@@ -1005,13 +1005,13 @@ impl Timestamp {
     /// error `not_found` when none did.
     ///
     /// ```
-    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Op, Timestamp};
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, Op, TimestampTree};
     /// // A pending proof: sha256(msg) sent to a calendar.
-    /// let mut t = Timestamp::default();
-    /// t.push_op(Op::Sha256, Timestamp::with_attestation(Attestation::Pending { uri: "https://a".into() }));
+    /// let mut t = TimestampTree::default();
+    /// t.push_op(Op::Sha256, TimestampTree::with_attestation(Attestation::Pending { uri: "https://a".into() }));
     /// let commitment = Op::Sha256.apply(b"msg").unwrap();
     /// // The calendar's later answer for that commitment:
-    /// let upgrade = Timestamp::with_attestation(Attestation::Bitcoin { height: 7 });
+    /// let upgrade = TimestampTree::with_attestation(Attestation::Bitcoin { height: 7 });
     /// assert_eq!(t.merge_at_message(b"msg", &commitment, &upgrade).unwrap(), 1);
     /// assert_eq!(t.attestations().len(), 2);
     /// ```
@@ -1019,7 +1019,7 @@ impl Timestamp {
         &mut self,
         msg: &[u8],
         target: &[u8],
-        other: &Timestamp,
+        other: &TimestampTree,
     ) -> Result<usize> {
         let mut budget = Budget::new();
         let n = self.merge_at_message_inner(msg, target, other, 0, &mut budget)?;
@@ -1045,7 +1045,7 @@ impl Timestamp {
         &mut self,
         msg: &[u8],
         target: &[u8],
-        other: &Timestamp,
+        other: &TimestampTree,
         depth: usize,
         budget: &mut Budget,
     ) -> Result<usize> {
@@ -1114,7 +1114,7 @@ pub struct DetachedTimestampFile {
     /// The file's digest (20 or 32 bytes, as the op).
     pub digest: Vec<u8>,
     /// The proof for the digest.
-    pub timestamp: Timestamp,
+    pub timestamp: TimestampTree,
 }
 
 impl DetachedTimestampFile {
@@ -1122,12 +1122,12 @@ impl DetachedTimestampFile {
     /// sha1/ripemd160, 32 for sha256).
     ///
     /// ```
-    /// use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Op, Timestamp};
-    /// let t = || Timestamp::with_attestation(Attestation::Bitcoin { height: 7 });
+    /// use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Op, TimestampTree};
+    /// let t = || TimestampTree::with_attestation(Attestation::Bitcoin { height: 7 });
     /// assert!(DetachedTimestampFile::new(Op::Sha1, vec![0; 20], t()).is_ok());
     /// assert!(DetachedTimestampFile::new(Op::Sha256, vec![0; 20], t()).is_err()); // wrong length
     /// ```
-    pub fn new(file_hash_op: Op, digest: Vec<u8>, timestamp: Timestamp) -> Result<Self> {
+    pub fn new(file_hash_op: Op, digest: Vec<u8>, timestamp: TimestampTree) -> Result<Self> {
         match file_hash_op.digest_len() {
             Some(n) if Op::file_hash_from_tag(file_hash_op.tag()).is_some() => {
                 if digest.len() != n {
@@ -1207,7 +1207,7 @@ impl DetachedTimestampFile {
         let n = file_hash_op.digest_len().unwrap_or(32);
         let digest = r.bytes(n as u64, "file digest")?.to_vec();
         let mut budget = Budget::new();
-        let timestamp = Timestamp::parse_node(&mut r, n, 0, &mut budget)?;
+        let timestamp = TimestampTree::parse_node(&mut r, n, 0, &mut budget)?;
         end(&r)?;
         Ok(DetachedTimestampFile {
             file_hash_op,
@@ -1260,7 +1260,7 @@ impl DetachedTimestampFile {
     }
 
     /// Puts the tree in the reference implementation's form (see
-    /// [`Timestamp::canonicalize`]).
+    /// [`TimestampTree::canonicalize`]).
     ///
     /// ```
     /// # use kwh_btc_iot_core::encoding::ots::*;

@@ -523,13 +523,13 @@ fn verify_ots_anchor(
 ) -> Result<AnchorResult, Fail> {
     let (anchored, chain_len) = anchored_hash(&a.heads, a.network, base, head, opts)?;
     // Headers carried in the anchor; the verifier's own take precedence.
-    let mut headers: BTreeMap<u64, (BlockHeader, HeaderSource)> = a
+    let mut headers: BTreeMap<u64, (BlockHeader, HeaderOrigin)> = a
         .headers
         .iter()
-        .map(|(h, hd)| (*h, (*hd, HeaderSource::Carried)))
+        .map(|(h, hd)| (*h, (*hd, HeaderOrigin::Carried)))
         .collect();
     for (h, hd) in &opts.headers {
-        headers.insert(*h, (*hd, HeaderSource::Trusted));
+        headers.insert(*h, (*hd, HeaderOrigin::Trusted));
     }
     let label = chain_label(&anchored, chain_len);
     ots_core(&a.file, &anchored.0, &headers, opts.network, &label)
@@ -548,16 +548,16 @@ fn verify_ots_anchor(
 }
 
 #[derive(Clone, Copy)]
-enum HeaderSource {
+enum HeaderOrigin {
     Trusted,
     Carried,
 }
 
-impl HeaderSource {
+impl HeaderOrigin {
     fn describe(self) -> &'static str {
         match self {
-            HeaderSource::Trusted => "header supplied by the verifier",
-            HeaderSource::Carried => "header carried in the anchor",
+            HeaderOrigin::Trusted => "header supplied by the verifier",
+            HeaderOrigin::Carried => "header carried in the anchor",
         }
     }
 }
@@ -623,7 +623,7 @@ pub fn verify_ots_proof(
 ) -> Result<AnchorResult, AnchorFailure> {
     let h = headers
         .iter()
-        .map(|(k, v)| (*k, (*v, HeaderSource::Trusted)))
+        .map(|(k, v)| (*k, (*v, HeaderOrigin::Trusted)))
         .collect();
     ots_core(file, digest, &h, network, "digest").map_err(AnchorFailure::from)
 }
@@ -631,7 +631,7 @@ pub fn verify_ots_proof(
 fn ots_core(
     file: &DetachedTimestampFile,
     digest: &[u8],
-    headers: &BTreeMap<u64, (BlockHeader, HeaderSource)>,
+    headers: &BTreeMap<u64, (BlockHeader, HeaderOrigin)>,
     network: Network,
     label: &str,
 ) -> Result<AnchorResult, Fail> {
@@ -656,7 +656,7 @@ fn ots_core(
         )
     })?;
 
-    let mut verified: Vec<(u64, BlockHeader, Option<[u8; 32]>, HeaderSource)> = Vec::new();
+    let mut verified: Vec<(u64, BlockHeader, Option<[u8; 32]>, HeaderOrigin)> = Vec::new();
     let mut needs: Vec<u64> = Vec::new();
     let mut calendars: Vec<String> = Vec::new();
     let mut others: Vec<String> = Vec::new();

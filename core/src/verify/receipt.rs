@@ -43,7 +43,7 @@ pub struct VerifyOptions {
 }
 
 struct Checker<'c> {
-    v: Verification,
+    result: Verification,
     /// Head signatures already verified in this bulk run (see [`ReceiptVerifier`]).
     cache: Option<&'c mut SignatureCache>,
 }
@@ -126,7 +126,7 @@ impl ReceiptVerifier {
 
 impl Checker<'_> {
     fn step(&mut self, name: &'static str, status: StepStatus, detail: impl Into<String>) {
-        self.v.steps.push(Step {
+        self.result.steps.push(Step {
             name,
             status,
             detail: detail.into(),
@@ -134,7 +134,7 @@ impl Checker<'_> {
     }
     fn fail(&mut self, name: &'static str, e: Error) {
         self.step(name, StepStatus::Failed, e.message.clone());
-        self.v.errors.push(e.into());
+        self.result.errors.push(e.into());
     }
     fn skip_rest(&mut self, from: &[&'static str]) {
         for n in from {
@@ -177,7 +177,7 @@ fn verify_with(
 ) -> Verification {
     let mut c = Checker {
         cache,
-        v: Verification {
+        result: Verification {
             valid: false,
             leaf_hash: None,
             merkle_root: None,
@@ -200,14 +200,14 @@ fn verify_with(
             ),
         );
         c.skip_rest(&STEPS[1..]);
-        return c.v;
+        return c.result;
     }
     let value = match json::parse_with_depth(input, MAX_RECEIPT_DEPTH) {
         Ok(v) => v,
         Err(e) => {
             c.fail("parse", e);
             c.skip_rest(&STEPS[1..]);
-            return c.v;
+            return c.result;
         }
     };
     verify_value(&value, opts, c)
@@ -243,7 +243,7 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker<'_>) -> 
         Err(e) => {
             c.fail("parse", e);
             c.skip_rest(&STEPS[1..]);
-            return c.v;
+            return c.result;
         }
     };
     c.step(
@@ -263,7 +263,7 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker<'_>) -> 
             step_anchors(&mut c, &parts, Some(&head), opts);
         }
         None => {
-            c.v.signature = SignatureStatus::NotChecked;
+            c.result.signature = SignatureStatus::NotChecked;
             c.step(
                 "signature",
                 StepStatus::Skipped,
@@ -273,8 +273,8 @@ fn verify_value(value: &Value<'_>, opts: &VerifyOptions, mut c: Checker<'_>) -> 
             step_anchors(&mut c, &parts, None, opts);
         }
     }
-    c.v.valid = c.v.errors.is_empty();
-    c.v
+    c.result.valid = c.result.errors.is_empty();
+    c.result
 }
 
 /// Step `leaf_hash`: the log normalized, canonicalized and hashed, against
@@ -290,7 +290,7 @@ fn step_leaf_hash(
         Ok(n) => {
             n.log.write_canonical(canonical);
             let leaf = leaf_hash_bytes(canonical);
-            c.v.leaf_hash = Some(leaf.to_hex());
+            c.result.leaf_hash = Some(leaf.to_hex());
             if leaf == parts.leaf_hash {
                 c.step(
                     "leaf_hash",
@@ -327,7 +327,7 @@ fn step_leaf_hash(
         }
     };
     if let Some(n) = &normalized {
-        c.v.warnings = n.warnings.clone();
+        c.result.warnings = n.warnings.clone();
     }
 
     normalized.is_some()
@@ -361,7 +361,7 @@ fn step_inclusion(c: &mut Checker<'_>, parts: &ReceiptMembers<'_, '_>, h: &Batch
         &parts.path,
     ) {
         Ok(r) => {
-            c.v.merkle_root = Some(r.to_hex());
+            c.result.merkle_root = Some(r.to_hex());
             if r == h.merkle_root {
                 c.step(
                     "inclusion",
@@ -394,7 +394,7 @@ fn step_inclusion(c: &mut Checker<'_>, parts: &ReceiptMembers<'_, '_>, h: &Batch
 
 /// Step `head`: the head's hash, SHA-256(0x02 || JCS(head)).
 fn step_head_hash(c: &mut Checker<'_>, h: &BatchHead, head_bytes: &[u8]) {
-    c.v.head_hash = Some(crate::hash::head_hash_bytes(head_bytes).to_hex());
+    c.result.head_hash = Some(crate::hash::head_hash_bytes(head_bytes).to_hex());
     c.step(
         "head",
         StepStatus::Passed,
@@ -415,7 +415,7 @@ fn step_signature(
 ) {
     match parts.head_signature {
         Value::Null => {
-            c.v.signature = SignatureStatus::Absent;
+            c.result.signature = SignatureStatus::Absent;
             if opts.gateway_key.is_some() {
                 c.fail(
                     "signature",
@@ -435,11 +435,11 @@ fn step_signature(
         }
         sv => match Signature::parse(sv, "head_signature") {
             Err(e) => {
-                c.v.signature = SignatureStatus::Invalid;
+                c.result.signature = SignatureStatus::Invalid;
                 c.fail("signature", e);
             }
             Ok(sig) => {
-                c.v.signer = Some(crate::encoding::hex::encode(&sig.public_key));
+                c.result.signer = Some(crate::encoding::hex::encode(&sig.public_key));
                 let head_hash = crate::hash::head_hash_bytes(head_bytes);
                 let key = SignatureCache::key(&sig, &head_hash);
                 let cached = c
@@ -461,7 +461,7 @@ fn step_signature(
                 }
                 match checked {
                     Err(e) => {
-                        c.v.signature = SignatureStatus::Invalid;
+                        c.result.signature = SignatureStatus::Invalid;
                         let e = Error {
                             member: Some("head_signature".into()),
                             message: format!("head_signature: {}", e.message),
@@ -471,7 +471,7 @@ fn step_signature(
                     }
                     Ok(()) => match opts.gateway_key {
                         Some(trusted) if trusted != sig.public_key => {
-                            c.v.signature = SignatureStatus::UntrustedKey;
+                            c.result.signature = SignatureStatus::UntrustedKey;
                             c.fail(
                                 "signature",
                                 Error::member(
@@ -486,7 +486,7 @@ fn step_signature(
                             );
                         }
                         trusted => {
-                            c.v.signature = SignatureStatus::Valid;
+                            c.result.signature = SignatureStatus::Valid;
                             let by = if trusted.is_some() {
                                 "the trusted gateway key"
                             } else {
@@ -515,7 +515,7 @@ fn step_log_signature(
 ) {
     match parts.log_signature {
         None => {
-            c.v.log_signature = SignatureStatus::Absent;
+            c.result.log_signature = SignatureStatus::Absent;
             c.step(
                 "log_signature",
                 StepStatus::Skipped,
@@ -524,7 +524,7 @@ fn step_log_signature(
         }
         Some(sv) => match (Signature::parse(sv, "log_signature"), log_valid) {
             (Err(e), _) => {
-                c.v.log_signature = SignatureStatus::Invalid;
+                c.result.log_signature = SignatureStatus::Invalid;
                 c.fail("log_signature", e);
             }
             (Ok(_), false) => {
@@ -536,7 +536,7 @@ fn step_log_signature(
             }
             (Ok(sig), true) => match sig.verify(canonical) {
                 Ok(()) => {
-                    c.v.log_signature = SignatureStatus::Valid;
+                    c.result.log_signature = SignatureStatus::Valid;
                     c.step(
                         "log_signature",
                         StepStatus::Passed,
@@ -544,7 +544,7 @@ fn step_log_signature(
                     );
                 }
                 Err(e) => {
-                    c.v.log_signature = SignatureStatus::Invalid;
+                    c.result.log_signature = SignatureStatus::Invalid;
                     let e = Error {
                         member: Some("log_signature".into()),
                         message: format!("log_signature: {}", e.message),
@@ -566,8 +566,9 @@ fn step_anchors(
     opts: &VerifyOptions,
 ) {
     let anchors = check_anchors(parts.anchors, head, &opts.anchor);
-    c.v.anchors = anchors.results;
-    c.v.errors
+    c.result.anchors = anchors.results;
+    c.result
+        .errors
         .extend(anchors.errors.into_iter().map(VerifyError::from));
     c.step("anchors", anchors.step_status, anchors.step_detail);
 }

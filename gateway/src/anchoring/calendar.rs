@@ -7,7 +7,7 @@ use anyhow::{anyhow, bail, Context};
 use kwh_btc_iot_core::encoding::bitcoin::BlockHeader;
 use kwh_btc_iot_core::encoding::hex::encode as to_hex;
 use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Op};
-use kwh_btc_iot_core::encoding::ots::{Item, Timestamp};
+use kwh_btc_iot_core::encoding::ots::{Item, TimestampTree};
 use sha2::{Digest, Sha256};
 
 use super::{join_url, HttpClient};
@@ -44,7 +44,7 @@ pub async fn submit(
     client: &HttpClient,
     calendar: &str,
     commitment: &[u8; 32],
-) -> anyhow::Result<Timestamp> {
+) -> anyhow::Result<TimestampTree> {
     let url = join_url(calendar, "/digest");
     let r = client
         .post(&url, ACCEPT_OTS, OCTET_STREAM, commitment.to_vec())
@@ -52,7 +52,7 @@ pub async fn submit(
     if r.status != 200 {
         bail!("{url}: HTTP {}", r.status);
     }
-    let t = Timestamp::parse(&r.body, commitment)
+    let t = TimestampTree::parse(&r.body, commitment)
         .map_err(|e| anyhow!("{url}: the answer is not a timestamp: {e}"))?;
     let reached = t
         .replay(commitment)
@@ -69,17 +69,17 @@ pub async fn submit(
 pub fn build_file(
     digest: &[u8; 32],
     nonce: &[u8],
-    answers: Vec<Timestamp>,
+    answers: Vec<TimestampTree>,
 ) -> anyhow::Result<DetachedTimestampFile> {
-    let mut at_commitment = Timestamp::default();
+    let mut at_commitment = TimestampTree::default();
     for a in answers {
         at_commitment
             .merge(a)
             .map_err(|e| anyhow!("merging: {e}"))?;
     }
-    let mut after_nonce = Timestamp::default();
+    let mut after_nonce = TimestampTree::default();
     after_nonce.push_op(Op::Sha256, at_commitment);
-    let mut top = Timestamp::default();
+    let mut top = TimestampTree::default();
     top.push_op(Op::Append(nonce.to_vec()), after_nonce);
     let mut f = DetachedTimestampFile::new(Op::Sha256, digest.to_vec(), top)
         .map_err(|e| anyhow!("building the proof: {e}"))?;
@@ -109,7 +109,7 @@ pub fn commitment_of(f: &DetachedTimestampFile) -> Option<[u8; 32]> {
 pub fn add_answer(
     f: &mut DetachedTimestampFile,
     commitment: &[u8; 32],
-    answer: &Timestamp,
+    answer: &TimestampTree,
 ) -> anyhow::Result<()> {
     let digest = f.digest.clone();
     f.timestamp
@@ -157,7 +157,7 @@ pub async fn upgrade(
     client: &HttpClient,
     calendar: &str,
     msg: &[u8],
-) -> anyhow::Result<Option<Timestamp>> {
+) -> anyhow::Result<Option<TimestampTree>> {
     let url = join_url(calendar, &format!("/timestamp/{}", to_hex(msg)));
     let r = client.get(&url, ACCEPT_OTS).await?;
     match r.status {
@@ -165,7 +165,7 @@ pub async fn upgrade(
         404 => return Ok(None),
         s => bail!("{url}: HTTP {s}"),
     }
-    let t = Timestamp::parse(&r.body, msg)
+    let t = TimestampTree::parse(&r.body, msg)
         .map_err(|e| anyhow!("{url}: the answer is not a timestamp: {e}"))?;
     Ok(Some(t))
 }

@@ -231,7 +231,7 @@ impl Worker {
         commitment: [u8; 32],
     ) -> Vec<(
         String,
-        anyhow::Result<kwh_btc_iot_core::encoding::ots::Timestamp>,
+        anyhow::Result<kwh_btc_iot_core::encoding::ots::TimestampTree>,
     )> {
         let mut set = tokio::task::JoinSet::new();
         for c in calendars {
@@ -461,7 +461,7 @@ impl Worker {
         file: &DetachedTimestampFile,
         digest: &[u8; 32],
         msg: &[u8],
-        answer: &kwh_btc_iot_core::encoding::ots::Timestamp,
+        answer: &kwh_btc_iot_core::encoding::ots::TimestampTree,
     ) -> anyhow::Result<Option<Upgraded>> {
         let mut candidate = file.clone();
         candidate

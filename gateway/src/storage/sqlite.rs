@@ -1144,7 +1144,7 @@ fn mark_if_anchored(tx: &rusqlite::Transaction<'_>, a: &AnchorRow) -> rusqlite::
 mod tests {
     use super::*;
     use crate::anchoring::stored::StoredAnchor;
-    use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Op, Timestamp};
+    use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Op, TimestampTree};
     use kwh_btc_iot_core::model::anchor::Anchor;
 
     #[test]
@@ -1157,7 +1157,7 @@ mod tests {
         let file = DetachedTimestampFile::new(
             Op::Sha256,
             vec![7; 32],
-            Timestamp::with_attestation(Attestation::Pending {
+            TimestampTree::with_attestation(Attestation::Pending {
                 uri: "https://calendar.example".into(),
             }),
         )

@@ -35,7 +35,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use kwh_btc_iot_core::encoding::bitcoin::{sha256d, BlockHeader};
 use kwh_btc_iot_core::encoding::hex::encode as to_hex;
-use kwh_btc_iot_core::encoding::ots::Timestamp;
+use kwh_btc_iot_core::encoding::ots::TimestampTree;
 use kwh_btc_iot_core::encoding::ots::{Attestation, Op};
 use kwh_btc_iot_testkit::{data_position, mine_regtest_header, tx_path_ops, wrap_ops, OpReturnTx};
 use sha2::{Digest, Sha256};
@@ -52,7 +52,7 @@ struct Chain {
     /// Messages (the pending attestations' messages) waiting for a block.
     waiting: Vec<Vec<u8>>,
     /// Upgraded timestamps by message.
-    upgrades: HashMap<Vec<u8>, Timestamp>,
+    upgrades: HashMap<Vec<u8>, TimestampTree>,
     headers: Vec<BlockHeader>,
     submissions: u64,
     upgrade_requests: u64,
@@ -155,7 +155,7 @@ impl Calendar {
         self.with(|c| {
             let t = wrap_ops(
                 vec![Op::Append(nonce.to_vec()), Op::Sha256],
-                Timestamp::with_attestation(Attestation::Pending { uri: c.uri.clone() }),
+                TimestampTree::with_attestation(Attestation::Pending { uri: c.uri.clone() }),
             );
             c.waiting.push(msg);
             c.submissions += 1;
@@ -218,7 +218,7 @@ impl Calendar {
                 ops.extend(tail.iter().cloned());
                 let t = wrap_ops(
                     ops,
-                    Timestamp::with_attestation(Attestation::Bitcoin { height }),
+                    TimestampTree::with_attestation(Attestation::Bitcoin { height }),
                 );
                 c.upgrades.insert(m.clone(), t);
             }
@@ -263,9 +263,9 @@ impl Calendar {
 
 /// Changes the first `append`/`prepend` argument after the transaction
 /// (a block branch hash): the proof no longer reaches the header's root.
-fn tamper(mut t: Timestamp) -> Timestamp {
+fn tamper(mut t: TimestampTree) -> TimestampTree {
     use kwh_btc_iot_core::encoding::ots::Item;
-    fn walk(t: &mut Timestamp, seen_tx: &mut bool) -> bool {
+    fn walk(t: &mut TimestampTree, seen_tx: &mut bool) -> bool {
         for item in t.items.iter_mut() {
             if let Item::Op(op, child) = item {
                 match op {
