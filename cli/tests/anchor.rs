@@ -295,6 +295,9 @@ fn gateway() -> Gateway {
             "regtest",
             "--ots-calendars",
             "none",
+            // Regtest without a header source or node: attaching needs the
+            // opt-in (security finding 4; the check is in gateway/tests/bitcoind.rs).
+            "--anchor-trust-attached-headers",
             "--admin-key-sha256",
             &hash,
             "--flush-count",

@@ -250,6 +250,12 @@ pub struct AnchorInfo {
     /// Set when the anchor is a later batch's that covers this one (its
     /// receipts carry it with the chain of heads): that batch's id.
     pub covered_by: Option<String>,
+    /// Which header source (an Esplora-style URL) or Bitcoin Core node
+    /// confirmed the block header at its height before the anchor was stored
+    /// as anchored; `attached, unchecked (...)` when the attach endpoint
+    /// trusted the submitted header (`--anchor-trust-attached-headers`).
+    /// Absent for anchors stored before the gateway recorded it.
+    pub confirmed_by: Option<String>,
 }
 
 /// `POST /api/v1/batches/{batch_id}/anchors`: a Bitcoin transaction anchor.
@@ -920,6 +926,7 @@ pub fn anchor_info(a: &AnchorRow, batch_id: String, covered_by: Option<String>) 
         created_at: time_of_us(a.created_us),
         updated_at: time_of_us(a.updated_us),
         covered_by,
+        confirmed_by: a.confirmed_by.clone(),
     }
 }
 
@@ -1075,10 +1082,71 @@ fn bad_anchor(member: &str, message: impl Into<String>) -> AppError {
     .member(member)
 }
 
+/// What `confirmed_by` says of an anchor attached with
+/// `--anchor-trust-attached-headers` and no header source or node.
+pub const UNCHECKED_ATTACH: &str = "attached, unchecked (--anchor-trust-attached-headers)";
+
+/// The attach endpoint's check of an anchor's block header (security
+/// finding 4): the header source (`--header-source`, else the Bitcoin Core
+/// node) must have this very header at `height`; a height beyond its tip is
+/// refused. Without a source or node the attach is refused unless
+/// `--anchor-trust-attached-headers` is set. Answers who confirmed it.
+async fn confirm_attached_header(
+    st: &AppState,
+    height: u64,
+    header: &kwh_btc_iot_core::encoding::bitcoin::BlockHeader,
+) -> Result<String, AppError> {
+    use crate::anchoring::calendar::HeaderSource;
+    let a = &st.cfg.anchor;
+    let source = a
+        .headers
+        .clone()
+        .or_else(|| a.ots.as_ref().and_then(|o| o.headers.clone()))
+        .or_else(|| a.bitcoind.clone().map(HeaderSource::Bitcoind));
+    let Some(source) = source else {
+        if a.trust_attached_headers {
+            return Ok(UNCHECKED_ATTACH.into());
+        }
+        return Err(bad_anchor(
+            "header",
+            "cannot be checked: a header source (--header-source) or a Bitcoin Core node \
+             (--bitcoind-url) must be configured to attach anchors \
+             (--anchor-trust-attached-headers attaches without the check)",
+        ));
+    };
+    let name = source.describe();
+    let client = crate::anchoring::HttpClient::new(std::time::Duration::from_secs(30))
+        .with_max_body(crate::anchoring::MAX_RESPONSE_BYTES);
+    let theirs = source.header_at(&client, height).await.map_err(|e| {
+        bad_anchor(
+            "height",
+            format!(
+                "the header source {name} has no block at height {height} \
+                 (heights beyond its tip are refused): {e:#}"
+            ),
+        )
+    })?;
+    if theirs.to_bytes() != header.to_bytes() {
+        return Err(bad_anchor(
+            "header",
+            format!(
+                "block {} is not the block at height {height} according to the header source \
+                 {name} (which has {})",
+                header.block_hash_display(),
+                theirs.block_hash_display()
+            ),
+        ));
+    }
+    Ok(name)
+}
+
 /// Attach a Bitcoin transaction anchor to a batch (admin): `{"type":
 /// "bitcoin", "raw_tx", "merkle_proof", "header" (optional), "height"
 /// (optional when a Bitcoin Core node is configured)}`. The anchor is
-/// verified by the core with the gateway's network before it is stored
+/// verified by the core with the gateway's network, and its block header
+/// checked at its height against the header source or node (a header other
+/// than the source's, or a height beyond its tip, is refused; without either
+/// only with `--anchor-trust-attached-headers`), before it is stored
 /// (422 `invalid_anchor` naming the member and the failed step); from then
 /// on the receipts of this batch, and through the chain of heads those of
 /// earlier batches, carry it. The same transaction again answers 200.
@@ -1222,6 +1290,7 @@ pub async fn attach_anchor(
     }
     let height = btc.height;
     let mb = &btc.merkle_block;
+    let confirmed_by = confirm_attached_header(&st, height, &mb.header).await?;
     let txid = btc.tx.txid_display();
     let stored = parsed.to_json();
     let existing = st
@@ -1249,6 +1318,7 @@ pub async fn attach_anchor(
                 next_attempt_us: now,
                 created_us: now,
                 updated_us: now,
+                confirmed_by: Some(confirmed_by),
                 ..AnchorRow::default()
             };
             a.id = st

@@ -174,6 +174,19 @@ pub struct ServeArgs {
     /// https://mempool.space/signet/api for signet, none for regtest].
     #[arg(long, env = "KWH_BTC_IOT_HEADER_SOURCE", value_name = "URL")]
     pub header_source: Option<String>,
+    /// Let `POST /api/v1/batches/{id}/anchors` store an anchor whose block
+    /// header could not be checked because neither a header source nor a
+    /// Bitcoin Core node is configured (only the header's own proof of work
+    /// is then checked: anyone with the admin key can make a block up)
+    /// [default: off: such attaches are refused].
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_ANCHOR_TRUST_ATTACHED_HEADERS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub anchor_trust_attached_headers: Option<bool>,
     /// Bitcoin Core node mode (`--bitcoind-url` and the other `--bitcoind-*` options).
     #[command(flatten)]
     pub bitcoind: crate::anchoring::bitcoind::BitcoindArgs,
@@ -239,6 +252,7 @@ pub struct FileConfig {
     ots_upgrade_interval_s: Option<u64>,
     ots_upgrade_max_interval_s: Option<u64>,
     header_source: Option<String>,
+    anchor_trust_attached_headers: Option<bool>,
     /// The `[bitcoind]` table.
     #[serde(default)]
     bitcoind: crate::anchoring::bitcoind::BitcoindFileConfig,
@@ -254,6 +268,12 @@ pub struct AnchorConfig {
     pub ots: Option<crate::anchoring::worker::OtsConfig>,
     /// Node mode, when a node is configured.
     pub bitcoind: Option<crate::anchoring::bitcoind::BitcoindConfig>,
+    /// Where the attach endpoint checks an anchor's block header at its
+    /// height (`--header-source`, else the node; the same as the worker's).
+    pub headers: Option<crate::anchoring::calendar::HeaderSource>,
+    /// `--anchor-trust-attached-headers`: without a header source or node,
+    /// attach anyway (only the header's proof of work checked). Off by default.
+    pub trust_attached_headers: bool,
 }
 
 impl AnchorConfig {
@@ -317,14 +337,21 @@ impl AnchorConfig {
             network,
             upgrade_interval: std::time::Duration::from_secs(interval),
             upgrade_max_interval: std::time::Duration::from_secs(max_interval),
-            headers: header_source,
+            headers: header_source.clone(),
             request_timeout: std::time::Duration::from_secs(30),
             tick: std::time::Duration::from_secs(1),
         });
+        let trust_attached_headers = arg_or_file(
+            &args.anchor_trust_attached_headers,
+            &file.anchor_trust_attached_headers,
+        )
+        .unwrap_or(false);
         Ok(AnchorConfig {
             network,
             ots,
             bitcoind,
+            headers: header_source,
+            trust_attached_headers,
         })
     }
 }

@@ -45,6 +45,7 @@ fn gw_config(dir: &std::path::Path, db: &Option<String>, ots: Option<OtsConfig>)
             network: Network::Regtest,
             ots,
             bitcoind: None,
+            ..AnchorConfig::default()
         },
         ..config(dir)
     }
@@ -157,6 +158,8 @@ async fn pending_then_anchored(db: Option<String>) {
     assert_eq!(a["height"].as_u64(), Some(mined.height));
     assert_eq!(a["block_hash"], json!(mined.header.block_hash_display()));
     assert!(a["txid"].is_string());
+    // The header source that confirmed the header (security finding 4).
+    assert_eq!(a["confirmed_by"], json!(url), "{a}");
     let list = get(&app, "/api/v1/batches").await.json();
     assert_eq!(list["batches"][0]["anchor_status"], "anchored");
     assert_eq!(
@@ -515,6 +518,9 @@ async fn post_anchor(app: &Router, id: &str, key: Option<&str>, body: Value) -> 
 async fn the_attach_endpoint_verifies_bitcoin_anchors_before_storing() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = gw_config(dir.path(), &None, None);
+    // No header source or node: only with the explicit opt-in (the checks
+    // against a node are in tests/bitcoind.rs).
+    cfg.anchor.trust_attached_headers = true;
     cfg.auth.admin_key_sha256 = Some(key_hash("admin-secret"));
     cfg.auth
         .device_keys
@@ -632,6 +638,10 @@ async fn the_attach_endpoint_verifies_bitcoin_anchors_before_storing() {
     assert_eq!(j["anchor"]["type"], "bitcoin");
     assert_eq!(j["anchor"]["status"], "anchored");
     assert_eq!(j["anchor"]["height"], 321);
+    assert_eq!(
+        j["anchor"]["confirmed_by"],
+        kwh_btc_iot_gateway::api::UNCHECKED_ATTACH
+    );
     assert_eq!(j["receipt_anchor"]["height"], 321);
     assert_eq!(
         post_anchor(&app, b2, admin, good.clone()).await.status,

@@ -826,6 +826,8 @@ async fn a_gateway_in_node_mode_anchors_by_itself_and_attach_looks_the_height_up
         .json();
     assert_eq!(d["anchor_status"], "anchored", "{d}");
     assert_eq!(d["anchors"][0]["block_hash"], blocks[0].as_str(), "{d}");
+    let node_name = format!("the node at {}", config_for(&node).url());
+    assert_eq!(d["anchors"][0]["confirmed_by"], node_name.as_str(), "{d}");
 
     // A transaction made by hand for the same head, attached without a
     // height: the gateway asks its node.
@@ -928,4 +930,143 @@ async fn a_gateway_refuses_to_start_on_the_wrong_chain_or_with_bad_credentials_b
     node.stop().await;
     let (_d, r) = start(Network::Regtest, config_for(&node)).await;
     r.expect("starts with the node down").shutdown().await;
+}
+
+/// Posts one log and flushes: (batch_id, head hash).
+async fn one_batch(app: &axum::Router) -> (String, Hash) {
+    let r = common::post_json(app, "/api/v1/logs", common::log_json(1)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let f = common::post_json(app, "/api/v1/batches/flush", Vec::new()).await;
+    let batch = f.json();
+    let id = batch["batch_id"].as_str().unwrap().to_string();
+    let head = Hash::from_hex(batch["head_hash"].as_str().unwrap(), "head_hash").unwrap();
+    (id, head)
+}
+
+/// A made-up regtest block holding one transaction, `OP_RETURN <head>`:
+/// the attach body claiming it at `height`. Its header has valid regtest
+/// proof of work, and nothing else about it is real.
+fn made_up_block(head: &Hash, height: u64) -> serde_json::Value {
+    use kwh_btc_iot_core::encoding::bitcoin::sha256d;
+    let tx = kwh_btc_iot_testkit::op_return_tx(&head.0);
+    let txid = sha256d(&tx);
+    let header = kwh_btc_iot_testkit::regtest_header(txid);
+    let mb = MerkleBlock::new(header, &[txid], &[true]);
+    serde_json::json!({"type": "bitcoin", "raw_tx": to_hex(&tx),
+        "merkle_proof": to_hex(&mb.to_bytes()), "height": height})
+}
+
+async fn attach(app: &axum::Router, batch_id: &str, body: &serde_json::Value) -> common::Resp {
+    common::post_json(
+        app,
+        &format!("/api/v1/batches/{batch_id}/anchors"),
+        body.to_string(),
+    )
+    .await
+}
+
+fn assert_invalid_anchor(r: &common::Resp, member: &str, needles: &[&str]) {
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    let e = r.json();
+    assert_eq!(e["error"]["code"], "invalid_anchor", "{e}");
+    assert_eq!(e["error"]["member"], member, "{e}");
+    let m = e["error"]["message"].as_str().unwrap();
+    for n in needles {
+        assert!(m.contains(n), "{n:?} not in {m}");
+    }
+}
+
+/// Security finding 4 (issue 14): under regtest a made-up one-transaction
+/// block with `OP_RETURN <head hash>`, attached at height 4000000000, was
+/// answered 201 and the batch became anchored. Now the header at that height
+/// is asked from the node (or header source): beyond its tip, or a header
+/// other than its own, is refused; without a source or node the attach is
+/// refused; a genuine attach succeeds and says who confirmed it.
+#[tokio::test]
+async fn attach_refuses_a_made_up_block_and_checks_the_header_with_the_node() {
+    use kwh_btc_iot_gateway::anchoring::calendar::HeaderSource;
+    let node = StandInNode::start(NodeOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = common::config(dir.path());
+    cfg.anchor.network = Network::Regtest;
+    // The node as header source only (node mode off: nothing anchors by itself).
+    cfg.anchor.headers = Some(HeaderSource::Bitcoind(config_for(&node)));
+    let (gw, app) = common::start(cfg).await;
+    let (batch_id, head) = one_batch(&app).await;
+    let node_name = format!("the node at {}", config_for(&node).url());
+
+    // The finding: height 4000000000, beyond the node's tip.
+    let r = attach(&app, &batch_id, &made_up_block(&head, 4_000_000_000)).await;
+    assert_invalid_anchor(&r, "height", &[&node_name, "4000000000", "beyond its tip"]);
+    // The same made-up block at a height the node has: not its header.
+    let r = attach(&app, &batch_id, &made_up_block(&head, 0)).await;
+    assert_invalid_anchor(&r, "header", &[&node_name, "height 0"]);
+    let d = common::get(&app, &format!("/api/v1/batches/{batch_id}"))
+        .await
+        .json();
+    assert_eq!(d["anchor_status"], "pending", "{d}");
+    assert_eq!(d["anchors"], serde_json::json!([]), "{d}");
+
+    // A genuine transaction, mined in block 1 of the node.
+    let rpc = RpcClient::new(config_for(&node));
+    let (txid, signed) = send_anchor_tx(&rpc, &head).await;
+    node.mine(1);
+    let block = rpc.gettransaction(&txid).await.unwrap().blockhash.unwrap();
+    let proof = rpc.gettxoutproof(&txid, &block).await.unwrap();
+    let height = rpc.block_height(&block).await.unwrap();
+    assert_eq!(height, 1);
+    let genuine = serde_json::json!({"type": "bitcoin", "raw_tx": to_hex(&signed),
+        "merkle_proof": to_hex(&proof), "height": height});
+    // Claimed at another height: refused.
+    let mut wrong = genuine.clone();
+    wrong["height"] = serde_json::json!(0);
+    assert_invalid_anchor(
+        &attach(&app, &batch_id, &wrong).await,
+        "header",
+        &[&node_name],
+    );
+    // At its height: stored, saying the node confirmed it.
+    let r = attach(&app, &batch_id, &genuine).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["anchor"]["confirmed_by"], node_name.as_str(), "{j}");
+    assert_eq!(j["anchor"]["block_hash"], block.as_str(), "{j}");
+    let d = common::get(&app, &format!("/api/v1/batches/{batch_id}"))
+        .await
+        .json();
+    assert_eq!(d["anchor_status"], "anchored", "{d}");
+    assert_eq!(d["anchors"][0]["confirmed_by"], node_name.as_str(), "{d}");
+    drop(app);
+    gw.shutdown().await;
+
+    // No header source, no node (regtest has no default): refused unless
+    // --anchor-trust-attached-headers.
+    for trust in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = common::config(dir.path());
+        cfg.anchor.network = Network::Regtest;
+        cfg.anchor.trust_attached_headers = trust;
+        let (gw, app) = common::start(cfg).await;
+        let (batch_id, head) = one_batch(&app).await;
+        let r = attach(&app, &batch_id, &made_up_block(&head, 4_000_000_000)).await;
+        if trust {
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+            assert_eq!(
+                r.json()["anchor"]["confirmed_by"],
+                kwh_btc_iot_gateway::api::UNCHECKED_ATTACH
+            );
+        } else {
+            assert_invalid_anchor(
+                &r,
+                "header",
+                &[
+                    "header source",
+                    "must be configured",
+                    "--anchor-trust-attached-headers",
+                ],
+            );
+        }
+        drop(app);
+        gw.shutdown().await;
+    }
 }

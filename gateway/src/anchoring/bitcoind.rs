@@ -1066,6 +1066,9 @@ impl NodeMode {
                 row.height = Some(height);
                 row.block_hash = Some(header.block_hash_display());
                 row.last_error = None;
+                row.confirmed_by = Some(
+                    super::calendar::HeaderSource::Bitcoind(self.rpc.config().clone()).describe(),
+                );
                 row.updated_us = now_us();
                 tracing::info!(txid = %txid, seq = row.batch_seq, height, block = %header.block_hash_display(), "batch head anchored in Bitcoin");
                 self.storage.update_anchor(row).await?;

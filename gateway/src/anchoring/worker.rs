@@ -135,6 +135,8 @@ enum Upgraded {
         header: BlockHeader,
         block_hash: String,
         txid: Option<String>,
+        /// The header source the header came from.
+        confirmed_by: String,
     },
     NotYet {
         file: DetachedTimestampFile,
@@ -323,6 +325,7 @@ impl Worker {
                     header,
                     block_hash,
                     txid,
+                    confirmed_by,
                 } => {
                     row.status = anchor_status::ANCHORED.into();
                     row.data = StoredAnchor::ots(&file, Some((height, header)))?.encode();
@@ -332,6 +335,7 @@ impl Worker {
                     row.txid = txid;
                     row.attempts += 1;
                     row.last_error = None;
+                    row.confirmed_by = Some(confirmed_by);
                     tracing::info!(seq = row.batch_seq, height, block_hash = %block_hash, "head anchored in Bitcoin (OpenTimestamps)");
                     self.storage.update_anchor(row).await?;
                     (self.on_change)();
@@ -509,6 +513,7 @@ impl Worker {
                 .block_hash
                 .unwrap_or_else(|| header.block_hash_display()),
             txid: res.txid,
+            confirmed_by: source.describe(),
         }))
     }
 }

@@ -185,6 +185,10 @@ pub struct AnchorRow {
     pub created_us: i64,
     /// Last changed (µs since the epoch).
     pub updated_us: i64,
+    /// Which header source (or node) confirmed the block's header at its
+    /// height before the anchor was stored as anchored (`attached, unchecked
+    /// (...)` when the attach endpoint trusted the submitted header).
+    pub confirmed_by: Option<String>,
 }
 
 /// Anchor statuses and kinds as stored.

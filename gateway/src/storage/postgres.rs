@@ -102,6 +102,10 @@ UPDATE anchors SET data = convert_to(
   '{"raw_tx":"' || encode(data, 'hex') || '","type":"bitcoin_unconfirmed"}', 'UTF8')
 WHERE kind = 'bitcoin' AND status <> 'anchored' AND get_byte(data, 0) <> 123;
 "#,
+    // 5: which header source (or node) confirmed an anchor's block header.
+    r#"
+ALTER TABLE anchors ADD COLUMN confirmed_by TEXT;
+"#,
 ];
 
 /// Advisory lock key of the anchoring worker ("kwh_anc1"), held for a session.
@@ -109,7 +113,7 @@ const ANCHOR_LOCK: i64 = 0x6b77_685f_616e_6331;
 
 const ANCHOR_COLUMNS: &str =
     "id, batch_seq, kind, status, data, header, height, block_hash, txid, \
-     attempts, next_attempt_us, last_error, created_us, updated_us";
+     attempts, next_attempt_us, last_error, created_us, updated_us, confirmed_by";
 
 const MARK_ANCHORED: &str =
     "UPDATE batches SET anchor_status = 'anchored' WHERE seq <= $1 AND anchor_status <> 'anchored'";
@@ -130,6 +134,7 @@ fn anchor_row(r: &PgRow) -> StoreResult<AnchorRow> {
         last_error: r.try_get(11)?,
         created_us: r.try_get(12)?,
         updated_us: r.try_get(13)?,
+        confirmed_by: r.try_get(14)?,
     })
 }
 
@@ -603,13 +608,14 @@ impl AnchorStore for PostgresStorage {
         let id: i64 = bind_anchor(
             sqlx::query(
                 "INSERT INTO anchors (batch_seq, kind, status, data, header, height, block_hash, txid, attempts, \
-                 next_attempt_us, last_error, created_us, updated_us) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                 next_attempt_us, last_error, created_us, updated_us, confirmed_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
             ),
             &a,
         )
         .bind(a.created_us)
         .bind(a.updated_us)
+        .bind(a.confirmed_by.clone())
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
@@ -624,12 +630,13 @@ impl AnchorStore for PostgresStorage {
             sqlx::query(
                 "UPDATE anchors SET batch_seq = $1, kind = $2, status = $3, data = $4, header = $5, height = $6, \
                  block_hash = $7, txid = $8, attempts = $9, next_attempt_us = $10, last_error = $11, \
-                 updated_us = $12 WHERE id = $13",
+                 updated_us = $12, confirmed_by = $14 WHERE id = $13",
             ),
             &a,
         )
         .bind(a.updated_us)
         .bind(a.id)
+        .bind(a.confirmed_by.clone())
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -97,11 +97,15 @@ UPDATE anchors SET data = CAST(
   '{"raw_tx":"' || lower(hex(data)) || '","type":"bitcoin_unconfirmed"}' AS BLOB)
 WHERE kind = 'bitcoin' AND status <> 'anchored' AND substr(CAST(data AS TEXT), 1, 1) <> '{';
 "#,
+    // 5: which header source (or node) confirmed an anchor's block header.
+    r#"
+ALTER TABLE anchors ADD COLUMN confirmed_by TEXT;
+"#,
 ];
 
 const ANCHOR_COLUMNS: &str =
     "id, batch_seq, kind, status, data, header, height, block_hash, txid, \
-     attempts, next_attempt_us, last_error, created_us, updated_us";
+     attempts, next_attempt_us, last_error, created_us, updated_us, confirmed_by";
 
 fn row_to_anchor(r: &rusqlite::Row<'_>) -> rusqlite::Result<AnchorRow> {
     Ok(AnchorRow {
@@ -119,6 +123,7 @@ fn row_to_anchor(r: &rusqlite::Row<'_>) -> rusqlite::Result<AnchorRow> {
         last_error: r.get(11)?,
         created_us: r.get(12)?,
         updated_us: r.get(13)?,
+        confirmed_by: r.get(14)?,
     })
 }
 
@@ -1077,11 +1082,15 @@ impl SqliteStorage {
         self.write(move |c| {
             let tx = c.transaction()?;
             let mut p = anchor_params(&a).to_vec();
-            p.extend([&a.created_us as &dyn rusqlite::ToSql, &a.updated_us]);
+            p.extend([
+                &a.created_us as &dyn rusqlite::ToSql,
+                &a.updated_us,
+                &a.confirmed_by,
+            ]);
             tx.execute(
                 "INSERT INTO anchors (batch_seq, kind, status, data, header, height, block_hash, txid, attempts, \
-                 next_attempt_us, last_error, created_us, updated_us) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 next_attempt_us, last_error, created_us, updated_us, confirmed_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 rusqlite::params_from_iter(p),
             )?;
             let id = tx.last_insert_rowid();
@@ -1096,11 +1105,15 @@ impl SqliteStorage {
         self.write(move |c| {
             let tx = c.transaction()?;
             let mut p = anchor_params(&a).to_vec();
-            p.extend([&a.updated_us as &dyn rusqlite::ToSql, &a.id]);
+            p.extend([
+                &a.updated_us as &dyn rusqlite::ToSql,
+                &a.id,
+                &a.confirmed_by,
+            ]);
             let n = tx.execute(
                 "UPDATE anchors SET batch_seq = ?1, kind = ?2, status = ?3, data = ?4, header = ?5, height = ?6, \
                  block_hash = ?7, txid = ?8, attempts = ?9, next_attempt_us = ?10, last_error = ?11, \
-                 updated_us = ?12 WHERE id = ?13",
+                 updated_us = ?12, confirmed_by = ?14 WHERE id = ?13",
                 rusqlite::params_from_iter(p),
             )?;
             if n != 1 {
