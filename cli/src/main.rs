@@ -440,15 +440,7 @@ fn batch(
     }
     bar.set_message("building tree");
     // The tree needs the root before the id; hash once and reuse the leaves.
-    let mut buf = Vec::with_capacity(512);
-    let leaves: Vec<Hash> = normalized
-        .iter()
-        .map(|l| {
-            buf.clear();
-            l.write_canonical(&mut buf);
-            hash::leaf_hash_bytes(&buf)
-        })
-        .collect();
+    let leaves: Vec<Hash> = core::build::leaf_hashes(&normalized);
     let batch_id =
         batch_id.unwrap_or_else(|| format!("batch_{}", &merkle::root(&leaves).to_hex()[..16]));
     let params = BatchParams {

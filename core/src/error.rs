@@ -288,6 +288,23 @@ impl Error {
         }
     }
 
+    /// The same error about a member inside `prefix` (`log` turns member
+    /// `tx.amount_sats` into `log.tx.amount_sats`, and the message with it).
+    ///
+    /// ```
+    /// use kwh_btc_iot_core::{Error, ErrorCode};
+    /// let e = Error::member(ErrorCode::OutOfRange, "energy_kwh", "must be >= 0").nested("log");
+    /// assert_eq!(e.member.as_deref(), Some("log.energy_kwh"));
+    /// assert_eq!(e.message, "log.energy_kwh: must be >= 0");
+    /// ```
+    pub fn nested(self, prefix: &str) -> Self {
+        Error {
+            member: self.member.map(|m| format!("{prefix}.{m}")),
+            message: format!("{prefix}.{}", self.message),
+            code: self.code,
+        }
+    }
+
     /// An error that concerns no single member.
     ///
     /// ```

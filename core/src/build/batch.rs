@@ -156,16 +156,7 @@ impl Batch {
         params: BatchParams,
         key: Option<&Keypair>,
     ) -> Result<Batch> {
-        let mut buf = Vec::with_capacity(512);
-        let leaves = logs
-            .iter()
-            .map(|l| {
-                buf.clear();
-                l.write_canonical(&mut buf);
-                hash::leaf_hash_bytes(&buf)
-            })
-            .collect();
-        Batch::from_leaf_hashes(leaves, params, key)
+        Batch::from_leaf_hashes(leaf_hashes(logs), params, key)
     }
 
     /// The receipt of the log at `index`: the one receipt constructor the
@@ -239,6 +230,26 @@ impl Batch {
             anchors,
         })
     }
+}
+
+/// The leaf hashes of normalized logs, in order (one canonical buffer
+/// reused for all of them).
+///
+/// ```
+/// # let log = br#"{"schema_version":"emlog-1.1","site_id":"S","iot_device_id":"d","meter_id":"m","ts_start":"2025-12-01T10:10:00Z","ts_end":"2025-12-01T10:15:00Z","interval_s":300,"energy_kwh":1,"power_kw_avg":12,"status":"ok","tags":[],"tx":{"unit":"sats","price_sats_per_kwh":100,"amount_sats":100,"channel":"ln","settlement_status":"pending","ln_invoice_id":null,"bitcoin_txid":null}}"#;
+/// let n = kwh_btc_iot_core::normalize(log).unwrap();
+/// let leaves = kwh_btc_iot_core::build::leaf_hashes(&[n.log.clone()]);
+/// assert_eq!(leaves, vec![n.log.leaf_hash()]);
+/// ```
+pub fn leaf_hashes(logs: &[EnergyLog<'_>]) -> Vec<Hash> {
+    let mut buf = Vec::with_capacity(512);
+    logs.iter()
+        .map(|l| {
+            buf.clear();
+            l.write_canonical(&mut buf);
+            hash::leaf_hash_bytes(&buf)
+        })
+        .collect()
 }
 
 /// The log of a receipt, in the form the caller has it: the CLI and the

@@ -13,7 +13,7 @@
 pub mod anchor;
 mod batch;
 
-pub use batch::{Batch, BatchParams, ReceiptLog};
+pub use batch::{leaf_hashes, Batch, BatchParams, ReceiptLog};
 
 use crate::error::{Error, Result, Warning};
 use crate::model::emlog::EnergyLog;

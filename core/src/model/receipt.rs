@@ -94,11 +94,7 @@ impl Receipt {
         }
         let value = json::parse_with_depth(input, MAX_RECEIPT_DEPTH)?;
         let m = ReceiptMembers::read(&value)?;
-        let log = emlog::normalize_value(m.log.clone()).map_err(|e| Error {
-            member: e.member.map(|p| format!("log.{p}")),
-            message: format!("log.{}", e.message),
-            code: e.code,
-        })?;
+        let log = emlog::normalize_value(m.log.clone()).map_err(|e| e.nested("log"))?;
         let mut canonical = Vec::new();
         log.log.write_canonical(&mut canonical);
         let batch_head = BatchHead::parse(m.head, "batch_head")?;

@@ -228,15 +228,7 @@ pub fn verify_anchor(
             member: e.member,
             message: e.message,
         })
-        .and_then(|a| match &a {
-            Anchor::OpenTimestamps(o) => verify_ots_anchor(o, &base, head, opts),
-            Anchor::Bitcoin(b) => verify_bitcoin_anchor(b, &base, head, opts),
-            Anchor::Unknown(_) => Ok(new_result(
-                t,
-                AnchorStatus::Unknown,
-                format!("anchor type \"{t}\" is not known to this verifier; not checked"),
-            )),
-        });
+        .and_then(|a| verify_parsed(&a, &base, head, opts));
     match run {
         Ok(mut r) => {
             r.anchor_type = t.to_string();
@@ -278,16 +270,28 @@ pub fn verify_typed_anchor(
     head: &BatchHead,
     opts: &AnchorOptions,
 ) -> Result<AnchorResult, AnchorFailure> {
+    verify_parsed(anchor, base, head, opts).map_err(AnchorFailure::from)
+}
+
+/// The checks of one typed anchor, whichever way it came in.
+fn verify_parsed(
+    anchor: &Anchor,
+    base: &str,
+    head: &BatchHead,
+    opts: &AnchorOptions,
+) -> Result<AnchorResult, Fail> {
     match anchor {
         Anchor::OpenTimestamps(o) => verify_ots_anchor(o, base, head, opts),
         Anchor::Bitcoin(b) => verify_bitcoin_anchor(b, base, head, opts),
-        Anchor::Unknown(_) => Ok(new_result(
-            anchor.type_name(),
-            AnchorStatus::Unknown,
-            "not known to this verifier; not checked",
-        )),
+        Anchor::Unknown(_) => {
+            let t = anchor.type_name();
+            Ok(new_result(
+                t,
+                AnchorStatus::Unknown,
+                format!("anchor type \"{t}\" is not known to this verifier; not checked"),
+            ))
+        }
     }
-    .map_err(AnchorFailure::from)
 }
 
 fn untyped(index: usize) -> (AnchorResult, Option<Error>) {

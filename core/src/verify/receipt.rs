@@ -314,15 +314,7 @@ fn step_leaf_hash(
             Some(n)
         }
         Err(e) => {
-            let e = Error {
-                member: e.member.map(|m| format!("log.{m}")),
-                ..e
-            };
-            let e = Error {
-                message: format!("log.{}", e.message),
-                ..e
-            };
-            c.fail("leaf_hash", e);
+            c.fail("leaf_hash", e.nested("log"));
             None
         }
     };
