@@ -393,6 +393,9 @@ pub mod codes {
     pub const CROSS_ORIGIN: &str = "cross_origin";
     /// A device id that is not configured (422).
     pub const UNKNOWN_DEVICE: &str = "unknown_device";
+    /// A different log of a reading (site, device, meter, `ts_start`) that is
+    /// already stored (409); the error names the stored log.
+    pub const CONFLICTING_READING: &str = "conflicting_reading";
     /// An unexpected server fault (500).
     pub const INTERNAL: &str = "internal_error";
     /// An MQTT reading whose topic names another site or device than its payload.
@@ -500,6 +503,7 @@ pub const REGISTRY: &[CodeEntry] = &[
     entry(codes::HOST_NOT_ALLOWED, "http", 421),
     entry(codes::CROSS_ORIGIN, "http", 403),
     entry(codes::UNKNOWN_DEVICE, "http", 422),
+    entry(codes::CONFLICTING_READING, "http", 409),
     entry(codes::INTERNAL, "http", 500),
     entry(codes::TOPIC_MISMATCH, "mqtt", 0),
     entry(codes::INVALID_TOPIC, "mqtt", 0),

@@ -18,7 +18,7 @@ use crate::batcher::{head_of, signature_of, CachedBatch};
 use crate::clock::{self, unix_us};
 use crate::error::{codes, ApiResult, AppError, ErrorBody, ErrorDetail};
 use crate::ingest;
-use crate::storage::{anchor_status, AnchorRow, BatchRow, LogFilter, StoredLog};
+use crate::storage::{anchor_status, AnchorRow, BatchRow, LogFilter, NewLog, StoredLog};
 use crate::AppState;
 
 /// `{"status": "ok"}`.
@@ -126,6 +126,9 @@ pub struct LogEntry {
     pub leaf_index: Option<i64>,
     /// The device's signature (hex), when it signs.
     pub log_signature: Option<String>,
+    /// A correction: the leaf hash of the log of the same reading it replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<String>,
 }
 
 /// A page of logs.
@@ -159,6 +162,15 @@ pub struct LogQuery {
     pub cursor: Option<String>,
     /// Page size, 1..=1000 (default 100).
     pub limit: Option<i64>,
+}
+
+/// Options of `POST /api/v1/logs`.
+#[derive(Deserialize, IntoParams, Debug, Default)]
+#[into_params(parameter_in = Query)]
+pub struct PostLogQuery {
+    /// A correction: the leaf hash of the reading's stored log that this log
+    /// replaces as the reading's current log (both stay stored and batched).
+    pub supersedes: Option<String>,
 }
 
 /// Paging of `GET /api/v1/batches`.
@@ -504,28 +516,40 @@ pub async fn ready(State(st): State<AppState>) -> ApiResult<Response> {
 }
 
 /// Ingest one log (emlog-1.1). The same log again answers 200 with the same
-/// log_id and stores nothing. Devices with a configured Ed25519 key must send
-/// `X-Log-Signature` (hex) over the log's canonical bytes.
+/// log_id and stores nothing; a different log of a stored reading (the same
+/// site, device, meter and `ts_start`) is refused with 409
+/// `conflicting_reading` unless it names the log it corrects
+/// (`?supersedes=<leaf hash>`). Devices with a configured Ed25519 key must
+/// send `X-Log-Signature` (hex) over the log's canonical bytes.
 #[utoipa::path(post, path = "/api/v1/logs", request_body(content = Object, content_type = "application/json"),
-    params(("X-Log-Signature" = Option<String>, Header, description = "Ed25519 signature (128 hex) over the canonical bytes")),
+    params(PostLogQuery, ("X-Log-Signature" = Option<String>, Header, description = "Ed25519 signature (128 hex) over the canonical bytes")),
     responses((status = 201, body = LogAccepted), (status = 200, body = LogAccepted, description = "already stored"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "conflicting_reading: a different log of this reading is stored"),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn post_log(
     State(st): State<AppState>,
     Extension(p): Extension<Principal>,
     headers: HeaderMap,
+    q: Result<Query<PostLogQuery>, QueryRejection>,
     body: Body,
 ) -> ApiResult<Response> {
     p.require_any()?;
+    let q = query(q)?;
     body_kind(&headers, false)?;
     let bytes = read_body(&headers, body, st.cfg.max_body_bytes).await?;
     let sig = headers
         .get("x-log-signature")
         .map(|v| v.to_str().unwrap_or("-"));
-    let prepared = ingest::prepare(&bytes, &p, &st.cfg.auth, sig, clock::now_us())?;
+    let mut prepared = ingest::prepare(&bytes, &p, &st.cfg.auth, sig, clock::now_us())?;
+    if let Some(old) = &q.supersedes {
+        prepared.log.supersedes = Some(superseded(&st, old, &prepared.log).await?);
+    }
     let leaf_hash = Hash(prepared.log.leaf_hash).to_hex();
     let r = st.ingestor.submit(vec![prepared.log]).await?[0];
+    if let Some(stored) = r.conflict {
+        return Err(AppError::conflicting_reading(&stored, r.log_id));
+    }
     let status = if r.created {
         StatusCode::CREATED
     } else {
@@ -539,6 +563,50 @@ pub async fn post_log(
             warnings: warnings(&prepared.warnings),
         },
     ))
+}
+
+/// Checks `?supersedes=`: a stored log of the same reading as `new`.
+async fn superseded(st: &AppState, old: &str, new: &NewLog) -> ApiResult<[u8; 32]> {
+    let leaf = Hash::from_hex(old, "supersedes")
+        .map_err(|e| AppError::bad_parameter("supersedes", e.message))?;
+    let stored = st
+        .storage
+        .log_by_leaf(leaf.0)
+        .await
+        .map_err(AppError::storage)?
+        .ok_or_else(|| {
+            AppError::not_found(format!("supersedes: no stored log has leaf hash {old}"))
+                .member("supersedes")
+        })?;
+    if (
+        &stored.site_id,
+        &stored.iot_device_id,
+        &stored.meter_id,
+        stored.ts_start_us,
+    ) != (
+        &new.site_id,
+        &new.iot_device_id,
+        &new.meter_id,
+        new.ts_start_us,
+    ) {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidValue.as_str(),
+            format!(
+                "supersedes: log {old} is of another reading (site_id, iot_device_id, meter_id and ts_start must all be the same as the correction's)"
+            ),
+        )
+        .member("supersedes"));
+    }
+    if stored.leaf_hash == new.leaf_hash {
+        return Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidValue.as_str(),
+            "supersedes: a log cannot correct itself",
+        )
+        .member("supersedes"));
+    }
+    Ok(leaf.0)
 }
 
 /// Ingest many logs: a JSON array (`application/json`) or NDJSON
@@ -635,6 +703,17 @@ pub async fn post_bulk(
         let r = it
             .next()
             .ok_or_else(|| AppError::storage("fewer results than logs"))?;
+        if let Some(stored) = r.conflict {
+            let e = AppError::conflicting_reading(&stored, r.log_id);
+            metrics::counter!("kwh_btc_iot_requests_rejected_total", "code" => e.code).increment(1);
+            *rejected_codes.entry(e.code.to_string()).or_insert(0) += 1;
+            rejected += 1;
+            item.status = e.status.as_u16();
+            item.leaf_hash = None;
+            item.warnings = Vec::new();
+            item.error = Some(e.detail());
+            continue;
+        }
         item.log_id = Some(r.log_id);
         item.status = if r.created { 201 } else { 200 };
         if r.created {
@@ -670,6 +749,7 @@ fn entry(l: StoredLog) -> ApiResult<LogEntry> {
         log_signature: l
             .log_signature
             .map(|s| kwh_btc_iot_core::encoding::hex::encode(&s)),
+        supersedes: l.supersedes.map(|h| Hash(h).to_hex()),
     })
 }
 

@@ -212,6 +212,10 @@ pub struct DeviceEntry {
     pub key_sha256: Option<String>,
     /// Its Ed25519 public key (hex): its logs must be signed.
     pub public_key: Option<String>,
+    /// The sites it may report for (`site_id`); absent: any.
+    pub sites: Option<Vec<String>>,
+    /// The meters it may report for (`meter_id`); absent: any.
+    pub meters: Option<Vec<String>>,
 }
 
 /// The TOML file: the same names as the options, with `_` instead of `-`.
@@ -382,6 +386,10 @@ fn check_http_url(u: &str, what: &str) -> anyhow::Result<()> {
 pub struct DeviceRules {
     /// Ed25519 key its logs must be signed with.
     pub public_key: Option<[u8; 32]>,
+    /// The only `site_id`s its logs may name (`None`: any).
+    pub sites: Option<Vec<String>>,
+    /// The only `meter_id`s its logs may name (`None`: any).
+    pub meters: Option<Vec<String>>,
 }
 
 /// Who may do what.
@@ -547,6 +555,22 @@ impl Config {
                 );
             }
             let rules = auth.devices.entry(dev.iot_device_id.clone()).or_default();
+            for (list, what) in [
+                (&dev.sites, "devices.sites"),
+                (&dev.meters, "devices.meters"),
+            ] {
+                match list {
+                    Some(l) if l.is_empty() => bail!("{what}: an empty list would refuse every log of device {:?}; leave it out to allow any", dev.iot_device_id),
+                    Some(l) => {
+                        for id in l {
+                            kwh_btc_iot_core::model::emlog::check_log_id(id, what).map_err(|e| anyhow::anyhow!("{e}"))?;
+                        }
+                    }
+                    None => {}
+                }
+            }
+            rules.sites = dev.sites.clone();
+            rules.meters = dev.meters.clone();
             if let Some(pk) = &dev.public_key {
                 rules.public_key = Some(
                     kwh_btc_iot_core::model::head::public_key_from_hex(pk, "devices.public_key")

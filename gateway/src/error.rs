@@ -25,6 +25,9 @@ pub struct ErrorDetail {
     pub message: String,
     /// The member concerned (a path such as `tx.amount_sats`), or null.
     pub member: Option<String>,
+    /// `conflicting_reading`: the leaf hash of the reading's stored log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stored_leaf_hash: Option<String>,
 }
 
 /// A handler error.
@@ -40,6 +43,8 @@ pub struct AppError {
     pub member: Option<String>,
     /// Seconds for a `Retry-After` header (429).
     pub retry_after: Option<u64>,
+    /// `conflicting_reading`: the stored log's leaf hash.
+    pub stored_leaf_hash: Option<String>,
 }
 
 /// The gateway's own codes, from the project's one code registry
@@ -55,6 +60,7 @@ impl AppError {
             message: message.into(),
             member: None,
             retry_after: None,
+            stored_leaf_hash: None,
         }
     }
 
@@ -100,7 +106,26 @@ impl AppError {
             code: self.code.to_string(),
             message: self.message.clone(),
             member: self.member.clone(),
+            stored_leaf_hash: self.stored_leaf_hash.clone(),
         }
+    }
+
+    /// 409 `conflicting_reading`: a different log of the same reading is
+    /// stored (`leaf_hash`, `log_id`).
+    pub fn conflicting_reading(stored: &[u8; 32], log_id: i64) -> Self {
+        let hex = kwh_btc_iot_core::Hash(*stored).to_hex();
+        let mut e = Self::new(
+            StatusCode::CONFLICT,
+            codes::CONFLICTING_READING,
+            format!(
+                "ts_start: a different log of this reading (the same site_id, iot_device_id, meter_id and ts_start) \
+                 is stored: leaf_hash {hex} (log_id {log_id}); to record a correction, send the corrected log \
+                 with ?supersedes={hex}"
+            ),
+        )
+        .member("ts_start");
+        e.stored_leaf_hash = Some(hex);
+        e
     }
 }
 
@@ -119,6 +144,7 @@ impl From<CoreError> for AppError {
             message: e.message,
             member: e.member,
             retry_after: None,
+            stored_leaf_hash: None,
         }
     }
 }

@@ -164,6 +164,24 @@ pub fn prepare(
         )
         .member("iot_device_id"));
     }
+    // A device bound to sites or meters in the configuration writes only
+    // those, whoever sends its logs (its key, the admin, the MQTT bridge).
+    if let Some(rules) = auth.devices.get(log.iot_device_id.as_ref()) {
+        for (allowed, value, member) in [
+            (&rules.sites, log.site_id.as_ref(), "site_id"),
+            (&rules.meters, log.meter_id.as_ref(), "meter_id"),
+        ] {
+            if let Some(allowed) = allowed {
+                if !allowed.iter().any(|a| a == value) {
+                    return Err(AppError::forbidden(format!(
+                        "{member}: device {:?} is not bound to {member} {value:?} (the configuration binds it to {allowed:?})",
+                        log.iot_device_id
+                    ))
+                    .member(member));
+                }
+            }
+        }
+    }
     let mut canonical = Vec::with_capacity(512);
     log.write_canonical(&mut canonical);
     let leaf = kwh_btc_iot_core::hash::leaf_hash_bytes(&canonical);
@@ -217,6 +235,7 @@ pub fn prepare(
         log_signature,
         signer,
         received_at_us,
+        supersedes: None,
     };
     Ok(Prepared {
         log: row,

@@ -730,11 +730,12 @@ async fn signing_devices_must_sign_and_the_signature_is_in_the_receipt() {
         "gw-PLANT01-003".into(),
         DeviceRules {
             public_key: Some(device.public_key()),
+            ..Default::default()
         },
     );
     cfg.auth
         .devices
-        .insert("dev-B".into(), DeviceRules { public_key: None });
+        .insert("dev-B".into(), DeviceRules::default());
     let (gw, app) = start(cfg).await;
     let log = log_json(1);
     let canonical = core::canonicalize(log.as_bytes()).unwrap();

@@ -651,6 +651,7 @@ async fn devices_with_a_key_must_sign_their_readings() {
                 "signer".into(),
                 kwh_btc_iot_gateway::config::DeviceRules {
                     public_key: Some(pk),
+                    ..Default::default()
                 },
             );
         },

@@ -582,6 +582,7 @@ fn with_devices(dir: &std::path::Path) -> Config {
         "gw-S".into(),
         kwh_btc_iot_gateway::config::DeviceRules {
             public_key: Some(device.public_key()),
+            ..Default::default()
         },
     );
     cfg

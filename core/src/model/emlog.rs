@@ -579,6 +579,20 @@ fn tags_member(tags: Option<Value<'_>>) -> Result<Vec<Cow<'_, str>>> {
     Ok(out)
 }
 
+/// Checks an id by the rule of `site_id`, `iot_device_id` and `meter_id`
+/// (1..128 characters, no control character, none of `/ + #`), for ids
+/// given elsewhere, such as a gateway's configuration.
+///
+/// ```
+/// use kwh_btc_iot_core::model::emlog::check_log_id;
+/// assert!(check_log_id("PLANT-01", "sites").is_ok());
+/// let e = check_log_id("PLANT/01", "sites").unwrap_err();
+/// assert_eq!((e.code.as_str(), e.member.as_deref()), ("forbidden_character", Some("sites")));
+/// ```
+pub fn check_log_id(s: &str, member: &str) -> Result<()> {
+    id_member(member, Some(Value::String(Cow::Borrowed(s)))).map(|_| ())
+}
+
 fn id_member<'a>(name: &str, v: Option<Value<'a>>) -> Result<Cow<'a, str>> {
     let s = match v {
         None => return Err(missing(name)),

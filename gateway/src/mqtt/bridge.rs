@@ -408,7 +408,7 @@ async fn handle_group(
         let (o, r) = validate_all(&ctx.app, &ctx.prefix, &group);
         (group, o, r)
     };
-    let letters: Vec<NewDeadLetter> = group
+    let mut letters: Vec<NewDeadLetter> = group
         .iter()
         .zip(&outcomes)
         .filter_map(|(m, o)| match o {
@@ -428,6 +428,20 @@ async fn handle_group(
     else {
         return;
     };
+    // A different reading already stored is refused like invalid input: kept
+    // as a dead letter for the operator.
+    letters.extend(group.iter().zip(&outcomes).filter_map(|(m, o)| match o {
+        Outcome::Stored { row, .. } => stored[*row].conflict.map(|leaf| {
+            let e = AppError::conflicting_reading(&leaf, stored[*row].log_id);
+            NewDeadLetter::new(
+                &m.publish.topic,
+                &m.publish.payload,
+                &e.detail(),
+                m.received_at_us,
+            )
+        }),
+        Outcome::Rejected(_) => None,
+    }));
     if !letters.is_empty() {
         let Some(()) = retry(ctx, "storing MQTT dead letters", letters, |l| async {
             ctx.app
@@ -453,16 +467,25 @@ async fn handle_group(
                 warnings,
             } => {
                 let r = stored[row];
-                if r.created {
-                    created += 1
+                if let Some(leaf) = r.conflict {
+                    let e = AppError::conflicting_reading(&leaf, r.log_id);
+                    rejected += 1;
+                    metrics::counter!("kwh_btc_iot_mqtt_rejected_total", "code" => e.code)
+                        .increment(1);
+                    let d = e.detail();
+                    serde_json::json!({"error": {"code": d.code, "message": d.message, "member": d.member, "stored_leaf_hash": d.stored_leaf_hash}})
                 } else {
-                    duplicates += 1
-                }
-                let warnings: Vec<_> = warnings
+                    if r.created {
+                        created += 1
+                    } else {
+                        duplicates += 1
+                    }
+                    let warnings: Vec<_> = warnings
                     .iter()
                     .map(|w| serde_json::json!({"code": w.code, "member": w.member, "message": w.message}))
                     .collect();
-                serde_json::json!({"log_id": r.log_id, "leaf_hash": leaf_hash, "warnings": warnings})
+                    serde_json::json!({"log_id": r.log_id, "leaf_hash": leaf_hash, "warnings": warnings})
+                }
             }
             Outcome::Rejected(e) => {
                 rejected += 1;

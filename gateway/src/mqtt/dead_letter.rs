@@ -135,6 +135,7 @@ fn entry(d: DeadLetter) -> DeadLetterEntry {
             code: l.error_code,
             message: l.error_message,
             member: l.error_member,
+            stored_leaf_hash: None,
         },
     }
 }

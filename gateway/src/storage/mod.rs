@@ -66,15 +66,51 @@ pub struct NewLog {
     pub signer: Option<[u8; 32]>,
     /// When the gateway accepted it, microseconds since the epoch.
     pub received_at_us: i64,
+    /// A correction: the leaf hash of the stored log of the same reading
+    /// that this one replaces as the reading's current log (both stay
+    /// stored; see `docs/spec.md`, "One reading, one log").
+    pub supersedes: Option<[u8; 32]>,
 }
 
 /// What happened to one log of a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Inserted {
-    /// Its id (the existing one for a repeat).
+    /// Its id (the existing one for a repeat; the stored log's for a
+    /// conflict).
     pub log_id: i64,
-    /// False when the same leaf hash was already stored.
+    /// False when the same leaf hash was already stored, or on a conflict.
     pub created: bool,
+    /// Nothing was stored: a different log of the same reading (site,
+    /// device, meter and `ts_start`, to the microsecond) is the reading's
+    /// current log; this is its leaf hash.
+    pub conflict: Option<[u8; 32]>,
+}
+
+impl Inserted {
+    /// A new log.
+    pub fn created(log_id: i64) -> Inserted {
+        Inserted {
+            log_id,
+            created: true,
+            conflict: None,
+        }
+    }
+    /// The same log again.
+    pub fn duplicate(log_id: i64) -> Inserted {
+        Inserted {
+            log_id,
+            created: false,
+            conflict: None,
+        }
+    }
+    /// A different log of a stored reading.
+    pub fn conflict(log_id: i64, leaf_hash: [u8; 32]) -> Inserted {
+        Inserted {
+            log_id,
+            created: false,
+            conflict: Some(leaf_hash),
+        }
+    }
 }
 
 /// A stored log.
@@ -100,6 +136,14 @@ pub struct StoredLog {
     pub batch_id: Option<String>,
     /// The device (for authorization).
     pub iot_device_id: String,
+    /// Site (the reading's key, with device, meter and `ts_start_us`).
+    pub site_id: String,
+    /// Meter.
+    pub meter_id: String,
+    /// `ts_start` in µs.
+    pub ts_start_us: i64,
+    /// The log this one corrects, if it is a correction.
+    pub supersedes: Option<[u8; 32]>,
 }
 
 /// Filters of `GET /api/v1/logs`.

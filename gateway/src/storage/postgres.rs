@@ -106,6 +106,28 @@ WHERE kind = 'bitcoin' AND status <> 'anchored' AND get_byte(data, 0) <> 123;
     r#"
 ALTER TABLE anchors ADD COLUMN confirmed_by TEXT;
 "#,
+    // 6: one reading, one log: each reading's (site, device, meter,
+    // ts_start) current log, claimed by its primary key across instances;
+    // corrections name the log they replace; indexes for the filters of
+    // GET /api/v1/logs.
+    r#"
+CREATE TABLE readings (
+  site_id TEXT NOT NULL,
+  iot_device_id TEXT NOT NULL,
+  meter_id TEXT NOT NULL,
+  ts_start_us BIGINT NOT NULL,
+  leaf_hash BYTEA NOT NULL,
+  PRIMARY KEY (site_id, iot_device_id, meter_id, ts_start_us)
+);
+INSERT INTO readings
+  SELECT DISTINCT ON (site_id, iot_device_id, meter_id, ts_start_us)
+    site_id, iot_device_id, meter_id, ts_start_us, leaf_hash
+  FROM logs ORDER BY site_id, iot_device_id, meter_id, ts_start_us, log_id DESC;
+ALTER TABLE logs ADD COLUMN supersedes BYTEA;
+CREATE INDEX logs_site ON logs(site_id, log_id);
+CREATE INDEX logs_meter ON logs(meter_id, log_id);
+CREATE INDEX logs_ts_start ON logs(ts_start_us, log_id);
+"#,
 ];
 
 /// Advisory lock key of the anchoring worker ("kwh_anc1"), held for a session.
@@ -140,7 +162,8 @@ fn anchor_row(r: &PgRow) -> StoreResult<AnchorRow> {
 
 const LOG_COLUMNS: &str =
     "l.log_id, l.leaf_hash, l.canonical, l.log_signature, l.signer, l.received_at_us, \
-     l.batch_seq, l.leaf_index, b.batch_id, l.iot_device_id";
+     l.batch_seq, l.leaf_index, b.batch_id, l.iot_device_id, l.site_id, l.meter_id, \
+     l.ts_start_us, l.supersedes";
 const BATCH_COLUMNS: &str =
     "seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, created_at, \
      head_hash, signature, public_key, anchor_status";
@@ -165,6 +188,10 @@ fn log_row(r: &PgRow) -> StoreResult<StoredLog> {
         leaf_index: r.try_get(7)?,
         batch_id: r.try_get(8)?,
         iot_device_id: r.try_get(9)?,
+        site_id: r.try_get(10)?,
+        meter_id: r.try_get(11)?,
+        ts_start_us: r.try_get(12)?,
+        supersedes: fixed::<32>(r.try_get(13)?, "supersedes")?,
     })
 }
 
@@ -286,86 +313,211 @@ impl IdentityStore for PostgresStorage {
 #[async_trait]
 impl LogStore for PostgresStorage {
     async fn insert_logs(&self, logs: Vec<NewLog>) -> StoreResult<Vec<Inserted>> {
-        let n = logs.len();
-        let mut hashes = Vec::with_capacity(n);
-        let (mut sites, mut devices, mut meters) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let (mut ts, mut canon, mut sigs, mut signers, mut recv) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        for l in &logs {
-            hashes.push(l.leaf_hash.to_vec());
-            sites.push(l.site_id.clone());
-            devices.push(l.iot_device_id.clone());
-            meters.push(l.meter_id.clone());
-            ts.push(l.ts_start_us);
-            canon.push(l.canonical.clone());
-            sigs.push(l.log_signature.map(|s| s.to_vec()));
-            signers.push(l.signer.map(|s| s.to_vec()));
-            recv.push(l.received_at_us);
+        use std::collections::HashMap;
+        type Key<'a> = (&'a str, &'a str, &'a str, i64);
+        fn key(l: &NewLog) -> Key<'_> {
+            (&l.site_id, &l.iot_device_id, &l.meter_id, l.ts_start_us)
         }
+        let n = logs.len();
+        let hashes: Vec<Vec<u8>> = logs.iter().map(|l| l.leaf_hash.to_vec()).collect();
         let mut tx = self.pool.begin().await?;
-        let created: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-            "INSERT INTO logs (leaf_hash, site_id, iot_device_id, meter_id, ts_start_us, canonical, log_signature, \
-             signer, received_at_us) \
-             SELECT h, s, d, m, t, c, sg, sr, r FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], \
-             $5::int8[], $6::text[], $7::bytea[], $8::bytea[], $9::int8[]) WITH ORDINALITY \
-             AS u(h, s, d, m, t, c, sg, sr, r, ord) ORDER BY ord \
-             ON CONFLICT (leaf_hash) DO NOTHING RETURNING log_id, leaf_hash",
+        // 1. Logs stored before: idempotent repeats.
+        let known: HashMap<Vec<u8>, i64> = sqlx::query_as::<_, (i64, Vec<u8>)>(
+            "SELECT log_id, leaf_hash FROM logs WHERE leaf_hash = ANY($1)",
         )
         .bind(&hashes)
-        .bind(&sites)
-        .bind(&devices)
-        .bind(&meters)
-        .bind(&ts)
-        .bind(&canon)
-        .bind(&sigs)
-        .bind(&signers)
-        .bind(&recv)
         .fetch_all(&mut *tx)
-        .await?;
-        let mut new_ids: std::collections::HashMap<Vec<u8>, i64> =
-            created.into_iter().map(|(id, h)| (h, id)).collect();
-        let missing: Vec<Vec<u8>> = hashes
+        .await?
+        .into_iter()
+        .map(|(id, h)| (h, id))
+        .collect();
+        // 2. In input order: a repeat, the same log earlier in the group, a
+        // second log of a reading claimed earlier in the group, or a
+        // candidate that claims its reading.
+        enum Plan {
+            Known(i64),
+            SameAs(usize),
+            ConflictWith(usize),
+            Candidate,
+        }
+        let mut plan = Vec::with_capacity(n);
+        let mut by_leaf: HashMap<&[u8; 32], usize> = HashMap::new();
+        let mut by_key: HashMap<Key<'_>, usize> = HashMap::new();
+        let mut candidates = Vec::new();
+        for (i, l) in logs.iter().enumerate() {
+            if let Some(id) = known.get(&l.leaf_hash[..]) {
+                plan.push(Plan::Known(*id));
+            } else if let Some(&j) = by_leaf.get(&l.leaf_hash) {
+                plan.push(Plan::SameAs(j));
+            } else if let Some(&j) = by_key.get(&key(l)) {
+                plan.push(Plan::ConflictWith(j));
+            } else {
+                by_leaf.insert(&l.leaf_hash, i);
+                by_key.insert(key(l), i);
+                candidates.push(i);
+                plan.push(Plan::Candidate);
+            }
+        }
+        // 3. Claim the readings. The primary key serializes claims across
+        // gateway instances: a concurrent claim waits for the other
+        // transaction and then loses.
+        let mut won = vec![false; n];
+        let (fresh, corrections): (Vec<usize>, Vec<usize>) = candidates
             .iter()
-            .filter(|h| !new_ids.contains_key(*h))
-            .cloned()
+            .partition(|&&i| logs[i].supersedes.is_none());
+        if !fresh.is_empty() {
+            let col = |f: &dyn Fn(&NewLog) -> String| {
+                fresh.iter().map(|&i| f(&logs[i])).collect::<Vec<_>>()
+            };
+            let claimed: Vec<(Vec<u8>,)> = sqlx::query_as(
+                "INSERT INTO readings (site_id, iot_device_id, meter_id, ts_start_us, leaf_hash) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::bytea[]) \
+                 ON CONFLICT DO NOTHING RETURNING leaf_hash",
+            )
+            .bind(col(&|l| l.site_id.clone()))
+            .bind(col(&|l| l.iot_device_id.clone()))
+            .bind(col(&|l| l.meter_id.clone()))
+            .bind(
+                fresh
+                    .iter()
+                    .map(|&i| logs[i].ts_start_us)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                fresh
+                    .iter()
+                    .map(|&i| logs[i].leaf_hash.to_vec())
+                    .collect::<Vec<_>>(),
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for (h,) in claimed {
+                if let Some(&i) = h
+                    .as_slice()
+                    .try_into()
+                    .ok()
+                    .and_then(|h: &[u8; 32]| by_leaf.get(h))
+                {
+                    won[i] = true;
+                }
+            }
+        }
+        for &i in &corrections {
+            let l = &logs[i];
+            let old = l.supersedes.expect("a correction").to_vec();
+            let moved = sqlx::query(
+                "UPDATE readings SET leaf_hash = $5 WHERE site_id = $1 AND iot_device_id = $2 \
+                 AND meter_id = $3 AND ts_start_us = $4 AND leaf_hash = $6",
+            )
+            .bind(&l.site_id)
+            .bind(&l.iot_device_id)
+            .bind(&l.meter_id)
+            .bind(l.ts_start_us)
+            .bind(l.leaf_hash.to_vec())
+            .bind(old)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            won[i] = moved == 1;
+        }
+        // 4. Who holds the readings the others lost to.
+        let lost: Vec<usize> = candidates.iter().copied().filter(|&i| !won[i]).collect();
+        let mut holders: HashMap<Key<'_>, (i64, Vec<u8>)> = HashMap::new();
+        if !lost.is_empty() {
+            let col = |f: &dyn Fn(&NewLog) -> String| {
+                lost.iter().map(|&i| f(&logs[i])).collect::<Vec<_>>()
+            };
+            let rows: Vec<(String, String, String, i64, i64, Vec<u8>)> = sqlx::query_as(
+                "SELECT r.site_id, r.iot_device_id, r.meter_id, r.ts_start_us, l.log_id, r.leaf_hash \
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) AS k(s, d, m, t) \
+                 JOIN readings r ON r.site_id = k.s AND r.iot_device_id = k.d AND r.meter_id = k.m \
+                 AND r.ts_start_us = k.t JOIN logs l ON l.leaf_hash = r.leaf_hash",
+            )
+            .bind(col(&|l| l.site_id.clone()))
+            .bind(col(&|l| l.iot_device_id.clone()))
+            .bind(col(&|l| l.meter_id.clone()))
+            .bind(lost.iter().map(|&i| logs[i].ts_start_us).collect::<Vec<_>>())
+            .fetch_all(&mut *tx)
+            .await?;
+            for (s, d, m, t, id, h) in rows {
+                if let Some(&i) = by_key.get(&(&s[..], &d[..], &m[..], t)) {
+                    holders.insert(key(&logs[i]), (id, h));
+                }
+            }
+        }
+        // 5. Store the winners.
+        let winners: Vec<&NewLog> = candidates
+            .iter()
+            .filter(|&&i| won[i])
+            .map(|&i| &logs[i])
             .collect();
-        let mut old_ids: std::collections::HashMap<Vec<u8>, i64> = std::collections::HashMap::new();
-        if !missing.is_empty() {
-            let rows: Vec<(i64, Vec<u8>)> =
-                sqlx::query_as("SELECT log_id, leaf_hash FROM logs WHERE leaf_hash = ANY($1)")
-                    .bind(&missing)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            old_ids.extend(rows.into_iter().map(|(id, h)| (h, id)));
+        let mut new_ids: HashMap<Vec<u8>, i64> = HashMap::new();
+        if !winners.is_empty() {
+            let created: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+                "INSERT INTO logs (leaf_hash, site_id, iot_device_id, meter_id, ts_start_us, canonical, log_signature, \
+                 signer, received_at_us, supersedes) \
+                 SELECT h, s, d, m, t, c, sg, sr, r, sp FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], \
+                 $5::int8[], $6::text[], $7::bytea[], $8::bytea[], $9::int8[], $10::bytea[]) WITH ORDINALITY \
+                 AS u(h, s, d, m, t, c, sg, sr, r, sp, ord) ORDER BY ord \
+                 ON CONFLICT (leaf_hash) DO NOTHING RETURNING log_id, leaf_hash",
+            )
+            .bind(winners.iter().map(|l| l.leaf_hash.to_vec()).collect::<Vec<_>>())
+            .bind(winners.iter().map(|l| l.site_id.clone()).collect::<Vec<_>>())
+            .bind(winners.iter().map(|l| l.iot_device_id.clone()).collect::<Vec<_>>())
+            .bind(winners.iter().map(|l| l.meter_id.clone()).collect::<Vec<_>>())
+            .bind(winners.iter().map(|l| l.ts_start_us).collect::<Vec<_>>())
+            .bind(winners.iter().map(|l| l.canonical.clone()).collect::<Vec<_>>())
+            .bind(winners.iter().map(|l| l.log_signature.map(|s| s.to_vec())).collect::<Vec<_>>())
+            .bind(winners.iter().map(|l| l.signer.map(|s| s.to_vec())).collect::<Vec<_>>())
+            .bind(winners.iter().map(|l| l.received_at_us).collect::<Vec<_>>())
+            .bind(winners.iter().map(|l| l.supersedes.map(|s| s.to_vec())).collect::<Vec<_>>())
+            .fetch_all(&mut *tx)
+            .await?;
+            new_ids = created.into_iter().map(|(id, h)| (h, id)).collect();
         }
         tx.commit().await?;
-        let mut out = Vec::with_capacity(n);
-        for h in &hashes {
-            if let Some(id) = new_ids.remove(h) {
-                // The first occurrence in the group is the one that was created.
-                old_ids.insert(h.clone(), id);
-                out.push(Inserted {
-                    log_id: id,
-                    created: true,
-                });
-            } else {
-                let id = *old_ids.get(h).ok_or_else(|| {
-                    StoreError::Integrity("a log neither inserted nor found".into())
-                })?;
-                out.push(Inserted {
-                    log_id: id,
-                    created: false,
-                });
-            }
+        // 6. The answers, in input order.
+        let mut out: Vec<Inserted> = Vec::with_capacity(n);
+        for (i, p) in plan.iter().enumerate() {
+            let l = &logs[i];
+            let r = match *p {
+                Plan::Known(id) => Inserted::duplicate(id),
+                Plan::SameAs(j) => {
+                    let first = out[j];
+                    if first.conflict.is_some() {
+                        first
+                    } else {
+                        Inserted::duplicate(first.log_id)
+                    }
+                }
+                Plan::ConflictWith(j) => match out[j] {
+                    Inserted {
+                        conflict: Some(_), ..
+                    } => out[j],
+                    first => Inserted::conflict(first.log_id, logs[j].leaf_hash),
+                },
+                Plan::Candidate if won[i] => {
+                    let id = *new_ids.get(&l.leaf_hash[..]).ok_or_else(|| {
+                        StoreError::Integrity("a claimed reading's log was not inserted".into())
+                    })?;
+                    Inserted::created(id)
+                }
+                Plan::Candidate => {
+                    let (id, h) = holders.get(&key(l)).ok_or_else(|| {
+                        StoreError::Integrity("a reading neither claimed nor held".into())
+                    })?;
+                    if h[..] == l.leaf_hash[..] {
+                        // Stored meanwhile by another instance.
+                        Inserted::duplicate(*id)
+                    } else {
+                        Inserted::conflict(
+                            *id,
+                            fixed::<32>(Some(h.clone()), "leaf_hash")?.expect("some"),
+                        )
+                    }
+                }
+            };
+            out.push(r);
         }
         Ok(out)
     }

@@ -101,6 +101,26 @@ WHERE kind = 'bitcoin' AND status <> 'anchored' AND substr(CAST(data AS TEXT), 1
     r#"
 ALTER TABLE anchors ADD COLUMN confirmed_by TEXT;
 "#,
+    // 6: one reading, one log: each reading's (site, device, meter,
+    // ts_start) current log; corrections name the log they replace; indexes
+    // for the filters of GET /api/v1/logs.
+    r#"
+CREATE TABLE readings (
+  site_id TEXT NOT NULL,
+  iot_device_id TEXT NOT NULL,
+  meter_id TEXT NOT NULL,
+  ts_start_us INTEGER NOT NULL,
+  log_id INTEGER NOT NULL,
+  PRIMARY KEY (site_id, iot_device_id, meter_id, ts_start_us)
+) WITHOUT ROWID;
+INSERT INTO readings
+  SELECT site_id, iot_device_id, meter_id, ts_start_us, max(log_id) FROM logs
+  GROUP BY site_id, iot_device_id, meter_id, ts_start_us;
+ALTER TABLE logs ADD COLUMN supersedes BLOB;
+CREATE INDEX logs_site ON logs(site_id, log_id);
+CREATE INDEX logs_meter ON logs(meter_id, log_id);
+CREATE INDEX logs_ts_start ON logs(ts_start_us, log_id);
+"#,
 ];
 
 const ANCHOR_COLUMNS: &str =
@@ -134,7 +154,8 @@ const MARK_ANCHORED: &str =
 
 const LOG_COLUMNS: &str =
     "l.log_id, l.leaf_hash, l.canonical, l.log_signature, l.signer, l.received_at_us, \
-     l.batch_seq, l.leaf_index, b.batch_id, l.iot_device_id";
+     l.batch_seq, l.leaf_index, b.batch_id, l.iot_device_id, l.site_id, l.meter_id, \
+     l.ts_start_us, l.supersedes";
 const BATCH_COLUMNS: &str =
     "seq, batch_id, gateway_id, log_count, merkle_root, prev_head_hash, created_at, \
      head_hash, signature, public_key, anchor_status";
@@ -397,6 +418,10 @@ fn row_to_log(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredLogRaw,)> {
         leaf_index: r.get(7)?,
         batch_id: r.get(8)?,
         iot_device_id: r.get(9)?,
+        site_id: r.get(10)?,
+        meter_id: r.get(11)?,
+        ts_start_us: r.get(12)?,
+        supersedes: r.get(13)?,
     },))
 }
 
@@ -411,6 +436,10 @@ struct StoredLogRaw {
     leaf_index: Option<i64>,
     batch_id: Option<String>,
     iot_device_id: String,
+    site_id: String,
+    meter_id: String,
+    ts_start_us: i64,
+    supersedes: Option<Vec<u8>>,
 }
 
 impl StoredLogRaw {
@@ -426,6 +455,10 @@ impl StoredLogRaw {
             leaf_index: self.leaf_index,
             batch_id: self.batch_id,
             iot_device_id: self.iot_device_id,
+            site_id: self.site_id,
+            meter_id: self.meter_id,
+            ts_start_us: self.ts_start_us,
+            supersedes: fixed::<32>(self.supersedes, "supersedes")?,
         })
     }
 }
@@ -640,7 +673,16 @@ impl LogStore for SqliteStorage {
             {
                 let mut ins = tx.prepare_cached(
                     "INSERT INTO logs (leaf_hash, site_id, iot_device_id, meter_id, ts_start_us, canonical, \
-                     log_signature, signer, received_at_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                     log_signature, signer, received_at_us, supersedes) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?;
+                let mut current = tx.prepare_cached(
+                    "SELECT r.log_id, l.leaf_hash FROM readings r JOIN logs l ON l.log_id = r.log_id \
+                     WHERE r.site_id = ?1 AND r.iot_device_id = ?2 AND r.meter_id = ?3 AND r.ts_start_us = ?4",
+                )?;
+                let mut set_current = tx.prepare_cached(
+                    "INSERT INTO readings (site_id, iot_device_id, meter_id, ts_start_us, log_id) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET log_id = excluded.log_id",
                 )?;
                 for l in &logs {
                     let known = match fresh.get(&l.leaf_hash) {
@@ -648,8 +690,22 @@ impl LogStore for SqliteStorage {
                         None => index.find(&tx, &l.leaf_hash)?,
                     };
                     if let Some(log_id) = known {
-                        out.push(Inserted { log_id, created: false });
+                        out.push(Inserted::duplicate(log_id));
                         continue;
+                    }
+                    // One reading, one current log: a different log of the
+                    // same reading is refused unless it corrects that one.
+                    let now: Option<(i64, Vec<u8>)> = current
+                        .query_row(params![l.site_id, l.iot_device_id, l.meter_id, l.ts_start_us], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .optional()?;
+                    if let Some((log_id, leaf)) = now {
+                        if l.supersedes.as_ref().map(|s| &s[..]) != Some(&leaf[..]) {
+                            let leaf = fixed::<32>(Some(leaf), "leaf_hash")?.expect("some");
+                            out.push(Inserted::conflict(log_id, leaf));
+                            continue;
+                        }
                     }
                     ins.execute(params![
                         &l.leaf_hash[..],
@@ -660,11 +716,13 @@ impl LogStore for SqliteStorage {
                         l.canonical,
                         l.log_signature.as_ref().map(|s| &s[..]),
                         l.signer.as_ref().map(|s| &s[..]),
-                        l.received_at_us
+                        l.received_at_us,
+                        l.supersedes.as_ref().map(|s| &s[..]),
                     ])?;
                     let log_id = tx.last_insert_rowid();
+                    set_current.execute(params![l.site_id, l.iot_device_id, l.meter_id, l.ts_start_us, log_id])?;
                     fresh.insert(l.leaf_hash, log_id);
-                    out.push(Inserted { log_id, created: true });
+                    out.push(Inserted::created(log_id));
                 }
             }
             tx.commit()?;
@@ -1159,6 +1217,39 @@ mod tests {
     use crate::anchoring::stored::StoredAnchor;
     use kwh_btc_iot_core::encoding::ots::{Attestation, DetachedTimestampFile, Op, TimestampTree};
     use kwh_btc_iot_core::model::anchor::Anchor;
+
+    #[test]
+    fn migration_6_keeps_legacy_second_readings_and_makes_the_last_current() {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        let insert = "INSERT INTO logs (leaf_hash, site_id, iot_device_id, meter_id, ts_start_us, canonical, \
+                      received_at_us) VALUES (?1, 'S', 'D', ?2, ?3, '{}', 0)";
+        // Two different logs of one reading (accepted before this rule), and
+        // one of another reading.
+        for (leaf, meter, ts) in [(1u8, "M", 10i64), (2, "M", 10), (3, "M", 20)] {
+            conn.execute(insert, params![vec![leaf; 32], meter, ts])
+                .unwrap();
+        }
+        conn.execute_batch(MIGRATIONS[5]).unwrap();
+        let logs: i64 = conn
+            .query_row("SELECT count(*) FROM logs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(logs, 3, "no stored log is lost");
+        let current: Vec<(i64, i64)> = conn
+            .prepare("SELECT ts_start_us, log_id FROM readings ORDER BY ts_start_us")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            current,
+            vec![(10, 2), (20, 3)],
+            "the later log is the reading's current one"
+        );
+    }
 
     #[test]
     fn migration_4_turns_legacy_anchor_data_into_json() {
