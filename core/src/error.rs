@@ -387,6 +387,9 @@ pub mod codes {
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     /// The client was too slow sending its request (408).
     pub const REQUEST_TIMEOUT: &str = "request_timeout";
+    /// The gateway is at its limit of bulk bytes in flight; retry after the
+    /// `Retry-After` seconds (503).
+    pub const OVERLOADED: &str = "overloaded";
     /// The `Host` is not one the gateway serves (421).
     pub const HOST_NOT_ALLOWED: &str = "host_not_allowed";
     /// A state-changing request from a foreign origin (403).
@@ -500,6 +503,7 @@ pub const REGISTRY: &[CodeEntry] = &[
     entry(codes::STORAGE_ERROR, "http", 503),
     entry(codes::METHOD_NOT_ALLOWED, "http", 405),
     entry(codes::REQUEST_TIMEOUT, "http", 408),
+    entry(codes::OVERLOADED, "http", 503),
     entry(codes::HOST_NOT_ALLOWED, "http", 421),
     entry(codes::CROSS_ORIGIN, "http", 403),
     entry(codes::UNKNOWN_DEVICE, "http", 422),

@@ -1,6 +1,8 @@
 //! The HTTP API: the founding document's paths and bodies, made durable,
 //! idempotent, authenticated and documented (OpenAPI via utoipa).
 
+use std::sync::Arc;
+
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -622,42 +624,230 @@ pub async fn post_bulk(
 ) -> ApiResult<Response> {
     p.require_any()?;
     let kind = body_kind(&headers, true)?;
-    let bytes = read_body(&headers, body, st.cfg.max_bulk_bytes).await?;
-    let max_items = st.cfg.max_bulk_items;
-    let cfg = st.cfg.clone();
-    let (prepared, total) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
-        let items = match kind {
-            BodyKind::Json => ingest::split_json_array(&bytes, 16)?,
-            BodyKind::Ndjson => kwh_btc_iot_core::json_lines::lines(&bytes)
-                .map(|r| r.bytes)
-                .collect(),
-        };
-        if items.len() > max_items {
-            return Err(AppError::from(kwh_btc_iot_core::Error::new(
-                ErrorCode::TooLarge,
-                format!(
-                    "{} logs in one bulk request, more than the limit of {max_items}",
-                    items.len()
-                ),
-            ))
-            .member("body"));
+    let limit = st.cfg.max_bulk_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large(limit));
+    }
+    // Bytes in flight over all bulk requests: reserved up front for a
+    // declared length, chunk by chunk otherwise; held until the answer is
+    // built. Nothing is stored before the whole body is in, so a refusal
+    // midway stores nothing.
+    let mut budget = Budget::new(&st.bulk_budget);
+    if let Some(len) = declared {
+        budget.take(len as usize)?;
+    }
+    let (prepared, total) = match kind {
+        BodyKind::Ndjson => {
+            let r = bulk_ndjson(&st, &p, body, limit, declared.is_none(), &mut budget).await?;
+            let n = r.len();
+            (r, n)
         }
-        let now = clock::now_us();
-        let total = items.len();
-        let prepared: Vec<Result<ingest::Prepared, AppError>> = items
-            .iter()
-            .map(|item| ingest::prepare(item, &p, &cfg.auth, None, now))
-            .collect();
-        Ok((prepared, total))
-    })
-    .await
-    .map_err(|e| {
+        BodyKind::Json => {
+            let bytes = read_body(&headers, body, limit).await?;
+            if declared.is_none() {
+                budget.take(bytes.len())?;
+            }
+            let max_items = st.cfg.max_bulk_items;
+            let cfg = st.cfg.clone();
+            tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+                let items = ingest::split_json_array(&bytes, 16)?;
+                if items.len() > max_items {
+                    return Err(too_many_items(max_items));
+                }
+                let now = clock::now_us();
+                let prepared: Vec<Result<ingest::Prepared, AppError>> = items
+                    .iter()
+                    .map(|item| ingest::prepare(item, &p, &cfg.auth, None, now))
+                    .collect();
+                let n = prepared.len();
+                Ok((prepared, n))
+            })
+            .await
+            .map_err(|e| {
+                AppError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    codes::INTERNAL,
+                    e.to_string(),
+                )
+            })??
+        }
+    };
+    let big = budget.held_kib > 1024;
+    let resp = bulk_store(&st, prepared, total).await;
+    drop(budget);
+    if big {
+        give_memory_back();
+    }
+    resp
+}
+
+/// A bulk request's share of [`crate::Inner::bulk_budget`], in KiB.
+struct Budget {
+    sem: Arc<tokio::sync::Semaphore>,
+    held_kib: u32,
+}
+
+impl Budget {
+    fn new(sem: &Arc<tokio::sync::Semaphore>) -> Budget {
+        Budget {
+            sem: sem.clone(),
+            held_kib: 0,
+        }
+    }
+
+    /// Takes `bytes` more, or answers 503 `overloaded` with `Retry-After`.
+    fn take(&mut self, bytes: usize) -> ApiResult<()> {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        match self.sem.try_acquire_many(kib) {
+            Ok(permit) => {
+                permit.forget();
+                self.held_kib += kib;
+                Ok(())
+            }
+            Err(_) => {
+                metrics::counter!("kwh_btc_iot_bulk_overloaded_total").increment(1);
+                let mut e = AppError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    codes::OVERLOADED,
+                    "body: the gateway is receiving as many bulk bytes as it allows at once (max_bulk_bytes_in_flight); retry after Retry-After seconds",
+                )
+                .member("body");
+                e.retry_after = Some(1);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        self.sem.add_permits(self.held_kib as usize);
+    }
+}
+
+/// Returns freed heap pages to the system after a big request (glibc keeps
+/// them otherwise, and a burst of bulks would hold its peak for good).
+fn give_memory_back() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+fn too_many_items(max_items: usize) -> AppError {
+    AppError::from(kwh_btc_iot_core::Error::new(
+        ErrorCode::TooLarge,
+        format!("more than the limit of {max_items} logs in one bulk request"),
+    ))
+    .member("body")
+}
+
+/// Reads an NDJSON body as a stream: complete lines are validated on a
+/// blocking thread while the next bytes arrive; the body itself is never
+/// held whole, only the prepared rows.
+async fn bulk_ndjson(
+    st: &AppState,
+    p: &Principal,
+    body: Body,
+    limit: usize,
+    count_chunks: bool,
+    budget: &mut Budget,
+) -> ApiResult<Vec<Result<ingest::Prepared, AppError>>> {
+    use http_body_util::BodyExt;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let (cfg, p2, max_items) = (st.cfg.clone(), p.clone(), st.cfg.max_bulk_items);
+    let worker = tokio::task::spawn_blocking(
+        move || -> ApiResult<Vec<Result<ingest::Prepared, AppError>>> {
+            let now = clock::now_us();
+            let mut out = Vec::new();
+            while let Some(buf) = rx.blocking_recv() {
+                for line in buf.split(|&b| b == b'\n') {
+                    if let Some(record) = kwh_btc_iot_core::json_lines::line_content(line) {
+                        if out.len() == max_items {
+                            return Err(too_many_items(max_items));
+                        }
+                        out.push(ingest::prepare(record, &p2, &cfg.auth, None, now));
+                    }
+                }
+            }
+            Ok(out)
+        },
+    );
+    let mut body = body;
+    let (mut carry, mut received) = (Vec::new(), 0usize);
+    let mut read_err = None;
+    while let Some(frame) = body.frame().await {
+        let chunk = match frame {
+            Ok(f) => match f.into_data() {
+                Ok(d) => d,
+                Err(_) => continue, // trailers
+            },
+            Err(e) => {
+                read_err = Some(if crate::server::is_body_timeout(&e) {
+                    AppError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        codes::REQUEST_TIMEOUT,
+                        format!("body: {e}"),
+                    )
+                    .member("body")
+                } else {
+                    AppError::bad_parameter("body", format!("body: {e}"))
+                });
+                break;
+            }
+        };
+        received += chunk.len();
+        if received > limit {
+            read_err = Some(too_large(limit));
+            break;
+        }
+        if count_chunks {
+            if let Err(e) = budget.take(chunk.len()) {
+                read_err = Some(e);
+                break;
+            }
+        }
+        // Only the new bytes are searched: a long line costs no rescans.
+        match chunk.iter().rposition(|&b| b == b'\n') {
+            Some(end) => {
+                let mut lines = std::mem::take(&mut carry);
+                lines.extend_from_slice(&chunk[..=end]);
+                carry.extend_from_slice(&chunk[end + 1..]);
+                if tx.send(lines).await.is_err() {
+                    break; // the worker stopped: too many items
+                }
+            }
+            None => carry.extend_from_slice(&chunk),
+        }
+    }
+    if read_err.is_none() && !carry.is_empty() {
+        let _ = tx.send(carry).await;
+    }
+    drop(tx);
+    let prepared = worker.await.map_err(|e| {
         AppError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             codes::INTERNAL,
             e.to_string(),
         )
-    })??;
+    })?;
+    match read_err {
+        Some(e) => Err(e),
+        None => prepared,
+    }
+}
+
+/// Stores the prepared items of a bulk request and builds its answer.
+async fn bulk_store(
+    st: &AppState,
+    prepared: Vec<Result<ingest::Prepared, AppError>>,
+    total: usize,
+) -> ApiResult<Response> {
     let mut rows = Vec::with_capacity(total);
     let mut results: Vec<BulkItem> = Vec::with_capacity(total);
     let mut rejected = 0;

@@ -50,19 +50,27 @@ pub async fn listen_addr(cfg: &Config) -> anyhow::Result<SocketAddr> {
 /// Serves until a shutdown signal; then drains the writer.
 pub async fn serve(cfg: Config) -> anyhow::Result<()> {
     let addr = listen_addr(&cfg).await?;
+    let tls = match &cfg.tls {
+        Some((cert, key)) => Some(crate::tls::Tls::load(cert, key)?),
+        None => None,
+    };
     let gw = Gateway::start(cfg).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(t) = &tls {
+        t.reload_on_sighup();
+    }
     tracing::info!(
         gateway_id = %gw.state.gateway_id,
         public_key = %kwh_btc_iot_core::encoding::hex::encode(&gw.state.public_key),
         storage = gw.state.storage.kind(),
-        "listening on http://{local}"
+        "listening on {scheme}://{local}"
     );
     // A line on stdout that scripts (and the tests) read to find the port.
-    println!("kwh-btc-iot gateway listening on http://{local}");
+    println!("kwh-btc-iot gateway listening on {scheme}://{local}");
     let bridge = match gw.state.cfg.mqtt.clone() {
         Some(m) => Some(crate::mqtt::Bridge::start(gw.state.clone(), m)?),
         None => None,
@@ -72,6 +80,7 @@ pub async fn serve(cfg: Config) -> anyhow::Result<()> {
         listener,
         router,
         gw.state.cfg.limits.clone(),
+        tls,
         shutdown_signal(),
     )
     .await?;

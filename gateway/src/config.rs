@@ -65,6 +65,11 @@ pub struct ServeArgs {
     /// Most logs in one bulk request [default: 100000].
     #[arg(long, env = "KWH_BTC_IOT_MAX_BULK_ITEMS")]
     pub max_bulk_items: Option<usize>,
+    /// Bytes of bulk bodies being received or processed at once, over all
+    /// requests; beyond it a bulk request is answered 503 with Retry-After
+    /// [default: 64 MiB, at least --max-bulk-bytes].
+    #[arg(long, env = "KWH_BTC_IOT_MAX_BULK_BYTES_IN_FLIGHT")]
+    pub max_bulk_bytes_in_flight: Option<usize>,
     /// Requests per second allowed per key (per client address without keys); 0: no limit [default: 0].
     #[arg(long, env = "KWH_BTC_IOT_RATE_LIMIT_PER_S")]
     pub rate_limit_per_s: Option<f64>,
@@ -137,6 +142,24 @@ pub struct ServeArgs {
     /// [default: 1024, lowered to keep 128 descriptors of the open-file limit free].
     #[arg(long, env = "KWH_BTC_IOT_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Serve HTTPS: the certificate chain, PEM (leaf first). Reloaded with the
+    /// key on SIGHUP. Needs --tls-key.
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_TLS_CERT",
+        value_name = "PEM",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1); keep it
+    /// readable by the gateway's user only. Needs --tls-cert.
+    #[arg(
+        long,
+        env = "KWH_BTC_IOT_TLS_KEY",
+        value_name = "PEM",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
     /// Worker threads of the runtime [default: number of CPUs].
     #[arg(long, env = "KWH_BTC_IOT_WORKERS")]
     pub workers: Option<usize>,
@@ -233,6 +256,7 @@ pub struct FileConfig {
     max_body_bytes: Option<usize>,
     max_bulk_bytes: Option<usize>,
     max_bulk_items: Option<usize>,
+    max_bulk_bytes_in_flight: Option<usize>,
     rate_limit_per_s: Option<f64>,
     rate_limit_burst: Option<f64>,
     rate_limit_max_clients: Option<usize>,
@@ -246,6 +270,8 @@ pub struct FileConfig {
     body_read_timeout_s: Option<f64>,
     idle_timeout_s: Option<f64>,
     max_connections: Option<usize>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     #[serde(default)]
     devices: Vec<DeviceEntry>,
     /// The `[mqtt]` table.
@@ -446,6 +472,8 @@ pub struct Config {
     pub max_bulk_bytes: usize,
     /// Bulk item limit.
     pub max_bulk_items: usize,
+    /// Bulk body bytes in flight over all requests.
+    pub max_bulk_bytes_in_flight: usize,
     /// Rate limit per key, per second (0: off).
     pub rate_limit_per_s: f64,
     /// Burst.
@@ -464,6 +492,8 @@ pub struct Config {
     pub workers: Option<usize>,
     /// Connection limits and timeouts.
     pub limits: crate::server::ConnLimits,
+    /// HTTPS: the certificate chain and key files (PEM).
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// The MQTT bridge, when a broker URL is configured.
     pub mqtt: Option<crate::mqtt::MqttConfig>,
     /// Anchoring (off in `Config::default()`; `Config::resolve` turns the
@@ -485,6 +515,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             max_bulk_bytes: 64 * 1024 * 1024,
             max_bulk_items: 100_000,
+            max_bulk_bytes_in_flight: 64 * 1024 * 1024,
             rate_limit_per_s: 0.0,
             rate_limit_burst: 0.0,
             rate_limit_max_clients: 100_000,
@@ -494,6 +525,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             workers: None,
             limits: crate::server::ConnLimits::default(),
+            tls: None,
             mqtt: None,
             anchor: AnchorConfig::default(),
         }
@@ -612,6 +644,11 @@ impl Config {
             max_bulk_items: arg_or_file(&args.max_bulk_items, &file.max_bulk_items)
                 .unwrap_or(d.max_bulk_items)
                 .max(1),
+            max_bulk_bytes_in_flight: arg_or_file(
+                &args.max_bulk_bytes_in_flight,
+                &file.max_bulk_bytes_in_flight,
+            )
+            .unwrap_or(d.max_bulk_bytes_in_flight),
             rate_limit_per_s: rate,
             rate_limit_burst: arg_or_file(&args.rate_limit_burst, &file.rate_limit_burst)
                 .unwrap_or(rate * 2.0)
@@ -644,6 +681,14 @@ impl Config {
             .collect(),
             auth,
             workers: arg_or_file(&args.workers, &file.workers),
+            tls: match (
+                arg_or_file(&args.tls_cert, &file.tls_cert),
+                arg_or_file(&args.tls_key, &file.tls_key),
+            ) {
+                (Some(c), Some(k)) => Some((c, k)),
+                (None, None) => None,
+                _ => bail!("tls_cert and tls_key go together: give both, or neither"),
+            },
             limits: crate::server::ConnLimits {
                 header_read_timeout: seconds(
                     arg_or_file(&args.header_read_timeout_s, &file.header_read_timeout_s),

@@ -46,6 +46,7 @@ pub mod keys;
 pub mod mqtt;
 pub mod server;
 pub mod storage;
+pub mod tls;
 pub mod web;
 
 use batcher::Batcher;
@@ -71,6 +72,8 @@ pub struct Inner {
     pub limiter: auth::RateLimiter,
     /// Failed authentications per client address.
     pub auth_failures: auth::RateLimiter,
+    /// Bulk body bytes in flight, in KiB permits (`max_bulk_bytes_in_flight`).
+    pub bulk_budget: Arc<tokio::sync::Semaphore>,
     /// Prometheus.
     pub metrics: PrometheusHandle,
     /// Gateway id.
@@ -232,6 +235,11 @@ impl Gateway {
             cfg.auth_fail_burst,
             cfg.rate_limit_max_clients,
         );
+        let bulk_budget = Arc::new(tokio::sync::Semaphore::new(
+            cfg.max_bulk_bytes_in_flight
+                .max(cfg.max_bulk_bytes)
+                .div_ceil(1024),
+        ));
         let state = AppState(Arc::new(Inner {
             cfg: Arc::new(cfg),
             storage,
@@ -239,6 +247,7 @@ impl Gateway {
             batcher,
             limiter,
             auth_failures,
+            bulk_budget,
             metrics: metrics_handle(),
             gateway_id,
             public_key,

@@ -173,6 +173,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnLimits,
+    tls: Option<Arc<crate::tls::Tls>>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let permits = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
@@ -209,8 +210,33 @@ pub async fn serve(
             stop_rx.clone(),
             open.clone(),
         );
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
         tasks.spawn(async move {
-            serve_connection(stream, remote, router, limits, stop).await;
+            match acceptor {
+                None => serve_connection(stream, remote, router, limits, stop).await,
+                // The handshake gets the header-read time: a client that
+                // opens a connection and says nothing holds nothing longer
+                // over TLS than in clear text.
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(tls_stream)) => {
+                            serve_connection(tls_stream, remote, router, limits, stop).await
+                        }
+                        Ok(Err(e)) => {
+                            metrics::counter!("kwh_btc_iot_tls_handshake_failures_total")
+                                .increment(1);
+                            tracing::debug!("TLS handshake with {remote} failed: {e}");
+                        }
+                        Err(_) => {
+                            metrics::counter!("kwh_btc_iot_tls_handshake_failures_total")
+                                .increment(1);
+                            tracing::debug!("TLS handshake with {remote} timed out");
+                        }
+                    }
+                }
+            }
             let n = open.fetch_sub(1, Ordering::Relaxed) - 1;
             metrics::gauge!("kwh_btc_iot_http_connections_open").set(n as f64);
             drop(permit);
@@ -228,13 +254,15 @@ pub async fn serve(
     Ok(())
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     remote: SocketAddr,
     router: Router,
     limits: ConnLimits,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let start = Instant::now();
     let in_flight = Arc::new(AtomicUsize::new(0));
     // Milliseconds since `start` of the last request start or end.

@@ -84,6 +84,7 @@ async fn serve_real(cfg: Config) -> (String, kwh_btc_iot_gateway::Gateway) {
         listener,
         app,
         limits,
+        None,
         std::future::pending(),
     ));
     (addr, gw)
@@ -803,4 +804,140 @@ async fn with_devices_configured_look_alike_ids_are_refused() {
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+}
+
+// ---- finding 2: bulk bodies streamed, bytes in flight capped ----
+
+/// A request body fed chunk by chunk by the test.
+struct ChanBody(tokio::sync::mpsc::Receiver<bytes::Bytes>);
+
+impl http_body::Body for ChanBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|o| o.map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
+fn bulk_request(len: Option<usize>) -> (Request<Body>, tokio::sync::mpsc::Sender<bytes::Bytes>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let mut b = Request::post("/api/v1/logs/bulk").header("content-type", "application/x-ndjson");
+    if let Some(n) = len {
+        b = b.header("content-length", n.to_string());
+    }
+    (b.body(Body::new(ChanBody(rx))).unwrap(), tx)
+}
+
+#[tokio::test]
+async fn ndjson_lines_split_across_chunks_anywhere_are_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_gw, app) = start(config(dir.path())).await;
+    let body = format!(
+        "{}\r\n\n   \n{}\n{{\"schema_version\":\"emlog-1.1\"}}\n{}",
+        log_json(1),
+        log_json(2),
+        log_json(3)
+    );
+    let (req, tx) = bulk_request(None);
+    let task = tokio::spawn({
+        let app = app.clone();
+        async move { call(&app, req).await }
+    });
+    for piece in body.as_bytes().chunks(7) {
+        tx.send(bytes::Bytes::copy_from_slice(piece)).await.unwrap();
+    }
+    drop(tx);
+    let r = task.await.unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let j = r.json();
+    let status: Vec<u64> = j["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(status, vec![201, 201, 422, 201], "{j}");
+    assert_eq!(j["results"][2]["index"], 2, "blank lines are not items");
+}
+
+#[tokio::test]
+async fn bulk_bytes_beyond_the_in_flight_cap_answer_503_and_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.max_bulk_bytes = 256 * 1024;
+    cfg.max_bulk_bytes_in_flight = 256 * 1024;
+    let (_gw, app) = start(cfg).await;
+    // A declares 200 KiB and sends it slowly: it holds that share.
+    let line = format!("{}\n", log_json(1));
+    let (req_a, tx_a) = bulk_request(Some(200 * 1024));
+    let a = tokio::spawn({
+        let app = app.clone();
+        async move { call(&app, req_a).await }
+    });
+    tx_a.send(bytes::Bytes::from(line.clone())).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // B declares 100 KiB: over the cap while A is in flight.
+    let body_b = format!("{}\n", log_json(2));
+    let r = call(
+        &app,
+        Request::post("/api/v1/logs/bulk")
+            .header("content-type", "application/x-ndjson")
+            .header("content-length", (100 * 1024).to_string())
+            .body(Body::from(body_b.clone()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert_eq!(r.code(), "overloaded");
+    assert_eq!(r.headers["retry-after"], "1");
+    // C sends without a length: refused at the chunk that crosses the cap,
+    // having stored nothing.
+    let (req_c, tx_c) = bulk_request(None);
+    let c = tokio::spawn({
+        let app = app.clone();
+        async move { call(&app, req_c).await }
+    });
+    tx_c.send(bytes::Bytes::from(format!("{}\n", log_json(3))))
+        .await
+        .unwrap();
+    tx_c.send(bytes::Bytes::from(vec![b' '; 80 * 1024]))
+        .await
+        .unwrap();
+    drop(tx_c);
+    let r = c.await.unwrap();
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+        "{}",
+        r.text()
+    );
+    // A completes (padding to its declared length), and its share is given back.
+    let pad = 200 * 1024 - line.len();
+    tx_a.send(bytes::Bytes::from(vec![b'\n'; pad]))
+        .await
+        .unwrap();
+    drop(tx_a);
+    let r = a.await.unwrap();
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["created"], 1);
+    let logs = all_logs(&app, "").await;
+    assert_eq!(logs.len(), 1, "only A's log is stored");
+    let r = post_with(
+        &app,
+        "/api/v1/logs/bulk",
+        &[("content-type", "application/x-ndjson")],
+        body_b,
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "after A the budget is free again: {}",
+        r.text()
+    );
 }
