@@ -13,6 +13,7 @@ command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 command -v mosquitto    >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto mosquitto-clients)
 [ -d /usr/lib/postgresql ] && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v wrk          >/dev/null || need_apt+=(wrk)
+command -v openssl      >/dev/null || need_apt+=(openssl)   # the TLS test makes its certificates
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   $SUDO apt-get update -qq
